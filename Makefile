@@ -1,0 +1,55 @@
+# Torn: `make run` serves the demo town hall, `make test` runs every test.
+# Both work on a fresh clone: they create .venv and install what is missing.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PO     := $(wildcard queue_app/translations/*/LC_MESSAGES/messages.po)
+MO     := $(PO:.po=.mo)
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: install run test test-deps lint bench translations-extract clean
+
+install: $(VENV)/.installed node_modules/.installed $(MO)
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+run: install
+	$(BIN)/flask --app queue_app init-db
+	$(BIN)/flask --app queue_app seed-demo --if-empty
+	$(BIN)/python run.py --host $(HOST) --port $(PORT)
+
+test-deps: install $(VENV)/.installed-test
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+$(VENV)/.installed-test: setup.cfg $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+test: test-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: test-deps
+	$(BIN)/flake8 queue_app display tests bench run.py
+
+bench: install
+	$(BIN)/python bench/http_bench.py
+
+translations-extract: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o queue_app/translations/messages.pot .
+	$(BIN)/pybabel update -i queue_app/translations/messages.pot -d queue_app/translations
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

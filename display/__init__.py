@@ -1,0 +1,1 @@
+"""The waiting-room TV display: the /display/<key> page and its assets."""

@@ -1,0 +1,76 @@
+"""Torn: the reception queue and waiting-room display of a town hall."""
+import os
+import secrets
+
+from flask import Flask, request, session
+from flask_babel import Babel
+from flask_socketio import SocketIO
+
+from . import clock
+
+socketio = SocketIO()
+babel = Babel()
+LANGUAGES = ("ca", "es", "en")
+
+
+def select_locale():
+    """Catalan first: the chosen language, else the browser's best match, else Catalan."""
+    chosen = session.get("language")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "ca"
+
+
+def _secret_key(app):
+    """``QUEUE_SECRET_KEY``, else a random key generated once and kept in the instance folder."""
+    if os.environ.get("QUEUE_SECRET_KEY"):
+        return os.environ["QUEUE_SECRET_KEY"]
+    path = os.path.join(app.instance_path, "secret_key")
+    if not os.path.exists(path):
+        os.makedirs(app.instance_path, exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32))
+    with open(path) as key_file:
+        return key_file.read().strip()
+
+
+def create_app(test_config=None):
+    """The application factory; ``test_config`` overrides the environment's settings."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, instance_path=os.path.join(root, "instance"),
+                template_folder=os.path.join(root, "templates"),
+                static_folder=os.path.join(root, "static"))
+    app.config.from_mapping(
+        DATABASE=os.environ.get("QUEUE_DATABASE") or os.path.join(app.instance_path, "queue.db"),
+        TIMEZONE=os.environ.get("QUEUE_TIMEZONE", "Europe/Madrid"),
+        ASYNC_MODE=os.environ.get("QUEUE_ASYNC_MODE", "eventlet"),
+        MESSAGE_QUEUE=os.environ.get("QUEUE_MESSAGE_QUEUE") or None,
+        BABEL_DEFAULT_LOCALE="ca",
+        BABEL_DEFAULT_TIMEZONE="Europe/Madrid",
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False  # keep the contract's field order
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app)
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
+    clock.set_timezone(app.config["TIMEZONE"])
+
+    from . import api, cli, db
+    from .auth import login_manager
+
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    app.teardown_appcontext(db.close_db)
+    app.register_blueprint(api.bp)
+    api.register_error_handlers(app)
+    cli.register(app)
+    socketio.init_app(app, async_mode=app.config["ASYNC_MODE"],
+                      message_queue=app.config["MESSAGE_QUEUE"])
+
+    with app.app_context():
+        from .migrations import migrate
+
+        migrate(db.get_db())
+    return app

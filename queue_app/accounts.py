@@ -1,0 +1,84 @@
+"""Users (staff who log in) and API tokens (systems), with their roles."""
+import hashlib
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .clock import stamp, utcnow
+from .db import write_transaction
+from .errors import Conflict, InvalidInput
+from .journal import record
+
+ROLES = ("admin", "reception", "clerk", "display")
+MIN_PASSWORD = 8
+TOKEN_PREFIX = "torn_"
+
+
+def _check_role(role):
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of: {', '.join(ROLES)}.")
+
+
+def create_user(db, username, password, role, *, actor=None, now=None):
+    """A new staff login; the password is stored only as a salted scrypt hash."""
+    _check_role(role)
+    if not isinstance(username, str) or not username.strip() or len(username) > 64 \
+            or any(c.isspace() for c in username):
+        raise InvalidInput("username must be 1 to 64 characters without spaces.")
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters.")
+    now = now or utcnow()
+    password_hash = generate_password_hash(password)
+    with write_transaction(db):
+        if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+            raise Conflict(f"The user {username} already exists.")
+        cursor = db.execute(
+            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+            [username, password_hash, role, stamp(now)],
+        )
+        record(db, now, "user_created", {"username": username, "role": role}, actor=actor)
+    return {"id": cursor.lastrowid, "username": username, "role": role}
+
+
+def get_user(db, user_id):
+    """A user's ``{"id","username","role"}`` by id, or None."""
+    row = db.execute("SELECT id, username, role FROM users WHERE id = ?", [user_id]).fetchone()
+    return dict(row) if row else None
+
+
+def authenticate(db, username, password):
+    """The user whose name and password match, or None."""
+    row = db.execute("SELECT * FROM users WHERE username = ?", [username]).fetchone()
+    if row is None or not check_password_hash(row["password_hash"], password):
+        return None
+    return {"id": row["id"], "username": row["username"], "role": row["role"]}
+
+
+def _token_hash(token):
+    # API tokens carry 256 random bits, so a fast hash is as safe as a slow one here.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db, name, role, *, actor=None, now=None):
+    """A new API token for a system; returns the token itself, which is stored hashed only."""
+    _check_role(role)
+    if not isinstance(name, str) or not name.strip() or len(name) > 80:
+        raise InvalidInput("name must be text of 1 to 80 characters.")
+    now = now or utcnow()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with write_transaction(db):
+        db.execute(
+            "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
+            [name, role, _token_hash(token), stamp(now)],
+        )
+        record(db, now, "token_created", {"name": name, "role": role}, actor=actor)
+    return token
+
+
+def find_token(db, token):
+    """The live API token's ``{"id","name","role"}`` for a presented token, or None."""
+    row = db.execute(
+        "SELECT id, name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        [_token_hash(token)],
+    ).fetchone()
+    return dict(row) if row else None

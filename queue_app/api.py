@@ -1,0 +1,164 @@
+"""The public JSON API, ``/api/v1``: read the input, call the queue rules, answer."""
+from flask import Blueprint, jsonify, request
+
+from . import desks, displays, occupancy, offices, tickets
+from .auth import current_actor, require_role
+from .day import ensure_today
+from .db import get_db
+from .validation import instant, json_object, text
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def done(outcome, status=200):
+    """Answer with an outcome's value."""
+    return jsonify(outcome.value), status
+
+
+@bp.before_request
+def roll_day_over():
+    """The first request of a new local day closes yesterday (no cron job needed)."""
+    ensure_today(get_db())
+
+
+@bp.get("/offices")
+@require_role()
+def list_offices():
+    return jsonify(offices.list_offices(get_db()))
+
+
+@bp.get("/desks")
+@require_role()
+def list_desks():
+    return jsonify(desks.list_desks(get_db()))
+
+
+@bp.post("/tickets")
+@require_role("reception")
+def issue_ticket():
+    body = json_object({"office", "kind", "priority", "party_size", "appointment_at"})
+    return done(tickets.issue(
+        get_db(), text(body, "office", ""), kind=text(body, "kind", "walk_in"),
+        priority=body.get("priority", False), party_size=body.get("party_size", 1),
+        appointment_at=instant(body, "appointment_at"), actor=current_actor(),
+    ), 201)
+
+
+@bp.get("/tickets")
+@require_role("reception", "clerk")
+def list_tickets():
+    return jsonify(tickets.list_today(
+        get_db(), office=request.args.get("office") or None,
+        status=request.args.get("status") or None,
+    ))
+
+
+@bp.get("/tickets/<token>")
+def public_ticket(token):
+    return jsonify(tickets.find_by_token(get_db(), token))
+
+
+@bp.post("/desks/<int:desk_id>/call-next")
+@require_role("clerk")
+def call_next(desk_id):
+    json_object(())
+    outcome = tickets.call_next(get_db(), desk_id, actor=current_actor())
+    return ("", 204) if outcome.value is None else done(outcome)
+
+
+@bp.post("/desks/<int:desk_id>/<any(pause, resume):action>")
+@require_role("clerk")
+def pause_or_resume(desk_id, action):
+    body = json_object({"reason"})
+    change = desks.pause if action == "pause" else desks.resume
+    return done(change(get_db(), desk_id, text(body, "reason"), actor=current_actor()))
+
+
+TICKET_ACTIONS = {
+    "recall": tickets.recall, "start": tickets.start, "finish": tickets.finish,
+    "no-show": tickets.no_show,
+}
+
+
+@bp.post("/tickets/<int:ticket_id>/<any(recall, start, finish, 'no-show'):action>")
+@require_role("clerk")
+def ticket_action(ticket_id, action):
+    json_object(())
+    return done(TICKET_ACTIONS[action](get_db(), ticket_id, actor=current_actor()))
+
+
+@bp.post("/tickets/<int:ticket_id>/transfer")
+@require_role("clerk")
+def transfer_ticket(ticket_id):
+    body = json_object({"office"})
+    return done(tickets.transfer(get_db(), ticket_id, text(body, "office", ""),
+                                 actor=current_actor()))
+
+
+@bp.post("/tickets/<int:ticket_id>/cancel")
+@require_role("reception", "clerk")
+def cancel_ticket(ticket_id):
+    json_object(())
+    return done(tickets.cancel(get_db(), ticket_id, actor=current_actor()))
+
+
+@bp.get("/occupancy")
+@require_role()
+def read_occupancy():
+    return jsonify(occupancy.read(get_db()))
+
+
+@bp.post("/occupancy/<any(entries, exits):direction>")
+@require_role("reception")
+def count_people(direction):
+    body = json_object({"count"})
+    change = occupancy.enter if direction == "entries" else occupancy.leave
+    return done(change(get_db(), body.get("count", 1), actor=current_actor()))
+
+
+@bp.put("/occupancy")
+@require_role("admin")
+def set_occupancy():
+    body = json_object({"inside", "limit"})
+    return done(occupancy.set_counts(get_db(), inside=body.get("inside"),
+                                     limit=body.get("limit"), actor=current_actor()))
+
+
+@bp.get("/displays/<key>/state")
+def display_state(key):
+    db = get_db()
+    return jsonify(displays.snapshot(db, displays.find_by_key(db, key)))
+
+
+HTTP_CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "too_large", 429: "too_many_requests"}
+
+
+def error_body(code, message, status):
+    """The contract's error body: ``{"error": {"code", "message"}}``."""
+    return jsonify({"error": {"code": code, "message": str(message)}}), status
+
+
+def register_error_handlers(app):
+    """Refusals of the queue rules, and HTTP errors under ``/api/``, answer in JSON."""
+    from werkzeug.exceptions import HTTPException
+
+    from .errors import QueueError
+
+    @app.errorhandler(QueueError)
+    def queue_refusal(error):
+        return error_body(error.code, error, error.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        if not request.path.startswith("/api/"):
+            return error
+        return error_body(HTTP_CODES.get(error.code, "http_error"), error.description,
+                          error.code)
+
+    @app.errorhandler(Exception)
+    def server_fault(error):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return error_body("internal_error", "The server failed; nothing was changed.", 500)
+        return "Internal Server Error", 500

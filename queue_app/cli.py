@@ -1,0 +1,90 @@
+"""The ``flask --app queue_app`` commands for setting up and running a town hall."""
+import sys
+
+import click
+
+from . import accounts, displays, seed
+from .db import get_db
+from .errors import QueueError
+from .migrations import migrate
+
+
+def _refusal(error):
+    raise click.ClickException(str(error))
+
+
+@click.command("init-db")
+def init_db_command():
+    """Create or migrate the database (idempotent)."""
+    db = get_db()
+    migrate(db)
+    click.echo(f"Database ready: {db.conn.execute('PRAGMA database_list').fetchone()[2]}")
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Only when the database has no office yet.")
+def seed_demo_command(if_empty):
+    """Load the demo town hall; print its logins and display keys."""
+    db = get_db()
+    if if_empty and not seed.is_empty(db):
+        click.echo("The database already has offices: demo not loaded.")
+        return
+    logins, screens = seed.seed_demo(db)
+    click.echo("Demo logins (user / role / password):")
+    for username, role, password in logins:
+        click.echo(f"  {username:10} {role:10} {password or '(changed since the demo)'}")
+    click.echo("Display screens (open /display/KEY on the TV):")
+    for screen in screens:
+        click.echo(f"  {screen['name']}: {screen['key']}")
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(accounts.ROLES))
+def create_user_command(name, role):
+    """Create a staff login; the password is read from standard input."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        accounts.create_user(get_db(), name, password, role, actor="cli")
+    except QueueError as error:
+        _refusal(error)
+    click.echo(f"User {name} created with role {role}.")
+
+
+@click.command("create-token")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(accounts.ROLES))
+def create_token_command(name, role):
+    """Create an API token; it is printed once, alone on the last line."""
+    try:
+        token = accounts.create_token(get_db(), name, role, actor="cli")
+    except QueueError as error:
+        _refusal(error)
+    click.echo(f"API token {name} ({role}); keep it now, it is stored only hashed:")
+    click.echo(token)
+
+
+@click.command("create-display")
+@click.argument("name")
+@click.option("--offices", default=None, help="Office codes, comma separated (default: all).")
+@click.option("--language", default="ca", type=click.Choice(displays.LANGUAGES))
+def create_display_command(name, offices, language):
+    """Create a display screen; its key is printed alone on the last line."""
+    codes = [code.strip() for code in offices.split(",") if code.strip()] if offices else None
+    try:
+        screen = displays.create_display(get_db(), name, codes, language, actor="cli").value
+    except QueueError as error:
+        _refusal(error)
+    click.echo(f"Display {screen['name']} showing {', '.join(screen['offices'])}"
+               f" in {screen['language']}; open /display/KEY with this key:")
+    click.echo(screen["key"])
+
+
+def register(app):
+    """Attach the commands to the app's ``flask`` CLI."""
+    for command in (init_db_command, seed_demo_command, create_user_command,
+                    create_token_command, create_display_command):
+        app.cli.add_command(command)

@@ -1,0 +1,60 @@
+"""The business day: the first request of a new local day closes the previous one."""
+from contextlib import contextmanager
+
+from . import occupancy, ticket_json
+from .clock import local_day, stamp, utcnow
+from .db import get_setting, put_setting, write_transaction
+from .journal import Outcome, record
+
+OPEN_STATUSES = ("waiting", "called", "serving")
+
+
+def roll_over(db, now):
+    """Inside a transaction: on a new local day, expire open tickets and empty the building.
+
+    Returns the journal events written (none on the same day, or if the clock went back).
+    """
+    today = local_day(now)
+    current = get_setting(db, "business_day")
+    if current is not None and current >= today:
+        return []
+    put_setting(db, "business_day", today)
+    events = [record(db, now, "day_started", {"day": today, "previous": current})]
+    marks = ", ".join("?" for _ in OPEN_STATUSES)
+    open_rows = db.execute(
+        f"SELECT id, office, status FROM tickets WHERE status IN ({marks}) ORDER BY id",
+        OPEN_STATUSES,
+    ).fetchall()
+    db.execute(
+        f"UPDATE tickets SET status = 'expired', finished_at = ? WHERE status IN ({marks})",
+        [stamp(now), *OPEN_STATUSES],
+    )
+    for row in open_rows:
+        ticket = ticket_json.load(db, row["id"], now)
+        events.append(record(db, now, "ticket_changed", {"ticket": ticket},
+                             ticket_id=row["id"], office=row["office"]))
+    for office in sorted({row["office"] for row in open_rows if row["status"] == "waiting"}):
+        events.append(record(db, now, "queue_changed", {"office": office, "waiting": 0},
+                             office=office))
+    events.append(occupancy.reset(db, now))
+    return events
+
+
+@contextmanager
+def change(db, now):
+    """A write transaction of the queue rules; it first rolls the day over if due.
+
+    Yields the list of journal events, to which the block appends its own.
+    """
+    with write_transaction(db):
+        yield roll_over(db, now)
+
+
+def ensure_today(db, now=None):
+    """Roll the day over if this is the first request of a new local day."""
+    now = now or utcnow()
+    if get_setting(db, "business_day") == local_day(now):
+        return Outcome()
+    with change(db, now) as events:
+        pass
+    return Outcome(None, events)

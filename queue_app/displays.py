@@ -1,0 +1,104 @@
+"""Display screens (the waiting-room TVs) and what one of them shows."""
+import json
+import secrets
+
+from . import journal, occupancy
+from .clock import utcnow
+from .db import read_transaction, write_transaction
+from .errors import Conflict, InvalidInput, NotFound, UnknownOffice
+from .journal import Outcome, record
+from .offices import waiting_by_office
+from .ticket_json import for_display
+
+LANGUAGES = ("ca", "es", "en")
+RECENT_CALLS = 10
+
+
+def _row_to_display(row):
+    display = dict(row)
+    display["offices"] = json.loads(display["offices"])
+    return display
+
+
+def create_display(db, name, offices=None, language="ca", message="", *, actor=None, now=None):
+    """A new display screen showing ``offices`` (all when None); returns it with its key."""
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 80:
+        raise InvalidInput("name must be text of 1 to 80 characters.")
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language must be one of: {', '.join(LANGUAGES)}.")
+    now = now or utcnow()
+    with write_transaction(db):
+        known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
+        if offices is None:
+            offices = known
+        unknown = [code for code in offices if code not in known]
+        if unknown:
+            raise UnknownOffice(f"Unknown office: {', '.join(unknown)}.")
+        if db.execute("SELECT 1 FROM displays WHERE name = ?", [name.strip()]).fetchone():
+            raise Conflict("A display screen with that name already exists.")
+        cursor = db.execute(
+            "INSERT INTO displays (name, key, offices, language, message) VALUES (?, ?, ?, ?, ?)",
+            [name.strip(), secrets.token_urlsafe(24), json.dumps(list(offices)), language,
+             message],
+        )
+        display = find_by_id(db, cursor.lastrowid)
+        event = record(db, now, "display_changed",
+                       {"display": {k: display[k] for k in ("id", "name", "offices",
+                                                            "language")}},
+                       actor=actor)
+    return Outcome(display, [event])
+
+
+def find_by_id(db, display_id):
+    """A display screen by id; NotFound if none."""
+    row = db.execute("SELECT * FROM displays WHERE id = ?", [display_id]).fetchone()
+    if row is None:
+        raise NotFound("There is no display screen with that id.")
+    return _row_to_display(row)
+
+
+def find_by_key(db, key):
+    """A display screen by its secret key; NotFound if none."""
+    row = db.execute("SELECT * FROM displays WHERE key = ?", [key]).fetchone()
+    if row is None:
+        raise NotFound("There is no display screen with that key.")
+    return _row_to_display(row)
+
+
+def list_displays(db):
+    """Every display screen, with its key."""
+    return [_row_to_display(row) for row in db.execute("SELECT * FROM displays ORDER BY id")]
+
+
+def recent_calls(db, offices, limit=RECENT_CALLS):
+    """Today's last calls of ``offices``, newest first, one per ticket, display-safe."""
+    marks = ", ".join("?" for _ in offices)
+    rows = db.execute(
+        "SELECT seq, ticket_id, payload FROM events WHERE type = 'ticket_called'"
+        " AND seq > (SELECT COALESCE(MAX(seq), 0) FROM events WHERE type = 'day_started')"
+        f" AND office IN ({marks}) ORDER BY seq DESC LIMIT ?",
+        [*offices, limit * 5],
+    ).fetchall()
+    calls, seen = [], set()
+    for row in rows:
+        if row["ticket_id"] in seen:
+            continue
+        seen.add(row["ticket_id"])
+        payload = json.loads(row["payload"])
+        calls.append({"seq": row["seq"], "ticket": for_display(payload["ticket"]),
+                      "desk": payload["desk"], "recall": payload["recall"]})
+        if len(calls) == limit:
+            break
+    return calls
+
+
+def snapshot(db, display):
+    """What a display shows now: ``{"seq","calls","waiting","occupancy","display"}``."""
+    with read_transaction(db):
+        return {
+            "seq": journal.last_seq(db),
+            "calls": recent_calls(db, display["offices"]),
+            "waiting": waiting_by_office(db, display["offices"]),
+            "occupancy": occupancy.read(db),
+            "display": {k: display[k] for k in ("name", "offices", "language", "message")},
+        }

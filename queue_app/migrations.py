@@ -1,0 +1,84 @@
+"""Schema steps, applied in order at start-up and recorded in the database."""
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("torn")
+
+
+
+@migrations()
+def m001_initial(db):
+    """Offices, desks, tickets, users, API tokens, settings and the event journal."""
+    db["offices"].create(
+        {"code": str, "name": str, "letter": str, "position": int, "default_service_s": int},
+        pk="code", not_null={"name", "letter"}, defaults={"position": 0, "default_service_s": 300},
+    )
+    db["offices"].create_index(["letter"], unique=True)
+    db["desks"].create(
+        {"id": int, "name": str, "paused": int, "pause_reason": str, "position": int},
+        pk="id", not_null={"name"}, defaults={"paused": 0, "position": 0},
+    )
+    db["desks"].create_index(["name"], unique=True)
+    db["desk_offices"].create(
+        {"desk_id": int, "office": str}, pk=("desk_id", "office"),
+        foreign_keys=[("desk_id", "desks", "id"), ("office", "offices", "code")],
+    )
+    db["tickets"].create(
+        {
+            "id": int, "token": str, "day": str, "issued_office": str, "number": int,
+            "code": str, "office": str, "kind": str, "priority": int, "party_size": int,
+            "appointment_at": str, "status": str, "desk_id": int, "issued_at": str,
+            "called_at": str, "started_at": str, "finished_at": str, "recalls": int,
+        },
+        pk="id",
+        not_null={"token", "day", "issued_office", "number", "code", "office", "kind",
+                  "priority", "party_size", "status", "issued_at", "recalls"},
+        defaults={"priority": 0, "party_size": 1, "recalls": 0},
+        foreign_keys=[("office", "offices", "code"), ("issued_office", "offices", "code"),
+                      ("desk_id", "desks", "id")],
+    )
+    db["tickets"].create_index(["token"], unique=True)
+    db["tickets"].create_index(["day", "issued_office", "number"], unique=True)
+    db["tickets"].create_index(["status", "office"])
+    db["tickets"].create_index(["desk_id", "status"])
+    db["users"].create(
+        {"id": int, "username": str, "password_hash": str, "role": str, "created_at": str},
+        pk="id", not_null={"username", "password_hash", "role", "created_at"},
+    )
+    db["users"].create_index(["username"], unique=True)
+    db["api_tokens"].create(
+        {"id": int, "name": str, "role": str, "token_hash": str, "created_at": str,
+         "revoked_at": str},
+        pk="id", not_null={"name", "role", "token_hash", "created_at"},
+    )
+    db["api_tokens"].create_index(["token_hash"], unique=True)
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    db.execute(
+        "CREATE TABLE events ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL,"
+        " ticket_id INTEGER, office TEXT, desk_id INTEGER, actor TEXT, payload TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_events_type_seq ON events (type, seq)")
+    # The journal is append-only: the database itself refuses to rewrite history.
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER events_no_{verb.lower()} BEFORE {verb} ON events "
+            "BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END"
+        )
+    db.execute("INSERT INTO settings (key, value) VALUES ('inside', '0'), ('limit', '50')")
+
+
+@migrations()
+def m002_displays(db):
+    """Display screens: a secret key, the offices shown, the language, a message line."""
+    db["displays"].create(
+        {"id": int, "name": str, "key": str, "offices": str, "language": str, "message": str},
+        pk="id", not_null={"name", "key", "offices", "language"},
+        defaults={"language": "ca", "message": ""},
+    )
+    db["displays"].create_index(["key"], unique=True)
+    db["displays"].create_index(["name"], unique=True)
+
+
+def migrate(db):
+    """Apply every pending schema step (idempotent)."""
+    migrations.apply(db)

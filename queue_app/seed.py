@@ -1,0 +1,56 @@
+"""The demo town hall: the Casa de la Vila of Mollet del Vallès after reopening."""
+from . import accounts, displays
+from .db import put_setting, write_transaction
+
+OFFICES = [
+    # code, letter, name
+    ("OAC", "A", "Oficina d'Atenció Ciutadana"),
+    ("OMIC", "C", "Oficina Municipal d'Informació al Consumidor"),
+    ("OFIM", "I", "Oficina d'Acollida i d'Informació als Immigrants"),
+    ("HAB", "H", "Oficina Local de l'Habitatge i SIDH"),
+    ("ORGT", "T", "Organisme de Gestió Tributària"),
+]
+DESKS = [(f"Taulell {n}", ["OAC"]) for n in range(1, 5)] + [
+    ("Taulell 5", ["OMIC"]), ("Taulell 6", ["OFIM"]), ("Taulell 7", ["HAB"]),
+    ("Taulell 8", ["ORGT"]),
+]
+USERS = [("admin", "admin", "admin-demo"), ("recepcio", "reception", "recepcio-demo")] + [
+    (f"taulell{n}", "clerk", f"taulell{n}-demo") for n in range(1, 9)
+]
+CAPACITY = 50
+DISPLAY_NAME = "Sala d'espera"
+DISPLAY_MESSAGE = ("Cal portar mascareta i rentar-se les mans amb hidrogel. "
+                   "Mantingueu la distància. Entrada i sortida per itineraris diferents.")
+
+
+def is_empty(db):
+    """True when no office exists yet (a database never set up)."""
+    return db.execute("SELECT COUNT(*) FROM offices").fetchone()[0] == 0
+
+
+def seed_demo(db):
+    """Load the demo town hall (idempotent); return the logins and display screens."""
+    with write_transaction(db):
+        fresh = is_empty(db)
+        for position, (code, letter, name) in enumerate(OFFICES):
+            db.execute(
+                "INSERT INTO offices (code, name, letter, position) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(code) DO NOTHING", [code, name, letter, position])
+        for position, (name, served) in enumerate(DESKS):
+            db.execute("INSERT INTO desks (name, position) VALUES (?, ?)"
+                       " ON CONFLICT(name) DO NOTHING", [name, position])
+            desk_id = db.execute("SELECT id FROM desks WHERE name = ?", [name]).fetchone()[0]
+            for office in served:
+                db.execute("INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, ?)",
+                           [desk_id, office])
+        if fresh:
+            put_setting(db, "limit", CAPACITY)
+    logins = []
+    for username, role, password in USERS:
+        if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone() is None:
+            accounts.create_user(db, username, password, role, actor="seed-demo")
+        still_demo = accounts.authenticate(db, username, password) is not None
+        logins.append((username, role, password if still_demo else None))
+    if not any(d["name"] == DISPLAY_NAME for d in displays.list_displays(db)):
+        displays.create_display(db, DISPLAY_NAME, message=DISPLAY_MESSAGE, actor="seed-demo")
+    return logins, displays.list_displays(db)

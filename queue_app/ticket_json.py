@@ -1,0 +1,118 @@
+"""The ticket as the contract returns it everywhere, and the calling order it depends on."""
+from datetime import timedelta
+
+from .clock import local_day, local_iso, stamp
+
+# Calling order, in one place: urgent, appointments whose time has come, priority,
+# the rest; oldest first within a class. ``:due`` is now + 5 minutes, since an
+# appointment counts as due from 5 minutes before its booked time.
+CLASS_SQL = (
+    "CASE WHEN t.kind = 'urgent' THEN 0"
+    " WHEN t.kind = 'appointment' AND t.appointment_at <= :due THEN 1"
+    " WHEN t.priority THEN 2 ELSE 3 END"
+)
+ORDER_SQL = f"{CLASS_SQL}, t.issued_at, t.id"
+APPOINTMENT_DUE_BEFORE = timedelta(minutes=5)
+
+SELECT_TICKETS = "SELECT t.*, d.name AS desk_name FROM tickets t LEFT JOIN desks d ON d.id = t.desk_id"
+
+# What a display may see of a ticket: a code, an office and a desk, nothing personal.
+DISPLAY_FIELDS = ("code", "office", "number", "status", "desk", "called_at", "recalls")
+
+
+def due_cutoff(now):
+    """The ``:due`` parameter of ``CLASS_SQL`` for the instant ``now``."""
+    return stamp(now + APPOINTMENT_DUE_BEFORE)
+
+
+def _placeholders(values):
+    return ", ".join("?" for _ in values)
+
+
+def positions(db, offices, now):
+    """People ahead of each waiting ticket in its office's queue: ``{ticket_id: n}``."""
+    if not offices:
+        return {}
+    sql = (
+        f"SELECT t.id, ROW_NUMBER() OVER (PARTITION BY t.office ORDER BY {ORDER_SQL}) - 1"
+        f" FROM tickets t WHERE t.status = 'waiting'"
+        f" AND t.office IN ({', '.join(':o%d' % i for i in range(len(offices)))})"
+    )
+    params = {"due": due_cutoff(now)}
+    params.update({"o%d" % i: office for i, office in enumerate(offices)})
+    return dict(db.execute(sql, params).fetchall())
+
+
+def service_rates(db, offices, now):
+    """For each office, ``(average service seconds today, open desks)``.
+
+    The average is over today's finished tickets of that office (from start, or from
+    the call when it was never started); with none yet, the office's default.
+    An open desk serves the office and is not paused.
+    """
+    if not offices:
+        return {}
+    marks = _placeholders(offices)
+    rates = {
+        row[0]: [float(row[1]), 0]
+        for row in db.execute(
+            f"SELECT code, default_service_s FROM offices WHERE code IN ({marks})", offices
+        )
+    }
+    for office, average in db.execute(
+        "SELECT office, AVG((julianday(finished_at) - julianday(COALESCE(started_at, called_at)))"
+        f" * 86400.0) FROM tickets WHERE day = ? AND status = 'done' AND office IN ({marks})"
+        " GROUP BY office",
+        [local_day(now), *offices],
+    ):
+        if average is not None and office in rates:
+            rates[office][0] = average
+    for office, open_desks in db.execute(
+        "SELECT o.office, COUNT(*) FROM desk_offices o JOIN desks d ON d.id = o.desk_id"
+        f" WHERE d.paused = 0 AND o.office IN ({marks}) GROUP BY o.office",
+        offices,
+    ):
+        if office in rates:
+            rates[office][1] = open_desks
+    return {office: tuple(rate) for office, rate in rates.items()}
+
+
+def describe(db, rows, now, public=False):
+    """Turn ticket rows (from ``SELECT_TICKETS``) into the contract's ticket objects."""
+    waiting_offices = sorted({row["office"] for row in rows if row["status"] == "waiting"})
+    ahead = positions(db, waiting_offices, now)
+    rates = service_rates(db, waiting_offices, now)
+    tickets = []
+    for row in rows:
+        position = ahead.get(row["id"]) if row["status"] == "waiting" else None
+        estimate = None
+        if position is not None:
+            average, open_desks = rates.get(row["office"], (0.0, 0))
+            if open_desks:
+                estimate = round((position + 1) * average / open_desks)
+        ticket = {
+            "id": row["id"], "code": row["code"], "office": row["office"],
+            "number": row["number"], "kind": row["kind"], "priority": bool(row["priority"]),
+            "party_size": row["party_size"], "status": row["status"], "desk": row["desk_name"],
+            "issued_at": local_iso(row["issued_at"]), "called_at": local_iso(row["called_at"]),
+            "started_at": local_iso(row["started_at"]),
+            "finished_at": local_iso(row["finished_at"]),
+            "appointment_at": local_iso(row["appointment_at"]),
+            "recalls": row["recalls"], "position": position, "estimated_wait_s": estimate,
+            "token": row["token"],
+        }
+        if public:
+            del ticket["id"]
+        tickets.append(ticket)
+    return tickets
+
+
+def load(db, ticket_id, now):
+    """One ticket by id as a contract object, or None."""
+    rows = db.execute(f"{SELECT_TICKETS} WHERE t.id = ?", [ticket_id]).fetchall()
+    return describe(db, rows, now)[0] if rows else None
+
+
+def for_display(ticket):
+    """The part of a ticket a display may show."""
+    return {key: ticket[key] for key in DISPLAY_FIELDS}

@@ -1,0 +1,253 @@
+"""Tickets: issuing, calling in order, and every step of a ticket's life."""
+import secrets
+
+from . import day, occupancy, ticket_json
+from .clock import local_day, stamp, utcnow
+from .errors import (DeskBusy, DeskPaused, InvalidInput, InvalidTransition, NotFound,
+                     UnknownOffice)
+from .journal import Outcome, record
+from .ticket_json import ORDER_SQL, SELECT_TICKETS, due_cutoff
+
+KINDS = ("walk_in", "appointment", "urgent")
+STATUSES = ("waiting", "called", "serving", "done", "no_show", "cancelled", "expired")
+MAX_PARTY_SIZE = 20
+# Which statuses each action may start from.
+ALLOWED_FROM = {
+    "recall": ("called",),
+    "start": ("called",),
+    "finish": ("called", "serving"),
+    "no_show": ("called",),
+    "transfer": ("waiting", "called", "serving"),
+    "cancel": ("waiting", "called", "serving"),
+}
+
+
+def _office_letter(db, office):
+    row = db.execute("SELECT letter FROM offices WHERE code = ?", [office]).fetchone()
+    if row is None:
+        raise UnknownOffice()
+    return row[0]
+
+
+def _waiting_count(db, office):
+    return db.execute(
+        "SELECT COUNT(*) FROM tickets WHERE status = 'waiting' AND office = ?", [office]
+    ).fetchone()[0]
+
+
+def _queue_event(db, now, office, actor):
+    return record(db, now, "queue_changed",
+                  {"office": office, "waiting": _waiting_count(db, office)},
+                  office=office, actor=actor)
+
+
+def _ticket_event(db, now, ticket, actor, type_="ticket_changed", **extra):
+    row = db.execute("SELECT office, desk_id FROM tickets WHERE id = ?", [ticket["id"]]).fetchone()
+    return record(db, now, type_, {"ticket": ticket, **extra}, ticket_id=ticket["id"],
+                  office=row["office"], desk_id=row["desk_id"], actor=actor)
+
+
+def _check_issue_input(kind, priority, party_size, appointment_at):
+    if kind not in KINDS:
+        raise InvalidInput(f"kind must be one of: {', '.join(KINDS)}.")
+    if not isinstance(priority, bool):
+        raise InvalidInput("priority must be true or false.")
+    if (isinstance(party_size, bool) or not isinstance(party_size, int)
+            or not 1 <= party_size <= MAX_PARTY_SIZE):
+        raise InvalidInput(f"party_size must be a whole number from 1 to {MAX_PARTY_SIZE}.")
+    if appointment_at is not None and kind != "appointment":
+        raise InvalidInput("appointment_at goes only with kind appointment.")
+
+
+def issue(db, office, kind="walk_in", priority=False, party_size=1, appointment_at=None,
+          *, actor=None, now=None):
+    """Issue the next ticket of ``office`` for today, admitting its party into the building.
+
+    Raises ``UnknownOffice``, ``InvalidInput`` or ``CapacityFull``; writes nothing then.
+    """
+    _check_issue_input(kind, priority, party_size, appointment_at)
+    now = now or utcnow()
+    if kind == "appointment" and appointment_at is None:
+        appointment_at = now
+    with day.change(db, now) as events:
+        letter = _office_letter(db, office)
+        events.append(occupancy.admit(db, party_size, now, actor))
+        today = local_day(now)
+        number = db.execute(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE day = ? AND issued_office = ?",
+            [today, office],
+        ).fetchone()[0]
+        cursor = db.execute(
+            "INSERT INTO tickets (token, day, issued_office, number, code, office, kind, priority,"
+            " party_size, appointment_at, status, issued_at, recalls)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, 0)",
+            [secrets.token_urlsafe(16), today, office, number, f"{letter}{number:03d}", office,
+             kind, int(priority), party_size,
+             stamp(appointment_at) if appointment_at is not None else None, stamp(now)],
+        )
+        ticket = ticket_json.load(db, cursor.lastrowid, now)
+        events.append(_ticket_event(db, now, ticket, actor))
+        events.append(_queue_event(db, now, office, actor))
+    return Outcome(ticket, events)
+
+
+def _desk(db, desk_id):
+    row = db.execute("SELECT * FROM desks WHERE id = ?", [desk_id]).fetchone()
+    if row is None:
+        raise NotFound("There is no desk with that id.")
+    return row
+
+
+def call_next(db, desk_id, *, actor=None, now=None):
+    """Give ``desk_id`` the next waiting ticket of the offices it serves, in calling order.
+
+    The value is the called ticket, or None when nothing waits. Runs in one IMMEDIATE
+    transaction, so two desks can never be given the same ticket.
+    """
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        desk = _desk(db, desk_id)
+        if desk["paused"]:
+            raise DeskPaused()
+        if db.execute(
+            "SELECT 1 FROM tickets WHERE desk_id = ? AND status IN ('called', 'serving')",
+            [desk_id],
+        ).fetchone():
+            raise DeskBusy()
+        row = db.execute(
+            f"SELECT t.id, t.office FROM tickets t WHERE t.status = 'waiting' AND t.office IN"
+            f" (SELECT office FROM desk_offices WHERE desk_id = :desk) ORDER BY {ORDER_SQL} LIMIT 1",
+            {"desk": desk_id, "due": due_cutoff(now)},
+        ).fetchone()
+        if row is None:
+            return Outcome(None, events)
+        db.execute(
+            "UPDATE tickets SET status = 'called', desk_id = ?, called_at = ? WHERE id = ?",
+            [desk_id, stamp(now), row["id"]],
+        )
+        ticket = ticket_json.load(db, row["id"], now)
+        events.append(_ticket_event(db, now, ticket, actor, "ticket_called",
+                                    desk=desk["name"], recall=False))
+        events.append(_ticket_event(db, now, ticket, actor))
+        events.append(_queue_event(db, now, row["office"], actor))
+    return Outcome(ticket, events)
+
+
+def _locked_ticket(db, ticket_id, action):
+    row = db.execute("SELECT * FROM tickets WHERE id = ?", [ticket_id]).fetchone()
+    if row is None:
+        raise NotFound("There is no ticket with that id.")
+    if row["status"] not in ALLOWED_FROM[action]:
+        raise InvalidTransition(
+            f"A ticket that is {row['status']} cannot be given '{action}'.")
+    return row
+
+
+def _finish_as(db, ticket_id, action, status, *, actor, now):
+    """Close a ticket in a final ``status``, letting its party out of the building."""
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        row = _locked_ticket(db, ticket_id, action)
+        db.execute("UPDATE tickets SET status = ?, finished_at = ? WHERE id = ?",
+                   [status, stamp(now), ticket_id])
+        ticket = ticket_json.load(db, ticket_id, now)
+        events.append(_ticket_event(db, now, ticket, actor))
+        if row["status"] == "waiting":
+            events.append(_queue_event(db, now, row["office"], actor))
+        events.append(occupancy.release(db, row["party_size"], now, actor))
+    return Outcome(ticket, events)
+
+
+def recall(db, ticket_id, *, actor=None, now=None):
+    """Announce a called ticket again (the citizen did not come yet)."""
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        _locked_ticket(db, ticket_id, "recall")
+        db.execute("UPDATE tickets SET recalls = recalls + 1 WHERE id = ?", [ticket_id])
+        ticket = ticket_json.load(db, ticket_id, now)
+        events.append(_ticket_event(db, now, ticket, actor, "ticket_called",
+                                    desk=ticket["desk"], recall=True))
+        events.append(_ticket_event(db, now, ticket, actor))
+    return Outcome(ticket, events)
+
+
+def start(db, ticket_id, *, actor=None, now=None):
+    """The citizen sits down at the desk: service starts."""
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        _locked_ticket(db, ticket_id, "start")
+        db.execute("UPDATE tickets SET status = 'serving', started_at = ? WHERE id = ?",
+                   [stamp(now), ticket_id])
+        ticket = ticket_json.load(db, ticket_id, now)
+        events.append(_ticket_event(db, now, ticket, actor))
+    return Outcome(ticket, events)
+
+
+def finish(db, ticket_id, *, actor=None, now=None):
+    """Service is done; the party leaves the building."""
+    return _finish_as(db, ticket_id, "finish", "done", actor=actor, now=now)
+
+
+def no_show(db, ticket_id, *, actor=None, now=None):
+    """The called citizen did not come; the ticket is closed."""
+    return _finish_as(db, ticket_id, "no_show", "no_show", actor=actor, now=now)
+
+
+def cancel(db, ticket_id, *, actor=None, now=None):
+    """The citizen gives up or the ticket was a mistake."""
+    return _finish_as(db, ticket_id, "cancel", "cancelled", actor=actor, now=now)
+
+
+def transfer(db, ticket_id, office, *, actor=None, now=None):
+    """Send a ticket to another office's queue: same code, same issue time, waiting again."""
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        row = _locked_ticket(db, ticket_id, "transfer")
+        _office_letter(db, office)
+        if office == row["office"]:
+            raise InvalidTransition("The ticket is already in that office.")
+        db.execute(
+            "UPDATE tickets SET status = 'waiting', office = ?, desk_id = NULL, called_at = NULL,"
+            " started_at = NULL, recalls = 0 WHERE id = ?",
+            [office, ticket_id],
+        )
+        ticket = ticket_json.load(db, ticket_id, now)
+        events.append(_ticket_event(db, now, ticket, actor))
+        if row["status"] == "waiting":
+            events.append(_queue_event(db, now, row["office"], actor))
+        events.append(_queue_event(db, now, office, actor))
+    return Outcome(ticket, events)
+
+
+def find_by_token(db, token, now=None):
+    """A ticket by its public token, without its id (for the citizen); NotFound if none."""
+    now = now or utcnow()
+    rows = db.execute(f"{SELECT_TICKETS} WHERE t.token = ?", [token]).fetchall()
+    if not rows:
+        raise NotFound("There is no ticket with that token.")
+    return ticket_json.describe(db, rows, now, public=True)[0]
+
+
+def find(db, ticket_id, now=None):
+    """A ticket by id; NotFound if none."""
+    ticket = ticket_json.load(db, ticket_id, now or utcnow())
+    if ticket is None:
+        raise NotFound("There is no ticket with that id.")
+    return ticket
+
+
+def list_today(db, office=None, status=None, now=None):
+    """Today's tickets, oldest first, optionally of one office and/or one status."""
+    now = now or utcnow()
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}.")
+    if office is not None:
+        _office_letter(db, office)
+    sql = f"{SELECT_TICKETS} WHERE t.day = ?"
+    params = [local_day(now)]
+    for column, value in (("office", office), ("status", status)):
+        if value is not None:
+            sql += f" AND t.{column} = ?"
+            params.append(value)
+    rows = db.execute(sql + " ORDER BY t.issued_at, t.id", params).fetchall()
+    return ticket_json.describe(db, rows, now)

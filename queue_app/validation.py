@@ -1,0 +1,51 @@
+"""Reading client input strictly: a JSON object with known fields of the right types."""
+import json
+
+from flask import request
+
+from .clock import parse_instant
+from .errors import InvalidInput
+
+MAX_TEXT = 200
+
+
+class InvalidJson(InvalidInput):
+    code = "invalid_json"
+
+
+def json_object(allowed):
+    """The request body as a JSON object with only ``allowed`` keys (``{}`` when empty)."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJson("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidJson("The body must be a JSON object.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"Unknown field: {', '.join(unknown)}.")
+    return body
+
+
+def text(body, name, default=None, max_length=MAX_TEXT):
+    """A string field (or ``default`` when absent or null)."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str) or len(value) > max_length:
+        raise InvalidInput(f"{name} must be text of at most {max_length} characters.")
+    return value
+
+
+def instant(body, name):
+    """An ISO 8601 date-time field as an aware datetime, or None."""
+    value = text(body, name, max_length=40)
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO 8601 date and time.") from None

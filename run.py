@@ -1,0 +1,35 @@
+"""Serve Torn. The async mode is set up first, before anything else is imported."""
+import argparse
+import os
+import warnings
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Serve the Torn queue and displays.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--db", help="SQLite file (overrides QUEUE_DATABASE)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.db:
+        os.environ["QUEUE_DATABASE"] = args.db
+    mode = os.environ.get("QUEUE_ASYNC_MODE", "eventlet")
+    if mode == "eventlet":
+        # Chosen knowingly (the contract's default server); see README, "Async mode".
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+        import eventlet
+
+        eventlet.monkey_patch()
+    from queue_app import create_app, socketio
+
+    app = create_app()
+    # The server logs "... http://HOST:PORT" once it listens, then one line per request.
+    socketio.run(app, host=args.host, port=args.port, log_output=True,
+                 allow_unsafe_werkzeug=mode == "threading")
+
+
+if __name__ == "__main__":
+    main()
