@@ -30,9 +30,14 @@ run: install
 	$(BIN)/flask --app queue_app seed-demo --if-empty
 	$(BIN)/python run.py --host $(HOST) --port $(PORT)
 
+# Debian packages the tests drive: Chromium (browser tests) and Redis (several server
+# processes sharing broadcasts). Installed only when missing; apt-get needs root.
+DEBS := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(wildcard /usr/bin/redis-server),,redis-server)
+
 test-deps: install $(VENV)/.installed-test
-	@test -x /usr/bin/chromium || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@if [ -n "$(strip $(DEBS))" ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends $(DEBS); fi
 
 $(VENV)/.installed-test: setup.cfg $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -5,20 +5,22 @@ from . import desks, displays, occupancy, offices, tickets
 from .auth import current_actor, require_role
 from .day import ensure_today
 from .db import get_db
-from .validation import instant, json_object, text
+from .events import broadcast
+from .validation import instant, json_object, required_text, text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def done(outcome, status=200):
-    """Answer with an outcome's value."""
+    """Broadcast what an outcome changed, then answer with its value."""
+    broadcast(outcome.events)
     return jsonify(outcome.value), status
 
 
 @bp.before_request
 def roll_day_over():
     """The first request of a new local day closes yesterday (no cron job needed)."""
-    ensure_today(get_db())
+    broadcast(ensure_today(get_db()).events)
 
 
 @bp.get("/offices")
@@ -38,7 +40,7 @@ def list_desks():
 def issue_ticket():
     body = json_object({"office", "kind", "priority", "party_size", "appointment_at"})
     return done(tickets.issue(
-        get_db(), text(body, "office", ""), kind=text(body, "kind", "walk_in"),
+        get_db(), required_text(body, "office"), kind=text(body, "kind", "walk_in"),
         priority=body.get("priority", False), party_size=body.get("party_size", 1),
         appointment_at=instant(body, "appointment_at"), actor=current_actor(),
     ), 201)
@@ -63,7 +65,10 @@ def public_ticket(token):
 def call_next(desk_id):
     json_object(())
     outcome = tickets.call_next(get_db(), desk_id, actor=current_actor())
-    return ("", 204) if outcome.value is None else done(outcome)
+    if outcome.value is None:
+        broadcast(outcome.events)
+        return "", 204
+    return done(outcome)
 
 
 @bp.post("/desks/<int:desk_id>/<any(pause, resume):action>")
@@ -91,7 +96,7 @@ def ticket_action(ticket_id, action):
 @require_role("clerk")
 def transfer_ticket(ticket_id):
     body = json_object({"office"})
-    return done(tickets.transfer(get_db(), ticket_id, text(body, "office", ""),
+    return done(tickets.transfer(get_db(), ticket_id, required_text(body, "office"),
                                  actor=current_actor()))
 
 
@@ -153,8 +158,11 @@ def register_error_handlers(app):
     def http_error(error):
         if not request.path.startswith("/api/"):
             return error
-        return error_body(HTTP_CODES.get(error.code, "http_error"), error.description,
-                          error.code)
+        response, status = error_body(HTTP_CODES.get(error.code, "http_error"),
+                                      error.description, error.code)
+        if getattr(error, "valid_methods", None):  # a 405 must say what is allowed
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response, status
 
     @app.errorhandler(Exception)
     def server_fault(error):

@@ -2,6 +2,7 @@
 import sys
 
 import click
+from flask.cli import with_appcontext
 
 from . import accounts, displays, seed
 from .db import get_db
@@ -14,6 +15,7 @@ def _refusal(error):
 
 
 @click.command("init-db")
+@with_appcontext  # also under app.test_cli_runner(), not only `flask`
 def init_db_command():
     """Create or migrate the database (idempotent)."""
     db = get_db()
@@ -23,6 +25,7 @@ def init_db_command():
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Only when the database has no office yet.")
+@with_appcontext  # also under app.test_cli_runner(), not only `flask`
 def seed_demo_command(if_empty):
     """Load the demo town hall; print its logins and display keys."""
     db = get_db()
@@ -41,6 +44,7 @@ def seed_demo_command(if_empty):
 @click.command("create-user")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(accounts.ROLES))
+@with_appcontext  # also under app.test_cli_runner(), not only `flask`
 def create_user_command(name, role):
     """Create a staff login; the password is read from standard input."""
     if sys.stdin.isatty():
@@ -57,6 +61,7 @@ def create_user_command(name, role):
 @click.command("create-token")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(accounts.ROLES))
+@with_appcontext  # also under app.test_cli_runner(), not only `flask`
 def create_token_command(name, role):
     """Create an API token; it is printed once, alone on the last line."""
     try:
@@ -71,6 +76,7 @@ def create_token_command(name, role):
 @click.argument("name")
 @click.option("--offices", default=None, help="Office codes, comma separated (default: all).")
 @click.option("--language", default="ca", type=click.Choice(displays.LANGUAGES))
+@with_appcontext  # also under app.test_cli_runner(), not only `flask`
 def create_display_command(name, offices, language):
     """Create a display screen; its key is printed alone on the last line."""
     codes = [code.strip() for code in offices.split(",") if code.strip()] if offices else None

@@ -1,6 +1,8 @@
-"""The SQLite connection: opened lazily per request on ``g``, WAL, durable commits."""
+"""The SQLite connection: taken lazily per request on ``g``, WAL, durable commits."""
+import atexit
 import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 
 import sqlite_utils
@@ -26,6 +28,13 @@ def connect(path):
     return db
 
 
+# The threads of one process queue here for the write lock, woken in turn, rather than in
+# SQLite's busy handler, which polls with sleeps of up to 100 ms and lets the unlucky wait
+# for seconds while others go on (docs/performance.md). Other processes still meet in SQLite.
+# Reentrant, so that a nested write fails at BEGIN as it always did instead of hanging.
+_writer = threading.RLock()
+
+
 @contextmanager
 def write_transaction(db):
     """Run a block as one IMMEDIATE transaction: it takes the write lock at once.
@@ -34,28 +43,82 @@ def write_transaction(db):
     picking the next ticket) can never interleave with another writer, whether in
     another thread or another server process on the same file.
     """
-    db.conn.execute("BEGIN IMMEDIATE")
+    with _writer:
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        else:
+            db.conn.execute("COMMIT")
+
+
+# Connections outlive their request, a few kept idle for the next ones: opening one costs
+# its PRAGMAs, and closing the last one on a file checkpoints and deletes the WAL, which
+# took a third of a short request's time (docs/performance.md).
+IDLE_MAX = 8
+_idle = []  # (path, file identity, db), the most recently used last
+_idle_lock = threading.Lock()
+
+
+def _identity(path):
+    """Which file ``path`` names now, so that a replaced file is never served stale."""
     try:
-        yield db
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
-    else:
-        db.conn.execute("COMMIT")
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _take_idle(path):
+    identity = _identity(path)
+    with _idle_lock:
+        for index in range(len(_idle) - 1, -1, -1):
+            if _idle[index][0] == path:
+                _, known, db = _idle.pop(index)
+                if known == identity:
+                    return db
+                db.close()
+    return None
+
+
+def close_idle():
+    """Close every idle connection (at exit, or after replacing a database file)."""
+    with _idle_lock:
+        spare = [db for _, _, db in _idle]
+        _idle.clear()
+    for db in spare:
+        db.close()
+
+
+atexit.register(close_idle)
 
 
 def get_db():
-    """The request's database connection, opened on first use."""
+    """The request's database connection: an idle one on the same file, else a new one."""
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        path = current_app.config["DATABASE"]
+        g.db = (path != ":memory:" and _take_idle(path)) or connect(path)
+        g.db_path = path
     return g.db
 
 
 def close_db(exc=None):
-    """Close the request's connection, if one was opened."""
-    db = g.pop("db", None)
-    if db is not None:
+    """Keep the request's connection for a later request (closing the oldest spare)."""
+    db, path = g.pop("db", None), g.pop("db_path", None)
+    if db is None:
+        return
+    if path == ":memory:" or db.conn.in_transaction:
         db.close()
+        return
+    entry = (path, _identity(path), db)
+    with _idle_lock:
+        _idle.append(entry)
+        surplus = _idle[:-IDLE_MAX]
+        del _idle[:-IDLE_MAX]
+    for _, _, old in surplus:
+        old.close()
 
 
 def get_setting(db, key, default=None):

@@ -41,6 +41,12 @@ def get_desk(db, desk_id, now=None):
     return found[0]
 
 
+def desk_event(db, desk_id, now, actor):
+    """Journal a ``desk_changed`` with the desk as it is now (inside a transaction)."""
+    desk = get_desk(db, desk_id, now)
+    return record(db, now, "desk_changed", {"desk": desk}, desk_id=desk_id, actor=actor)
+
+
 def _set_paused(db, desk_id, paused, reason, actor, now):
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
         raise InvalidInput(f"reason must be text of at most {MAX_REASON} characters.")
@@ -49,10 +55,9 @@ def _set_paused(db, desk_id, paused, reason, actor, now):
         get_desk(db, desk_id, now)
         db.execute("UPDATE desks SET paused = ?, pause_reason = ? WHERE id = ?",
                    [int(paused), reason if paused else None, desk_id])
-        desk = get_desk(db, desk_id, now)
-        events.append(record(db, now, "desk_changed", {"desk": desk}, desk_id=desk_id,
-                             actor=actor))
-    return Outcome(desk, events)
+        event = desk_event(db, desk_id, now, actor)
+        events.append(event)
+    return Outcome(event["payload"]["desk"], events)
 
 
 def pause(db, desk_id, reason=None, *, actor=None, now=None):

@@ -70,8 +70,8 @@ def list_displays(db):
     return [_row_to_display(row) for row in db.execute("SELECT * FROM displays ORDER BY id")]
 
 
-def recent_calls(db, offices, limit=RECENT_CALLS):
-    """Today's last calls of ``offices``, newest first, one per ticket, display-safe."""
+def recent_calls(db, offices, limit=RECENT_CALLS, display_safe=True):
+    """Today's last calls of ``offices``, newest first, one per ticket (display-safe by default)."""
     marks = ", ".join("?" for _ in offices)
     rows = db.execute(
         "SELECT seq, ticket_id, payload FROM events WHERE type = 'ticket_called'"
@@ -85,20 +85,26 @@ def recent_calls(db, offices, limit=RECENT_CALLS):
             continue
         seen.add(row["ticket_id"])
         payload = json.loads(row["payload"])
-        calls.append({"seq": row["seq"], "ticket": for_display(payload["ticket"]),
+        ticket = for_display(payload["ticket"]) if display_safe else payload["ticket"]
+        calls.append({"seq": row["seq"], "ticket": ticket,
                       "desk": payload["desk"], "recall": payload["recall"]})
         if len(calls) == limit:
             break
     return calls
 
 
-def snapshot(db, display):
-    """What a display shows now: ``{"seq","calls","waiting","occupancy","display"}``."""
+def state(db, offices, display_safe=True):
+    """The live state of ``offices``: ``{"seq","calls","waiting","occupancy"}``, consistent."""
     with read_transaction(db):
         return {
             "seq": journal.last_seq(db),
-            "calls": recent_calls(db, display["offices"]),
-            "waiting": waiting_by_office(db, display["offices"]),
+            "calls": recent_calls(db, offices, display_safe=display_safe),
+            "waiting": waiting_by_office(db, offices),
             "occupancy": occupancy.read(db),
-            "display": {k: display[k] for k in ("name", "offices", "language", "message")},
         }
+
+
+def snapshot(db, display):
+    """What a display screen shows now: its offices' ``state`` plus its own settings."""
+    return dict(state(db, display["offices"]),
+                display={k: display[k] for k in ("name", "offices", "language", "message")})

@@ -4,7 +4,6 @@ from sqlite_utils.migrations import Migrations
 migrations = Migrations("torn")
 
 
-
 @migrations()
 def m001_initial(db):
     """Offices, desks, tickets, users, API tokens, settings and the event journal."""
@@ -77,6 +76,36 @@ def m002_displays(db):
     )
     db["displays"].create_index(["key"], unique=True)
     db["displays"].create_index(["name"], unique=True)
+
+
+@migrations()
+def m003_journal_no_overwrite(db):
+    """Refuse an insert that would reuse a seq (INSERT OR REPLACE rewriting history)."""
+    # In a BEFORE INSERT trigger an auto-assigned seq reads as -1.
+    db.execute(
+        "CREATE TRIGGER events_no_overwrite BEFORE INSERT ON events"
+        " WHEN NEW.seq <> -1 AND NEW.seq <= (SELECT COALESCE(MAX(seq), 0) FROM events)"
+        " BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END"
+    )
+
+
+SERVICE_SECONDS_SQL = (
+    "(julianday(finished_at) - julianday(COALESCE(started_at, called_at))) * 86400.0"
+)
+
+
+@migrations()
+def m004_service_times(db):
+    """Running totals of service time per office and day, so estimates cost O(1)."""
+    db["service_times"].create(
+        {"day": str, "office": str, "served": int, "total_s": float},
+        pk=("day", "office"), not_null={"served", "total_s"},
+    )
+    db.execute(
+        "INSERT INTO service_times (day, office, served, total_s)"
+        f" SELECT day, office, COUNT(*), SUM({SERVICE_SECONDS_SQL}) FROM tickets"
+        " WHERE status = 'done' GROUP BY day, office"
+    )
 
 
 def migrate(db):

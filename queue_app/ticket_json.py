@@ -14,7 +14,9 @@ CLASS_SQL = (
 ORDER_SQL = f"{CLASS_SQL}, t.issued_at, t.id"
 APPOINTMENT_DUE_BEFORE = timedelta(minutes=5)
 
-SELECT_TICKETS = "SELECT t.*, d.name AS desk_name FROM tickets t LEFT JOIN desks d ON d.id = t.desk_id"
+SELECT_TICKETS = (
+    "SELECT t.*, d.name AS desk_name FROM tickets t LEFT JOIN desks d ON d.id = t.desk_id"
+)
 
 # What a display may see of a ticket: a code, an office and a desk, nothing personal.
 DISPLAY_FIELDS = ("code", "office", "number", "status", "desk", "called_at", "recalls")
@@ -59,14 +61,12 @@ def service_rates(db, offices, now):
             f"SELECT code, default_service_s FROM offices WHERE code IN ({marks})", offices
         )
     }
-    for office, average in db.execute(
-        "SELECT office, AVG((julianday(finished_at) - julianday(COALESCE(started_at, called_at)))"
-        f" * 86400.0) FROM tickets WHERE day = ? AND status = 'done' AND office IN ({marks})"
-        " GROUP BY office",
+    for office, served, total_s in db.execute(
+        f"SELECT office, served, total_s FROM service_times WHERE day = ? AND office IN ({marks})",
         [local_day(now), *offices],
     ):
-        if average is not None and office in rates:
-            rates[office][0] = average
+        if served and office in rates:
+            rates[office][0] = total_s / served
     for office, open_desks in db.execute(
         "SELECT o.office, COUNT(*) FROM desk_offices o JOIN desks d ON d.id = o.desk_id"
         f" WHERE d.paused = 0 AND o.office IN ({marks}) GROUP BY o.office",

@@ -1,11 +1,13 @@
 """Tickets: issuing, calling in order, and every step of a ticket's life."""
 import secrets
+from datetime import datetime
 
-from . import day, occupancy, ticket_json
+from . import day, desks, occupancy, ticket_json
 from .clock import local_day, stamp, utcnow
 from .errors import (DeskBusy, DeskPaused, InvalidInput, InvalidTransition, NotFound,
                      UnknownOffice)
 from .journal import Outcome, record
+from .migrations import SERVICE_SECONDS_SQL
 from .ticket_json import ORDER_SQL, SELECT_TICKETS, due_cutoff
 
 KINDS = ("walk_in", "appointment", "urgent")
@@ -57,6 +59,9 @@ def _check_issue_input(kind, priority, party_size, appointment_at):
         raise InvalidInput(f"party_size must be a whole number from 1 to {MAX_PARTY_SIZE}.")
     if appointment_at is not None and kind != "appointment":
         raise InvalidInput("appointment_at goes only with kind appointment.")
+    if appointment_at is not None and (not isinstance(appointment_at, datetime)
+                                       or appointment_at.tzinfo is None):
+        raise InvalidInput("appointment_at must be a date and time with its offset.")
 
 
 def issue(db, office, kind="walk_in", priority=False, party_size=1, appointment_at=None,
@@ -116,7 +121,8 @@ def call_next(db, desk_id, *, actor=None, now=None):
             raise DeskBusy()
         row = db.execute(
             f"SELECT t.id, t.office FROM tickets t WHERE t.status = 'waiting' AND t.office IN"
-            f" (SELECT office FROM desk_offices WHERE desk_id = :desk) ORDER BY {ORDER_SQL} LIMIT 1",
+            f" (SELECT office FROM desk_offices WHERE desk_id = :desk)"
+            f" ORDER BY {ORDER_SQL} LIMIT 1",
             {"desk": desk_id, "due": due_cutoff(now)},
         ).fetchone()
         if row is None:
@@ -143,6 +149,17 @@ def _locked_ticket(db, ticket_id, action):
     return row
 
 
+def _count_service(db, ticket_id, now):
+    """Add a finished ticket's service time to today's totals of its office."""
+    db.execute(
+        "INSERT INTO service_times (day, office, served, total_s)"
+        f" SELECT ?, office, 1, {SERVICE_SECONDS_SQL} FROM tickets WHERE id = ?"
+        " ON CONFLICT(day, office) DO UPDATE SET served = served + 1,"
+        " total_s = total_s + excluded.total_s",
+        [local_day(now), ticket_id],
+    )
+
+
 def _finish_as(db, ticket_id, action, status, *, actor, now):
     """Close a ticket in a final ``status``, letting its party out of the building."""
     now = now or utcnow()
@@ -150,6 +167,8 @@ def _finish_as(db, ticket_id, action, status, *, actor, now):
         row = _locked_ticket(db, ticket_id, action)
         db.execute("UPDATE tickets SET status = ?, finished_at = ? WHERE id = ?",
                    [status, stamp(now), ticket_id])
+        if status == "done":
+            _count_service(db, ticket_id, now)
         ticket = ticket_json.load(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
         if row["status"] == "waiting":
@@ -215,6 +234,9 @@ def transfer(db, ticket_id, office, *, actor=None, now=None):
         events.append(_ticket_event(db, now, ticket, actor))
         if row["status"] == "waiting":
             events.append(_queue_event(db, now, row["office"], actor))
+        else:
+            # The desk that held it is free again: tell its offices' desks.
+            events.append(desks.desk_event(db, row["desk_id"], now, actor))
         events.append(_queue_event(db, now, office, actor))
     return Outcome(ticket, events)
 

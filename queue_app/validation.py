@@ -20,7 +20,7 @@ def json_object(allowed):
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # too deeply nested is invalid too
         raise InvalidJson("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidJson("The body must be a JSON object.")
@@ -37,6 +37,14 @@ def text(body, name, default=None, max_length=MAX_TEXT):
         return default
     if not isinstance(value, str) or len(value) > max_length:
         raise InvalidInput(f"{name} must be text of at most {max_length} characters.")
+    return value
+
+
+def required_text(body, name, max_length=MAX_TEXT):
+    """A string field that must be present and not empty (a missing one is invalid input)."""
+    value = text(body, name, max_length=max_length)
+    if not value:
+        raise InvalidInput(f"{name} is required.")
     return value
 
 

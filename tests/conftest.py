@@ -3,8 +3,9 @@ import sqlite3
 
 import pytest
 
-from queue_app import accounts, create_app, seed
-from queue_app.db import connect
+from queue_app import accounts, clock, create_app, seed
+from queue_app.day import ensure_today
+from queue_app.db import connect, write_transaction
 from queue_app.migrations import migrate
 
 ROLES = accounts.ROLES
@@ -41,10 +42,35 @@ def db(template, tmp_path):
 
 
 @pytest.fixture
+def madrid_time():
+    """Days are Europe/Madrid days, whatever another test set before."""
+    previous = clock.local_zone()
+    clock.set_timezone("Europe/Madrid")
+    yield
+    clock.set_timezone(previous.key)
+
+
+@pytest.fixture
+def undated_db(db, madrid_time):
+    """``db`` with no business day opened yet, so that the fixed dates a test injects are
+    the first days it sees, whatever today is."""
+    with write_transaction(db):
+        db.execute("DELETE FROM settings WHERE key = 'business_day'")
+    return db
+
+
+@pytest.fixture
 def app(template, tmp_path):
-    """The app on a fresh copy of the demo town hall (threading mode, as tests need)."""
+    """The app on a fresh copy of the demo town hall (threading mode, as tests need).
+
+    The copy has already opened today's business day, so a test's first request does
+    not also roll the day over.
+    """
     path = str(tmp_path / "queue.db")
     _copy(template[0], path)
+    opened = connect(path)
+    ensure_today(opened)
+    opened.close()
     return create_app({"TESTING": True, "DATABASE": path, "ASYNC_MODE": "threading",
                        "SECRET_KEY": "test-secret"})
 
@@ -61,7 +87,7 @@ def tokens(template):
 
 
 class Api:
-    """Calls ``/api/v1`` as one role (or nobody): ``api.as_("clerk").post("/desks/1/call-next")``."""
+    """Calls ``/api/v1`` as one role or nobody: ``api.as_("clerk").post("/desks/1/call-next")``."""
 
     def __init__(self, client, tokens, role=None):
         self.client, self.tokens, self.role = client, tokens, role

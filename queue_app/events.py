@@ -1,0 +1,146 @@
+"""Socket.IO: who may connect, which rooms they hear, and the one broadcast helper.
+
+Rooms: ``display:<office>`` (screens, display-safe payloads), ``staff:<office>`` (desks,
+reception, admin), ``displays`` and ``reception`` (occupancy), ``staff`` (all staff),
+``ticket:<id>`` (one citizen's own ticket).
+"""
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, emit, join_room, rooms
+
+from . import accounts, desks, displays, journal, socketio, tickets
+from .db import get_db, read_transaction
+from .errors import NotFound
+from .ticket_json import for_display
+
+# A reconnecting client gets the events it missed, or a snapshot past this many.
+RESYNC_MAX_EVENTS = 200
+STAFF_ROLES = ("admin", "reception", "clerk")
+
+
+def _all_offices(db):
+    return [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
+
+
+def _public(ticket):
+    return {key: value for key, value in ticket.items() if key != "id"}
+
+
+def routes(event):
+    """Where one journal event goes: ``[(socket event name, room, payload)]``."""
+    kind, payload, office, seq = event["type"], event["payload"], event["office"], event["seq"]
+    out = []
+    if kind == "ticket_called":
+        safe = {"seq": seq, "ticket": for_display(payload["ticket"]), "desk": payload["desk"],
+                "recall": payload["recall"]}
+        out += [(kind, f"display:{office}", safe),
+                (kind, f"staff:{office}", {"seq": seq, **payload})]
+    elif kind == "queue_changed":
+        out += [(kind, f"{audience}:{office}", {"seq": seq, **payload})
+                for audience in ("display", "staff")]
+    elif kind == "occupancy_changed":
+        out += [(kind, room, {"seq": seq, **payload}) for room in ("displays", "reception")]
+    elif kind == "ticket_changed":
+        ticket = payload["ticket"]
+        out += [(kind, f"staff:{office}", {"seq": seq, "ticket": ticket}),
+                (kind, f"ticket:{ticket['id']}", {"seq": seq, "ticket": _public(ticket)})]
+    elif kind == "desk_changed":
+        out += [(kind, f"staff:{code}", {"seq": seq, **payload})
+                for code in payload["desk"]["offices"]]
+    elif kind == "day_started":
+        out += [(kind, room, {"seq": seq, **payload}) for room in ("displays", "staff")]
+    return out
+
+
+def broadcast(events):
+    """Push journal events, once committed, to every room that may hear them."""
+    for event in events:
+        for name, room, payload in routes(event):
+            socketio.emit(name, payload, to=room)
+
+
+def _principal_rooms(db, role, desk_id):
+    offices = _all_offices(db)
+    if role == "display":
+        return [f"display:{code}" for code in offices] + ["displays"], "display", offices
+    if role == "clerk" and desk_id is not None:
+        offices = desks.get_desk(db, desk_id)["offices"]
+    joined = [f"staff:{code}" for code in offices] + ["staff"]
+    if role in ("admin", "reception"):
+        joined.append("reception")
+    return joined, "staff", offices
+
+
+def _identify(db, auth):
+    """``(rooms, audience, offices, ticket)`` for a connection, or refuse it."""
+    auth = auth if isinstance(auth, dict) else {}
+    if isinstance(auth.get("screen"), str):
+        screen = displays.find_by_key(db, auth["screen"])
+        joined = [f"display:{code}" for code in screen["offices"]] + ["displays"]
+        return joined, "display", screen["offices"], None
+    if isinstance(auth.get("ticket"), str):
+        row = db.execute("SELECT id FROM tickets WHERE token = ?", [auth["ticket"]]).fetchone()
+        if row is None:
+            raise ConnectionRefusedError("unauthorized")
+        return [f"ticket:{row[0]}"], "ticket", [], row[0]
+    desk_id = auth.get("desk") if isinstance(auth.get("desk"), int) else None
+    if isinstance(auth.get("token"), str):
+        found = accounts.find_token(db, auth["token"])
+        if found is None:
+            raise ConnectionRefusedError("unauthorized")
+        return (*_principal_rooms(db, found["role"], desk_id), None)
+    if current_user.is_authenticated:
+        return (*_principal_rooms(db, current_user.role, desk_id), None)
+    raise ConnectionRefusedError("unauthorized")
+
+
+def snapshot(db, audience, offices, ticket_id):
+    """The ``snapshot`` a connection gets right after connecting (and after a long gap)."""
+    if audience == "ticket":
+        with read_transaction(db):
+            return {"seq": journal.last_seq(db), "ticket": _public(tickets.find(db, ticket_id))}
+    return displays.state(db, offices, display_safe=audience == "display")
+
+
+@socketio.on("connect")
+def connect(auth=None):
+    """A client connects with a screen key, API token, ticket token or session: a snapshot."""
+    db = get_db()
+    try:
+        joined, audience, offices, ticket_id = _identify(db, auth)
+    except NotFound:
+        raise ConnectionRefusedError("unauthorized") from None
+    for room in joined:
+        join_room(room)
+    emit("snapshot", snapshot(db, audience, offices, ticket_id))
+
+
+@socketio.on("resync")
+def resync(data=None):
+    """A reconnected client sends ``{"since": seq}``; it gets the missed events or a snapshot."""
+    db = get_db()
+    since = data.get("since") if isinstance(data, dict) else None
+    mine = set(rooms())
+    audience, offices, ticket_id = _audience_of(db, mine)
+    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+        emit("snapshot", snapshot(db, audience, offices, ticket_id))
+        return
+    missed = journal.since(db, since, limit=RESYNC_MAX_EVENTS + 1)
+    day_started = any(event["type"] == "day_started" for event in missed)
+    if len(missed) > RESYNC_MAX_EVENTS or day_started:
+        emit("snapshot", snapshot(db, audience, offices, ticket_id))
+        return
+    for event in missed:
+        for name, room, payload in routes(event):
+            if room in mine:
+                emit(name, payload)
+
+
+def _audience_of(db, mine):
+    """Recover a connection's audience, offices and ticket from the rooms it joined."""
+    for room in mine:
+        if room.startswith("ticket:"):
+            return "ticket", [], int(room.split(":", 1)[1])
+    audience = "display" if "displays" in mine else "staff"
+    prefix = f"{audience}:"
+    offices = [code for code in _all_offices(db) if prefix + code in mine]
+    return audience, offices, None

@@ -1,0 +1,17 @@
+"""Small helpers shared by test modules (fixtures live in conftest.py)."""
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from queue_app import journal
+
+MADRID = ZoneInfo("Europe/Madrid")
+T0 = datetime(2024, 6, 10, 9, 0, tzinfo=MADRID)  # a Monday morning, summer time (UTC+2)
+MINUTE = timedelta(minutes=1)
+
+
+def db_state(db, tables):
+    """Every row of ``tables`` and the journal's last seq: what a refusal must leave as it was."""
+    state = {table: [tuple(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY 1")]
+             for table in tables}
+    state["last_seq"] = journal.last_seq(db)
+    return state

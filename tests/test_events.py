@@ -1,0 +1,142 @@
+"""Socket.IO: connection auth, room routing, payloads and resync (Flask-SocketIO test client)."""
+import pytest
+
+from queue_app import displays, socketio
+from queue_app.db import connect
+
+
+@pytest.fixture
+def screens(app):
+    """``{"all": key, "omic": key}``: the demo waiting room and an OMIC-only screen."""
+    db = connect(app.config["DATABASE"])
+    try:
+        omic = displays.create_display(db, "OMIC", ["OMIC"]).value["key"]
+        waiting_room = displays.list_displays(db)[0]["key"]
+    finally:
+        db.close()
+    return {"all": waiting_room, "omic": omic}
+
+
+@pytest.fixture
+def sock(app, client):
+    """Open a Socket.IO test connection with an ``auth`` payload; closed after the test."""
+    opened = []
+
+    def open_(auth=None):
+        connection = socketio.test_client(app, auth=auth, flask_test_client=client)
+        opened.append(connection)
+        return connection
+
+    yield open_
+    for connection in opened:
+        if connection.is_connected():
+            connection.disconnect()
+
+
+def names(received):
+    return [message["name"] for message in received]
+
+
+def first(received, name):
+    return next(message["args"][0] for message in received if message["name"] == name)
+
+
+@pytest.mark.parametrize("auth", [None, {}, {"screen": "nope"}, {"token": "nope"},
+                                  {"ticket": "nope"}, {"screen": 7}])
+def test_connection_without_valid_credentials_is_refused(sock, auth):
+    assert not sock(auth).is_connected()
+
+
+def test_display_gets_snapshot_then_calls_without_personal_data(sock, screens, api):
+    display = sock({"screen": screens["all"]})
+    snapshot = display.get_received()
+    assert names(snapshot) == ["snapshot"]
+    state = snapshot[0]["args"][0]
+    assert set(state) == {"seq", "calls", "waiting", "occupancy"}
+    assert state["waiting"] == {"OAC": 0, "OMIC": 0, "OFIM": 0, "HAB": 0, "ORGT": 0}
+
+    api.as_("reception").post("/tickets", {"office": "OAC"})
+    api.as_("clerk").post("/desks/1/call-next")
+    received = display.get_received()
+    assert names(received) == ["occupancy_changed", "queue_changed", "ticket_called",
+                               "queue_changed"]
+    called = first(received, "ticket_called")
+    assert called["desk"] == "Taulell 1" and called["recall"] is False
+    assert called["ticket"]["code"] == "A001"
+    assert "token" not in called["ticket"] and "id" not in called["ticket"]
+    assert called["seq"] > state["seq"]
+
+
+def test_omic_screen_does_not_hear_oac(sock, screens, api):
+    omic = sock({"screen": screens["omic"]})
+    omic.get_received()
+    api.as_("reception").post("/tickets", {"office": "OAC"})
+    api.as_("clerk").post("/desks/1/call-next")
+    assert names(omic.get_received()) == ["occupancy_changed"]
+    api.as_("reception").post("/tickets", {"office": "OMIC"})
+    api.as_("clerk").post("/desks/5/call-next")
+    assert "ticket_called" in names(omic.get_received())
+
+
+def test_ticket_connection_hears_only_its_own_ticket(sock, api):
+    mine = api.as_("reception").post("/tickets", {"office": "OAC"}).json
+    api.as_("reception").post("/tickets", {"office": "OAC"})
+    citizen = sock({"ticket": mine["token"]})
+    snapshot = first(citizen.get_received(), "snapshot")
+    assert snapshot["ticket"]["code"] == "A001" and "id" not in snapshot["ticket"]
+    api.as_("clerk").post("/desks/1/call-next")   # A001, mine
+    api.as_("clerk").post("/desks/2/call-next")   # A002, someone else's
+    received = citizen.get_received()
+    assert names(received) == ["ticket_changed"]
+    assert received[0]["args"][0]["ticket"]["status"] == "called"
+    assert received[0]["args"][0]["ticket"]["desk"] == "Taulell 1"
+
+
+def test_clerk_token_with_desk_hears_only_its_offices(sock, api, tokens):
+    omic_desk = sock({"token": tokens["clerk"], "desk": 5})
+    omic_desk.get_received()
+    api.as_("reception").post("/tickets", {"office": "OAC"})
+    assert omic_desk.get_received() == []
+    api.as_("reception").post("/tickets", {"office": "OMIC"})
+    received = omic_desk.get_received()
+    assert names(received) == ["ticket_changed", "queue_changed"]
+    assert first(received, "ticket_changed")["ticket"]["token"]  # staff see the whole ticket
+
+
+def test_resync_replays_missed_events_in_order(sock, screens, api):
+    display = sock({"screen": screens["all"]})
+    seen = first(display.get_received(), "snapshot")["seq"]
+    display.disconnect()
+    api.as_("reception").post("/tickets", {"office": "OAC"})
+    api.as_("clerk").post("/desks/1/call-next")
+    display = sock({"screen": screens["all"]})
+    display.get_received()
+    display.emit("resync", {"since": seen})
+    replayed = display.get_received()
+    assert names(replayed) == ["occupancy_changed", "queue_changed", "ticket_called",
+                               "queue_changed"]
+    seqs = [message["args"][0]["seq"] for message in replayed]
+    assert seqs == sorted(seqs) and seqs[0] > seen
+
+
+def test_resync_after_a_long_gap_gets_a_snapshot(sock, screens, api):
+    display = sock({"screen": screens["all"]})
+    seen = first(display.get_received(), "snapshot")["seq"]
+    display.disconnect()
+    api.as_("admin").put("/occupancy", {"limit": 500})
+    for _ in range(70):   # 3 events each: more than a replay is worth
+        assert api.as_("reception").post("/tickets", {"office": "OAC"}).status_code == 201
+    display = sock({"screen": screens["all"]})
+    display.get_received()
+    display.emit("resync", {"since": seen})
+    received = display.get_received()
+    assert names(received) == ["snapshot"]
+    assert received[0]["args"][0]["waiting"]["OAC"] == 70
+
+
+def test_resync_with_a_bad_since_gets_a_snapshot(sock, screens):
+    display = sock({"screen": screens["all"]})
+    display.get_received()
+    for since in ("bad", -1, None, True):
+        display.emit("resync", {"since": since})
+        assert names(display.get_received()) == ["snapshot"]

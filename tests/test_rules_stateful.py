@@ -1,0 +1,469 @@
+"""Random days at the town hall, checked against a model of the queue rules after every step.
+
+The model is written here from the contract (``shared/API.md`` and ``docs/api.md``), not from
+the code: it predicts which calls must be refused, the calling order, the count inside, and
+the status of every ticket; the database must agree after every step.
+"""
+import copy
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from queue_app import clock, desks, journal, occupancy, seed, tickets
+from queue_app.day import ensure_today
+from queue_app.db import connect, write_transaction
+from queue_app.errors import (CapacityFull, DeskBusy, DeskPaused, InvalidTransition, NotFound,
+                              QueueError, UnknownOffice)
+from queue_app.migrations import migrate
+
+MADRID = ZoneInfo("Europe/Madrid")
+START = datetime(2024, 3, 29, 8, 0, tzinfo=MADRID)  # a Friday: summer time starts on Sunday
+LETTERS = {code: letter for code, letter, _ in seed.OFFICES}
+OFFICE_CODES = sorted(LETTERS)
+# The demo desks, plus one desk serving three offices so that the order across offices shows.
+DESKS = seed.DESKS + [("Taulell 9", ["OMIC", "OFIM", "HAB"])]
+DESK_IDS = list(range(1, len(DESKS) + 1))
+DESK_OFFICES = {desk_id: set(served) for desk_id, (_, served) in zip(DESK_IDS, DESKS)}
+DESK_NAMES = {desk_id: name for desk_id, (name, _) in zip(DESK_IDS, DESKS)}
+OPEN = {"waiting", "called", "serving"}
+HELD = {"called", "serving"}
+ALLOWED = {
+    "recall": {"called"}, "start": {"called"}, "finish": {"called", "serving"},
+    "no_show": {"called"}, "cancel": {"waiting", "called", "serving"},
+    "transfer": {"waiting", "called", "serving"},
+}
+RESULT = {"recall": "called", "start": "serving", "finish": "done", "no_show": "no_show",
+          "cancel": "cancelled"}
+ACTIONS = {"recall": tickets.recall, "start": tickets.start, "finish": tickets.finish,
+           "no_show": tickets.no_show, "cancel": tickets.cancel}
+DUE_BEFORE = timedelta(minutes=5)
+
+_template = None
+
+
+def fresh_db():
+    """A new in-memory town hall: the demo offices and desks, no users (hashing is slow)."""
+    global _template
+    if _template is None:
+        _template = connect(":memory:")
+        migrate(_template)
+        with write_transaction(_template):
+            for position, (code, letter, name) in enumerate(seed.OFFICES):
+                _template.execute("INSERT INTO offices (code, name, letter, position)"
+                                  " VALUES (?, ?, ?, ?)", [code, name, letter, position])
+            for desk_id, (name, served) in zip(DESK_IDS, DESKS):
+                _template.execute("INSERT INTO desks (id, name, position) VALUES (?, ?, ?)",
+                                  [desk_id, name, desk_id])
+                for office in served:
+                    _template.execute("INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
+                                      [desk_id, office])
+    db = connect(":memory:")
+    _template.conn.backup(db.conn)
+    return db
+
+
+def local_day(moment):
+    return moment.astimezone(MADRID).date().isoformat()
+
+
+@dataclass
+class Ticket:
+    status: str
+    office: str
+    issued_office: str
+    day: str
+    kind: str
+    priority: bool
+    party_size: int
+    issued_at: datetime
+    appointment_at: datetime
+    desk: int = None
+    recalls: int = 0
+
+
+@dataclass
+class Model:
+    """What the town hall should look like, as the contract describes it."""
+
+    day: str = None
+    inside: int = 0
+    limit: int = 50
+    tickets: dict = None
+    paused: frozenset = frozenset()
+
+    def holder_of(self, desk_id):
+        return [i for i, t in self.tickets.items() if t.desk == desk_id and t.status in HELD]
+
+
+def rank(ticket, now):
+    """Calling class and age: urgent, due appointment, priority, the rest; oldest first."""
+    if ticket.kind == "urgent":
+        group = 0
+    elif ticket.kind == "appointment" and ticket.appointment_at - DUE_BEFORE <= now:
+        group = 1
+    elif ticket.priority:
+        group = 2
+    else:
+        group = 3
+    return group, ticket.issued_at
+
+
+class TownHall(RuleBasedStateMachine):
+    """Issue, call, serve, transfer, cancel, count the door and let days go by."""
+
+    def __init__(self):
+        super().__init__()
+        self.previous_zone = clock.local_zone()
+        clock.set_timezone("Europe/Madrid")
+        self.db = fresh_db()
+        self.now = START
+        self.model = Model(tickets={})
+
+    def teardown(self):
+        self.db.close()
+        clock.set_timezone(self.previous_zone.key)
+
+    # The model's side ---------------------------------------------------------------------
+
+    def begin(self):
+        """The model as the domain sees it inside the next call: rolled over on a new day."""
+        model = copy.deepcopy(self.model)
+        today = local_day(self.now)
+        rolled = model.day is None or today > model.day
+        if rolled:
+            for ticket in model.tickets.values():
+                if ticket.status in OPEN:
+                    ticket.status = "expired"
+            model.inside = 0
+            model.day = today
+        return model, rolled
+
+    def state(self):
+        return {
+            "tickets": {row["id"]: tuple(row) for row in self.db.execute("SELECT * FROM tickets")},
+            "settings": sorted(tuple(row) for row in self.db.execute("SELECT * FROM settings")),
+            "desks": sorted(tuple(row) for row in self.db.execute("SELECT * FROM desks")),
+            "waiting": dict(self.db.execute(
+                "SELECT office, COUNT(*) FROM tickets WHERE status = 'waiting' GROUP BY office"
+            ).fetchall()),
+            "last_seq": journal.last_seq(self.db),
+        }
+
+    def attempt(self, call, refusals, rolled):
+        """Run ``call``; it must be refused with one of ``refusals`` (if any) and then write
+        nothing, or succeed and journal exactly what it changed. Returns the outcome or None."""
+        before = self.state()
+        try:
+            outcome = call()
+        except QueueError as error:
+            assert refusals, f"refused unexpectedly: {error!r}"
+            assert isinstance(error, refusals), f"{error!r} is not one of {refusals}"
+            assert self.state() == before, "a refusal wrote something"
+            return None
+        assert not refusals, f"expected {refusals}, but it succeeded with {outcome.value!r}"
+        after = self.state()
+        written = journal.since(self.db, before["last_seq"])
+        seqs = [event["seq"] for event in written]
+        assert [event["seq"] for event in outcome.events] == seqs
+        assert all(seq > before["last_seq"] for seq in seqs) and seqs == sorted(set(seqs))
+        if after != before:
+            assert written, "a change was not journaled"
+        assert ("day_started" in [e["type"] for e in written]) == rolled
+        self.check_broadcasts(before, after, written)
+        return outcome
+
+    def check_broadcasts(self, before, after, written):
+        """Whatever changed was announced, and the last announcement tells the truth."""
+        last = {}
+        for event in written:
+            payload = event["payload"]
+            if event["type"] == "queue_changed":
+                last["queue", payload["office"]] = payload["waiting"]
+            elif event["type"] == "occupancy_changed":
+                last["occupancy"] = payload
+            elif event["type"] == "ticket_changed":
+                last["ticket", payload["ticket"]["id"]] = payload["ticket"]["status"]
+        for office in OFFICE_CODES:
+            count = after["waiting"].get(office, 0)
+            if count != before["waiting"].get(office, 0):
+                assert last.get(("queue", office)) == count, office
+        if after["settings"] != before["settings"]:
+            assert last.get("occupancy") == occupancy.read(self.db)
+        for ticket_id, row in after["tickets"].items():
+            if before["tickets"].get(ticket_id) != row:
+                status = self.db.execute("SELECT status FROM tickets WHERE id = ?",
+                                         [ticket_id]).fetchone()[0]
+                assert last.get(("ticket", ticket_id)) == status, ticket_id
+
+    def pick(self, index, held):
+        """A ticket id (when ``held``, one at a desk if there is one); one time in len+1 an id
+        that does not exist."""
+        ids = sorted(self.model.tickets)
+        at_desks = [i for i in ids if self.model.tickets[i].status in HELD]
+        if held and at_desks:
+            return at_desks[index % len(at_desks)]
+        return ids[index % len(ids)] if index % (len(ids) + 1) < len(ids) else 10_000 + index
+
+    # Setting up ---------------------------------------------------------------------------
+
+    @initialize(limit=st.sampled_from([20, 50]), queue=st.lists(st.tuples(
+        st.sampled_from(OFFICE_CODES), st.sampled_from(["walk_in", "appointment", "urgent"]),
+        st.booleans()), max_size=12))
+    def open_the_building(self, limit, queue):
+        """The doors open: the building's limit is set and a morning queue forms."""
+        model, rolled = self.begin()
+        outcome = self.attempt(
+            lambda: occupancy.set_counts(self.db, limit=limit, now=self.now), (), rolled)
+        assert outcome.value == {"inside": 0, "limit": limit, "full": False}
+        model.limit = limit
+        self.model = model
+        for place, (office, kind, priority) in enumerate(queue):
+            self.now += timedelta(minutes=place % 3)  # some arrive in the same minute
+            self.issue_ticket(office, kind, priority, 1, None)
+
+    # Reception ----------------------------------------------------------------------------
+
+    issue_args = {
+        "office": st.sampled_from(OFFICE_CODES),
+        "kind": st.sampled_from(["walk_in", "walk_in", "appointment", "urgent"]),
+        "priority": st.booleans(), "party_size": st.integers(1, 3) | st.integers(1, 20),
+        "booked_in": st.none() | st.integers(-30, 90),
+    }
+
+    @rule(**issue_args)
+    def issue(self, **args):
+        self.issue_ticket(**args)
+
+    @rule(**issue_args)
+    def issue_another(self, **args):
+        self.issue_ticket(**args)
+
+    def issue_ticket(self, office, kind, priority, party_size, booked_in):
+        model, rolled = self.begin()
+        booked = None
+        if kind == "appointment" and booked_in is not None:
+            booked = self.now + timedelta(minutes=booked_in)
+        refusals = (CapacityFull,) if model.inside + party_size > model.limit else ()
+        outcome = self.attempt(lambda: tickets.issue(
+            self.db, office, kind, priority, party_size, booked, now=self.now), refusals, rolled)
+        if outcome is None:
+            return
+        ticket = outcome.value
+        number = 1 + sum(1 for t in model.tickets.values()
+                         if t.issued_office == office and t.day == model.day)
+        assert ticket["code"] == f"{LETTERS[office]}{number:03d}"
+        assert (ticket["status"], ticket["office"], ticket["desk"]) == ("waiting", office, None)
+        model.tickets[ticket["id"]] = Ticket(
+            "waiting", office, office, model.day, kind, priority, party_size, self.now,
+            booked or self.now if kind == "appointment" else None)
+        model.inside += party_size
+        self.model = model
+
+    @rule(count=st.integers(1, 5) | st.integers(1, 30), entering=st.booleans())
+    def door(self, count, entering):
+        model, rolled = self.begin()
+        if entering:
+            refusals = (CapacityFull,) if model.inside + count > model.limit else ()
+            outcome = self.attempt(lambda: occupancy.enter(self.db, count, now=self.now),
+                                   refusals, rolled)
+            if outcome is None:
+                return
+            model.inside += count
+        else:
+            outcome = self.attempt(lambda: occupancy.leave(self.db, count, now=self.now), (),
+                                   rolled)
+            model.inside = max(0, model.inside - count)
+        assert outcome.value["inside"] == model.inside
+        self.model = model
+
+    # Desks --------------------------------------------------------------------------------
+
+    def desk(self, index, useful):
+        """A desk; when ``useful``, one with tickets waiting in its offices if there is one."""
+        waiting = {t.office for t in self.model.tickets.values() if t.status == "waiting"}
+        choice = [d for d in DESK_IDS if DESK_OFFICES[d] & waiting] if useful else []
+        choice = choice or DESK_IDS
+        return choice[index % len(choice)]
+
+    @rule(index=st.integers(0, len(DESK_IDS) - 1), useful=st.booleans())
+    def call_next(self, index, useful):
+        self.call_at(self.desk(index, useful))
+
+    @rule(index=st.integers(0, len(DESK_IDS) - 1), useful=st.booleans())
+    def call_next_elsewhere(self, index, useful):
+        self.call_at(self.desk(index, useful))
+
+    def call_at(self, desk_id):
+        model, rolled = self.begin()
+        refusals = ()
+        if desk_id in model.paused:
+            refusals += (DeskPaused,)
+        if model.holder_of(desk_id):
+            refusals += (DeskBusy,)
+        waiting = {i: t for i, t in model.tickets.items()
+                   if t.status == "waiting" and t.office in DESK_OFFICES[desk_id]}
+        outcome = self.attempt(lambda: tickets.call_next(self.db, desk_id, now=self.now),
+                               refusals, rolled)
+        if outcome is None:
+            return
+        called = outcome.value
+        if called is None:
+            assert not waiting, "a desk found nothing while tickets of its offices wait"
+        else:
+            assert called["id"] in waiting, "called a ticket that was not waiting for this desk"
+            best = min(rank(t, self.now) for t in waiting.values())
+            assert rank(waiting[called["id"]], self.now) == best, "calling order broken"
+            assert (called["status"], called["desk"]) == ("called", DESK_NAMES[desk_id])
+            waiting[called["id"]].status = "called"
+            waiting[called["id"]].desk = desk_id
+        self.model = model
+
+    @rule(desk_id=st.sampled_from(DESK_IDS), paused=st.booleans())
+    def pause_or_resume(self, desk_id, paused):
+        model, rolled = self.begin()
+        change = desks.pause if paused else desks.resume
+        outcome = self.attempt(lambda: change(self.db, desk_id, now=self.now), (), rolled)
+        assert outcome.value["paused"] is paused
+        model.paused = model.paused | {desk_id} if paused else model.paused - {desk_id}
+        self.model = model
+
+    @rule(action=st.sampled_from(sorted(ACTIONS)), index=st.integers(0, 50),
+          held=st.booleans())
+    def act_on_ticket(self, action, index, held):
+        self.act(action, index, held)
+
+    @rule(action=st.sampled_from(sorted(ACTIONS)), index=st.integers(0, 50),
+          held=st.booleans())
+    def act_on_another_ticket(self, action, index, held):
+        self.act(action, index, held)
+
+    def act(self, action, index, held):
+        model, rolled = self.begin()
+        ticket_id = self.pick(index, held)
+        ticket = model.tickets.get(ticket_id)
+        if ticket is None:
+            refusals = (NotFound,)
+        elif ticket.status not in ALLOWED[action]:
+            refusals = (InvalidTransition,)
+        else:
+            refusals = ()
+        outcome = self.attempt(lambda: ACTIONS[action](self.db, ticket_id, now=self.now),
+                               refusals, rolled)
+        if outcome is None:
+            return
+        ticket.status = RESULT[action]
+        if action == "recall":
+            ticket.recalls += 1
+        if ticket.status not in OPEN:
+            model.inside = max(0, model.inside - ticket.party_size)
+        assert outcome.value["status"] == ticket.status
+        assert outcome.value["recalls"] == ticket.recalls
+        self.model = model
+
+    @rule(index=st.integers(0, 50), held=st.booleans(),
+          office=st.sampled_from(OFFICE_CODES + ["NOPE"]))
+    def transfer(self, index, held, office):
+        model, rolled = self.begin()
+        ticket_id = self.pick(index, held)
+        ticket = model.tickets.get(ticket_id)
+        refusals = ()
+        if ticket is None:
+            refusals += (NotFound,)
+        else:
+            if ticket.status not in ALLOWED["transfer"]:
+                refusals += (InvalidTransition,)
+            if office == ticket.office:
+                refusals += (InvalidTransition,)
+        if office not in LETTERS:
+            refusals += (UnknownOffice,)
+        before = tickets.find(self.db, ticket_id, self.now) if ticket else None
+        outcome = self.attempt(lambda: tickets.transfer(self.db, ticket_id, office, now=self.now),
+                               refusals, rolled)
+        if outcome is None:
+            return
+        moved = outcome.value
+        assert (moved["code"], moved["issued_at"]) == (before["code"], before["issued_at"])
+        assert (moved["status"], moved["office"], moved["desk"]) == ("waiting", office, None)
+        ticket.status, ticket.office, ticket.desk, ticket.recalls = "waiting", office, None, 0
+        self.model = model
+
+    # Time ---------------------------------------------------------------------------------
+
+    @rule(minutes=st.integers(0, 20) | st.integers(0, 300),
+          tomorrow_at=st.integers(0, 24 * 60 - 1),
+          jump=st.sampled_from([False, False, False, True]), then_read=st.booleans())
+    def time_passes(self, minutes, tomorrow_at, jump, then_read):
+        """Some minutes go by, or the clock jumps to a time of the next local day; then
+        perhaps a reader (a display, a desk page) asks for the state."""
+        if not jump:
+            self.now += timedelta(minutes=minutes)
+        else:
+            tomorrow = self.now.astimezone(MADRID).date() + timedelta(days=1)
+            hour, minute = divmod(tomorrow_at, 60)
+            self.now = datetime(tomorrow.year, tomorrow.month, tomorrow.day, hour, minute,
+                                tzinfo=MADRID)
+        if then_read:
+            model, rolled = self.begin()
+            outcome = self.attempt(lambda: ensure_today(self.db, self.now), (), rolled)
+            assert bool(outcome.events) == rolled
+            self.model = model
+
+    # What must always hold ----------------------------------------------------------------
+
+    @invariant()
+    def codes_are_unique_and_count_from_one_per_office_and_day(self):
+        numbers = {}
+        for office, day, number, code in self.db.execute(
+                "SELECT issued_office, day, number, code FROM tickets"):
+            assert code == f"{LETTERS[office]}{number:03d}"
+            numbers.setdefault((LETTERS[office], day), []).append(number)
+        for found in numbers.values():
+            assert sorted(found) == list(range(1, len(found) + 1))
+
+    @invariant()
+    def a_desk_holds_at_most_one_ticket_of_its_offices(self):
+        holders = {}
+        for ticket_id, status, office, desk_id in self.db.execute(
+                "SELECT id, status, office, desk_id FROM tickets"):
+            if status in HELD:
+                assert desk_id is not None and office in DESK_OFFICES[desk_id]
+                holders.setdefault(desk_id, []).append(ticket_id)
+            elif status == "waiting":
+                assert desk_id is None
+        assert all(len(held) == 1 for held in holders.values()), holders
+        paused = {row[0] for row in self.db.execute("SELECT id FROM desks WHERE paused")}
+        assert paused == self.model.paused
+
+    @invariant()
+    def occupancy_stays_within_bounds_and_matches_the_model(self):
+        state = occupancy.read(self.db)
+        assert 0 <= state["inside"] <= state["limit"]
+        assert (state["inside"], state["limit"]) == (self.model.inside, self.model.limit)
+        assert state["full"] == (state["inside"] >= state["limit"])
+
+    @invariant()
+    def every_ticket_is_where_the_model_says(self):
+        found = {row[0]: (row[1], row[2], row[3], row[4]) for row in self.db.execute(
+            "SELECT id, status, office, desk_id, recalls FROM tickets")}
+        expected = {}
+        for ticket_id, t in self.model.tickets.items():
+            desk = t.desk if t.status in HELD else found.get(ticket_id, (None,) * 4)[2]
+            expected[ticket_id] = (t.status, t.office, desk, t.recalls)
+        assert found == expected
+
+    @invariant()
+    def only_the_current_day_has_open_tickets(self):
+        days = {row[0] for row in self.db.execute(
+            "SELECT day FROM tickets WHERE status IN ('waiting', 'called', 'serving')")}
+        assert days <= {self.model.day}
+
+
+TownHall.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_town_hall_rules = TownHall.TestCase
