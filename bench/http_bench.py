@@ -216,6 +216,17 @@ def prepare_database(directory):
     return path, tokens
 
 
+def copy_database(source_path, path):
+    """A consistent copy of the database file ``source_path`` at ``path``; returns ``path``."""
+    source, target = sqlite3.connect(source_path), sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return path
+
+
 def ready_target(url, tokens, needed):
     """Check the server, make room for ``needed`` tickets, free the OAC desks; their ids."""
     reception, clerk = Client(url, tokens["reception"]), Client(url, tokens["clerk"])
@@ -300,11 +311,7 @@ def on_own_servers(args, client_counts):
     try:
         template, tokens = prepare_database(directory)
         for clients in [1, *client_counts]:
-            path = os.path.join(directory, f"queue-{clients}.db")
-            source, target = sqlite3.connect(template), sqlite3.connect(path)
-            source.backup(target)
-            source.close()
-            target.close()
+            path = copy_database(template, os.path.join(directory, f"queue-{clients}.db"))
             server = Server(path, mode=args.mode).start()
             try:
                 desks = ready_target(server.url, tokens, args.depth)
