@@ -9,7 +9,7 @@ MO     := $(PO:.po=.mo)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install run test test-deps lint bench translations-extract clean
+.PHONY: install run test test-deps lint bench bench-socket translations-extract clean
 
 install: $(VENV)/.installed node_modules/.installed $(MO)
 
@@ -51,6 +51,9 @@ lint: test-deps
 
 bench: install
 	$(BIN)/python bench/http_bench.py
+
+bench-socket: test-deps   # its clients use the `websockets` package of the test extras
+	$(BIN)/python bench/socket_bench.py
 
 translations-extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o queue_app/translations/messages.pot .

@@ -1,5 +1,6 @@
 """Serve Torn. The async mode is set up first, before anything else is imported."""
 import argparse
+import gc
 import os
 import warnings
 
@@ -26,6 +27,9 @@ def main(argv=None):
     from queue_app import create_app, socketio
 
     app = create_app()
+    # Everything loaded so far lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise stall every connection for a tenth of a second.
+    gc.freeze()
     # The server logs "... http://HOST:PORT" once it listens, then one line per request.
     socketio.run(app, host=args.host, port=args.port, log_output=True,
                  allow_unsafe_werkzeug=mode == "threading")

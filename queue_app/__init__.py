@@ -2,8 +2,8 @@
 import os
 import secrets
 
-from flask import Flask, request, session
-from flask_babel import Babel
+from flask import Flask, g, request, session
+from flask_babel import Babel, get_locale
 from flask_socketio import SocketIO
 
 from . import clock
@@ -14,7 +14,10 @@ LANGUAGES = ("ca", "es", "en")
 
 
 def select_locale():
-    """Catalan first: the chosen language, else the browser's best match, else Catalan."""
+    """Catalan first: a page's own language (a display screen's), the chosen one, the
+    browser's best match, else Catalan."""
+    if g.get("language") in LANGUAGES:
+        return g.language
     chosen = session.get("language")
     if chosen in LANGUAGES:
         return chosen
@@ -57,13 +60,21 @@ def create_app(test_config=None):
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
     clock.set_timezone(app.config["TIMEZONE"])
 
-    from . import api, cli, db
+    from display import bp as display_bp
+
+    from . import api, assets, cli, db, events  # noqa: F401  (events registers handlers)
     from .auth import login_manager
 
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     app.teardown_appcontext(db.close_db)
     app.register_blueprint(api.bp)
+    app.register_blueprint(assets.bp)
+    app.register_blueprint(display_bp)
+
+    @app.context_processor
+    def language():
+        return {"current_language": str(get_locale() or "ca")}
     api.register_error_handlers(app)
     cli.register(app)
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"],

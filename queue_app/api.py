@@ -1,5 +1,5 @@
 """The public JSON API, ``/api/v1``: read the input, call the queue rules, answer."""
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, render_template, request
 
 from . import desks, displays, occupancy, offices, tickets
 from .auth import current_actor, require_role
@@ -152,12 +152,18 @@ def register_error_handlers(app):
 
     @app.errorhandler(QueueError)
     def queue_refusal(error):
+        if not request.path.startswith("/api/"):
+            return render_template("error.html", status=error.status, message=error), \
+                error.status
         return error_body(error.code, error, error.status)
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        if not request.path.startswith("/api/"):
+        if error.code < 400:   # routing redirects stay redirects
             return error
+        if not request.path.startswith("/api/"):
+            return render_template("error.html", status=error.code,
+                                   message=error.description), error.code
         response, status = error_body(HTTP_CODES.get(error.code, "http_error"),
                                       error.description, error.code)
         if getattr(error, "valid_methods", None):  # a 405 must say what is allowed

@@ -28,8 +28,11 @@ class Principal(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id):
-    """Flask-Login: the session's user, or None."""
-    if not user_id.isdigit():
+    """Flask-Login: the session's user, or None.
+
+    An ``Authorization`` header speaks for the request, whatever session cookie comes along.
+    """
+    if not user_id.isdigit() or "Authorization" in request.headers:
         return None
     user = accounts.get_user(get_db(), int(user_id))
     return user and Principal("user", user["id"], user["username"], user["role"])

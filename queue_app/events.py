@@ -56,6 +56,9 @@ def broadcast(events):
     for event in events:
         for name, room, payload in routes(event):
             socketio.emit(name, payload, to=room)
+        # Let the connections' writers send this event before the next is queued behind it,
+        # so that a call reaches the screens first, ahead of its bookkeeping events.
+        socketio.sleep(0)
 
 
 def _principal_rooms(db, role, desk_id):

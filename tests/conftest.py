@@ -1,7 +1,10 @@
-"""Fixtures: a seeded demo town hall per test, the app on it, and callers for each role."""
+"""Fixtures: a seeded demo town hall per test, the app on it, callers for each role, and a
+real server with a real browser."""
+import os
 import sqlite3
 
 import pytest
+import requests
 
 from queue_app import accounts, clock, create_app, seed
 from queue_app.day import ensure_today
@@ -112,3 +115,76 @@ class Api:
 def api(client, tokens):
     """The API as nobody; ``api.as_(role)`` for a role."""
     return Api(client, tokens)
+
+
+# Real servers and a real browser ---------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling out, and this machine's
+# closed network refuses it many times a second.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "test-artifacts")
+
+
+class LiveTownHall:
+    """A real ``run.py`` server on a copy of the demo, and API calls to it by role."""
+
+    def __init__(self, server, path, tokens, screen_key):
+        self.server, self.path, self.tokens, self.screen_key = server, path, tokens, screen_key
+
+    @property
+    def url(self):
+        return self.server.url
+
+    def api(self, role, method, path, json=None, expect=None):
+        """Call ``/api/v1`` as ``role``; the decoded body (asserting ``expect`` if given)."""
+        response = requests.request(
+            method, f"{self.url}/api/v1{path}", json=json, timeout=10,
+            headers={"Authorization": f"Bearer {self.tokens[role]}"})
+        if expect is not None:
+            assert response.status_code == expect, response.text
+        return response.json() if response.content else None
+
+
+@pytest.fixture
+def live(db, tmp_path, tokens):
+    """The demo town hall served by a real ``run.py`` (eventlet) for browser tests."""
+    from servers import ServerPool
+
+    ensure_today(db)
+    screen_key = db.execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
+    with ServerPool() as pool:
+        server = pool.start(str(tmp_path / "queue.db"))
+        yield LiveTownHall(server, str(tmp_path / "queue.db"), tokens, screen_key)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (its own browser download is not used)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page at 1920x1080 (a TV), closed after the test."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def save_screenshot(page, name):
+    """Save a screenshot into test-artifacts/ (kept by CI as an artifact); its path."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    path = os.path.join(ARTIFACTS, name)
+    page.screenshot(path=path)
+    return path

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from queue_app import journal
+from queue_app.db import connect
 
 MADRID = ZoneInfo("Europe/Madrid")
 T0 = datetime(2024, 6, 10, 9, 0, tzinfo=MADRID)  # a Monday morning, summer time (UTC+2)
@@ -15,3 +16,15 @@ def db_state(db, tables):
              for table in tables}
     state["last_seq"] = journal.last_seq(db)
     return state
+
+
+def log_in(app, client, username):
+    """A browser session for ``username``, as Flask-Login keeps it after a login."""
+    db = connect(app.config["DATABASE"])
+    try:
+        user_id = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()[0]
+    finally:
+        db.close()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+        session["_fresh"] = True

@@ -4,6 +4,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from helpers import log_in
 
 from queue_app import displays, journal, tickets
 from queue_app.db import connect
@@ -773,3 +774,9 @@ def test_the_day_rolls_over_once(call, app, monkeypatch):
     for _ in range(3):
         assert call("GET", "/offices", "display").status_code == 200
     assert last_seq(app) == seq
+
+
+def test_a_bearer_token_speaks_for_the_request_over_a_session_cookie(app, client, api):
+    log_in(app, client, "taulell1")   # a clerk's browser session on the same client
+    assert api.as_("reception").post("/tickets", {"office": "OAC"}).status_code == 201
+    assert api.post("/tickets", {"office": "OAC"}).status_code == 403   # the session alone

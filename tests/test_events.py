@@ -3,6 +3,7 @@ import pytest
 
 from queue_app import displays, socketio
 from queue_app.db import connect
+from helpers import log_in
 
 
 @pytest.fixture
@@ -140,3 +141,58 @@ def test_resync_with_a_bad_since_gets_a_snapshot(sock, screens):
     for since in ("bad", -1, None, True):
         display.emit("resync", {"since": since})
         assert names(display.get_received()) == ["snapshot"]
+
+
+@pytest.mark.parametrize("username, hears_occupancy", [
+    ("recepcio", True), ("admin", True), ("taulell5", False)])
+def test_browser_session_connects_as_its_role(app, client, sock, api, username,
+                                              hears_occupancy):
+    log_in(app, client, username)
+    staff = sock()
+    assert staff.is_connected()
+    assert set(first(staff.get_received(), "snapshot")) == {"seq", "calls", "waiting",
+                                                            "occupancy"}
+    mine = api.as_("reception").post("/tickets", {"office": "ORGT"}).json
+    received = staff.get_received()
+    assert ("occupancy_changed" in names(received)) is hears_occupancy
+    assert first(received, "ticket_changed")["ticket"]["token"] == mine["token"]
+
+
+def test_a_session_of_an_unknown_user_is_refused(client, sock):
+    with client.session_transaction() as session:
+        session["_user_id"] = "999"
+    assert not sock().is_connected()
+
+
+def test_display_role_token_gets_display_safe_payloads(sock, api, tokens):
+    display = sock({"token": tokens["display"]})
+    display.get_received()
+    api.as_("reception").post("/tickets", {"office": "OFIM"})
+    api.as_("clerk").post("/desks/6/call-next")
+    received = display.get_received()
+    assert "ticket_changed" not in names(received)
+    called = first(received, "ticket_called")
+    assert set(called["ticket"]) == {"code", "office", "number", "status", "desk", "called_at",
+                                     "recalls"}
+
+
+def test_payloads_are_as_the_contract_says(sock, api, tokens):
+    clerk = sock({"token": tokens["clerk"]})
+    reception = sock({"token": tokens["reception"]})
+    clerk.get_received()
+    reception.get_received()
+    ticket = api.as_("reception").post("/tickets", {"office": "OAC", "party_size": 2}).json
+    api.as_("clerk").post("/desks/2/call-next")
+    api.as_("clerk").post(f"/tickets/{ticket['id']}/recall")
+    received = clerk.get_received()
+    calls = [m["args"][0] for m in received if m["name"] == "ticket_called"]
+    assert [set(call) for call in calls] == [{"seq", "ticket", "desk", "recall"}] * 2
+    assert [call["recall"] for call in calls] == [False, True]
+    assert calls[1]["ticket"]["recalls"] == 1
+    assert first(received, "queue_changed") == {
+        "seq": first(received, "queue_changed")["seq"], "office": "OAC", "waiting": 1}
+    changed = first(received, "ticket_changed")
+    assert set(changed) == {"seq", "ticket"} and changed["ticket"]["id"] == ticket["id"]
+    occupancy = first(reception.get_received(), "occupancy_changed")
+    assert {k: occupancy[k] for k in ("inside", "limit", "full")} == {
+        "inside": 2, "limit": 50, "full": False}

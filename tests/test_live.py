@@ -12,8 +12,9 @@ import pytest
 import requests
 import socketio
 
-from queue_app import displays
+from queue_app import displays, tickets
 from queue_app.day import ensure_today
+from queue_app.db import connect
 from servers import ServerPool, free_port
 
 EVENTS = ("snapshot", "ticket_called", "queue_changed", "occupancy_changed", "ticket_changed",
@@ -24,16 +25,23 @@ pytestmark = pytest.mark.slow
 
 
 class Listener:
-    """A Socket.IO client that records every event and lets a test wait for one."""
+    """A Socket.IO client that records every event and lets a test wait for one.
+
+    Like the TV page, it reconnects by itself and then asks for what it missed
+    (``resync`` with the last ``seq`` it saw).
+    """
 
     def __init__(self, url, auth):
         self.url, self.auth = url, auth
         self.received = []
         self.changed = threading.Condition()
-        self.client = socketio.Client(reconnection=False)
+        self.client = socketio.Client(reconnection=True, reconnection_delay=0.2,
+                                      reconnection_delay_max=0.5)
         for name in EVENTS:
             self.client.on(name, self._recorder(name))
-        self.client.on("disconnect", self._recorder("disconnect"))
+        self.client.on("disconnect", self._on_disconnect)
+        self.client.on("connect", self._on_connect)
+        self.resume_from = None
 
     def _recorder(self, name):
         def record(*args):
@@ -42,29 +50,42 @@ class Listener:
                 self.changed.notify_all()
         return record
 
+    def _on_disconnect(self, *reason):
+        with self.changed:
+            self.resume_from = self.last_seq
+            self.received.append(("disconnect", None))
+            self.changed.notify_all()
+
+    def _on_connect(self):
+        with self.changed:
+            self.received.append(("connect", None))
+            self.changed.notify_all()
+        if self.resume_from is not None:
+            self.client.emit("resync", {"since": self.resume_from})
+
     def connect(self):
         self.client.connect(self.url, auth=self.auth, wait_timeout=WAIT_S)
         return self
 
-    def wait_for(self, name, where=lambda payload: True):
-        """The first recorded ``name`` event whose payload satisfies ``where``."""
+    def wait_for(self, name, where=lambda payload: True, after=0):
+        """The first recorded ``name`` event (from index ``after``) satisfying ``where``."""
         def found():
-            return next((payload for got, payload in self.received
+            return next(((payload,) for got, payload in self.received[after:]
                          if got == name and where(payload)), None)
         with self.changed:
             assert self.changed.wait_for(lambda: found() is not None, WAIT_S), \
                 f"no {name} within {WAIT_S} s; got {[got for got, _ in self.received]}"
-            return found()
+            return found()[0]
 
     @property
     def last_seq(self):
-        with self.changed:
-            return max(payload["seq"] for _, payload in self.received
-                       if isinstance(payload, dict) and "seq" in payload)
+        """The newest seq received so far (None before the first event)."""
+        seqs = [payload["seq"] for _, payload in self.received
+                if isinstance(payload, dict) and "seq" in payload]
+        return max(seqs, default=None)
 
     def close(self):
-        if self.client.connected:
-            self.client.disconnect()
+        self.client.disconnect()
 
 
 @pytest.fixture
@@ -112,15 +133,35 @@ def test_display_hears_calls_and_catches_up_after_a_server_restart(
 
         server.kill()
         display.wait_for("disconnect")
+        # While this server is down, another one on the same file (a second process of a
+        # multi-process deployment) issues and calls a ticket.
+        db = connect(path)
+        try:
+            tickets.issue(db, "OMIC")
+            tickets.call_next(db, 5)
+        finally:
+            db.close()
+        reconnects = len(display.received)
         server.start_again()
-        api(server, tokens["reception"], "POST", "/tickets", {"office": "OMIC"})
-        api(server, tokens["clerk"], "POST", "/desks/5/call-next")
 
-        display.connect()
-        display.client.emit("resync", {"since": seen})
-        missed = display.wait_for("ticket_called", lambda p: p["seq"] > seen)
+        display.wait_for("connect", after=reconnects)
+        missed = display.wait_for("ticket_called", lambda p: p["seq"] > seen, after=reconnects)
         assert (missed["ticket"]["code"], missed["desk"]) == ("C001", "Taulell 5")
         assert "token" not in missed["ticket"]
+        # And it goes on hearing new calls live.
+        api(server, tokens["clerk"], "POST", f"/tickets/{called_id(path, 'A001')}/finish")
+        api(server, tokens["reception"], "POST", "/tickets", {"office": "OAC"})
+        api(server, tokens["clerk"], "POST", "/desks/1/call-next")
+        live = display.wait_for("ticket_called", lambda p: p["ticket"]["code"] == "A002")
+        assert live["desk"] == "Taulell 1"
+
+
+def called_id(path, code):
+    db = connect(path)
+    try:
+        return db.execute("SELECT id FROM tickets WHERE code = ?", [code]).fetchone()[0]
+    finally:
+        db.close()
 
 
 @pytest.fixture
