@@ -1,6 +1,7 @@
 """Torn: the reception queue and waiting-room display of a town hall."""
 import os
 import secrets
+import warnings
 
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
@@ -77,6 +78,10 @@ def create_app(test_config=None):
         return {"current_language": str(get_locale() or "ca")}
     api.register_error_handlers(app)
     cli.register(app)
+    if app.config["ASYNC_MODE"] == "eventlet":
+        # Chosen knowingly (the contract's default server; the README says why), so not
+        # repeated on every command and request.
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"],
                       message_queue=app.config["MESSAGE_QUEUE"])
 
