@@ -82,3 +82,17 @@ def find_token(db, token):
         [_token_hash(token)],
     ).fetchone()
     return dict(row) if row else None
+
+
+def revoke_token(db, name, *, actor=None, now=None):
+    """Revoke every live API token called ``name``; how many were revoked."""
+    now = now or utcnow()
+    with write_transaction(db):
+        cursor = db.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            [stamp(now), name],
+        )
+        if cursor.rowcount:
+            record(db, now, "token_revoked", {"name": name, "count": cursor.rowcount},
+                   actor=actor)
+    return cursor.rowcount

@@ -89,8 +89,33 @@ def create_display_command(name, offices, language):
     click.echo(screen["key"])
 
 
+@click.command("revoke-token")
+@click.argument("name")
+@with_appcontext
+def revoke_token_command(name):
+    """Revoke every live API token called NAME."""
+    count = accounts.revoke_token(get_db(), name, actor="cli")
+    if not count:
+        raise click.ClickException(f"No live API token is called {name}.")
+    click.echo(f"Revoked {count} API token(s) called {name}.")
+
+
+@click.command("rotate-display-key")
+@click.argument("name")
+@with_appcontext
+def rotate_display_key_command(name):
+    """Give a display screen a new key (printed alone on the last line); the old one stops."""
+    try:
+        screen = displays.rotate_key(get_db(), name, actor="cli").value
+    except QueueError as error:
+        _refusal(error)
+    click.echo(f"New key of {screen['name']}; open /display/KEY with it:")
+    click.echo(screen["key"])
+
+
 def register(app):
     """Attach the commands to the app's ``flask`` CLI."""
     for command in (init_db_command, seed_demo_command, create_user_command,
-                    create_token_command, create_display_command):
+                    create_token_command, create_display_command, revoke_token_command,
+                    rotate_display_key_command):
         app.cli.add_command(command)

@@ -49,6 +49,19 @@ def create_display(db, name, offices=None, language="ca", message="", *, actor=N
     return Outcome(display, [event])
 
 
+def rotate_key(db, name, *, actor=None, now=None):
+    """Give the display screen called ``name`` a new key; the old one stops working."""
+    now = now or utcnow()
+    with write_transaction(db):
+        cursor = db.execute("UPDATE displays SET key = ? WHERE name = ?",
+                            [secrets.token_urlsafe(24), name])
+        if not cursor.rowcount:
+            raise NotFound("There is no display screen with that name.")
+        display = db.execute("SELECT * FROM displays WHERE name = ?", [name]).fetchone()
+        event = record(db, now, "display_key_rotated", {"display": display["id"]}, actor=actor)
+    return Outcome(_row_to_display(display), [event])
+
+
 def find_by_id(db, display_id):
     """A display screen by id; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE id = ?", [display_id]).fetchone()

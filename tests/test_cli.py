@@ -261,3 +261,45 @@ def test_create_display_refusals_create_nothing(app, runner, args):
     result = runner.invoke(args=args)
     assert result.exit_code != 0
     assert count(app, "displays") == screens
+
+
+# --- revoke-token, rotate-display-key ------------------------------------------------------------
+
+def test_revoke_token_stops_it_at_once_and_only_it(app, runner):
+    door = last_line(runner.invoke(args=["create-token", "door-counter", "--role", "reception"]))
+    other = last_line(runner.invoke(args=["create-token", "kiosk", "--role", "reception"]))
+    client = app.test_client()
+    assert client.get("/api/v1/occupancy", headers=bearer(door)).status_code == 200
+
+    result = runner.invoke(args=["revoke-token", "door-counter"])
+    assert result.exit_code == 0, result.output
+    refused = client.get("/api/v1/occupancy", headers=bearer(door))
+    assert refused.status_code == 401
+    assert refused.get_json()["error"]["code"] == "unauthorized"
+    assert client.get("/api/v1/occupancy", headers=bearer(other)).status_code == 200
+    assert rows(app, "SELECT type FROM events ORDER BY seq DESC LIMIT 1") == [("token_revoked",)]
+
+
+def test_revoke_token_of_an_unknown_name_says_so(runner):
+    result = runner.invoke(args=["revoke-token", "nobody"])
+    assert result.exit_code != 0 and "nobody" in result.output
+
+
+def test_a_revoked_token_cannot_open_a_socket(app, runner):
+    from queue_app import socketio
+
+    token = last_line(runner.invoke(args=["create-token", "tv-app", "--role", "display"]))
+    runner.invoke(args=["revoke-token", "tv-app"])
+    assert not socketio.test_client(app, auth={"token": token}).is_connected()
+
+
+def test_rotate_display_key_retires_the_old_key(app, runner):
+    client = app.test_client()
+    old = rows(app, "SELECT key FROM displays WHERE name = ?", ["Sala d'espera"])[0][0]
+    result = runner.invoke(args=["rotate-display-key", "Sala d'espera"])
+    assert result.exit_code == 0, result.output
+    new = last_line(result)
+    assert TOKEN_LINE.fullmatch(new) and new != old
+    assert client.get(f"/api/v1/displays/{old}/state").status_code == 404
+    assert client.get(f"/api/v1/displays/{new}/state").status_code == 200
+    assert runner.invoke(args=["rotate-display-key", "No such screen"]).exit_code != 0
