@@ -30,9 +30,10 @@ run: install
 	$(BIN)/flask --app queue_app seed-demo --if-empty
 	$(BIN)/python run.py --host $(HOST) --port $(PORT)
 
-# Debian packages the tests drive: Chromium (browser tests) and Redis (several server
-# processes sharing broadcasts). Installed only when missing; apt-get needs root.
-DEBS := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(wildcard /usr/bin/redis-server),,redis-server)
+# Debian packages the tests drive: Chromium (browser tests), Redis (several server
+# processes sharing broadcasts) and nginx (the HTTPS reverse-proxy configuration).
+# Installed only when missing; apt-get needs root.
+DEBS := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(wildcard /usr/bin/redis-server),,redis-server) $(if $(wildcard /usr/sbin/nginx),,nginx-light)
 
 test-deps: install $(VENV)/.installed-test
 	@if [ -n "$(strip $(DEBS))" ]; then \

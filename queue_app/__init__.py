@@ -6,6 +6,7 @@ import warnings
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
 from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import clock
 
@@ -49,6 +50,7 @@ def create_app(test_config=None):
         TIMEZONE=os.environ.get("QUEUE_TIMEZONE", "Europe/Madrid"),
         ASYNC_MODE=os.environ.get("QUEUE_ASYNC_MODE", "eventlet"),
         MESSAGE_QUEUE=os.environ.get("QUEUE_MESSAGE_QUEUE") or None,
+        BEHIND_PROXY=os.environ.get("QUEUE_BEHIND_PROXY", "") not in ("", "0"),
         BABEL_DEFAULT_LOCALE="ca",
         BABEL_DEFAULT_TIMEZONE="Europe/Madrid",
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -84,6 +86,12 @@ def create_app(test_config=None):
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"],
                       message_queue=app.config["MESSAGE_QUEUE"])
+    if app.config["BEHIND_PROXY"]:
+        # One trusted HTTPS reverse proxy in front (docs/deploy/nginx.conf): believe its
+        # X-Forwarded-* headers, and send the session cookie over HTTPS only. Wrapped
+        # outside Socket.IO's middleware, so that socket handlers see the real client too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        app.config["SESSION_COOKIE_SECURE"] = True
 
     with app.app_context():
         from .migrations import migrate
