@@ -9,6 +9,8 @@ from .events import broadcast
 from .validation import instant, json_object, required_text, text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Ids in paths: whole numbers SQLite can hold (a larger one is simply not found).
+ID = "int(max=9223372036854775807)"
 
 
 def done(outcome, status=200):
@@ -60,7 +62,7 @@ def public_ticket(token):
     return jsonify(tickets.find_by_token(get_db(), token))
 
 
-@bp.post("/desks/<int:desk_id>/call-next")
+@bp.post(f"/desks/<{ID}:desk_id>/call-next")
 @require_role("clerk")
 def call_next(desk_id):
     json_object(())
@@ -71,7 +73,7 @@ def call_next(desk_id):
     return done(outcome)
 
 
-@bp.post("/desks/<int:desk_id>/<any(pause, resume):action>")
+@bp.post(f"/desks/<{ID}:desk_id>/<any(pause, resume):action>")
 @require_role("clerk")
 def pause_or_resume(desk_id, action):
     body = json_object({"reason"})
@@ -85,14 +87,15 @@ TICKET_ACTIONS = {
 }
 
 
-@bp.post("/tickets/<int:ticket_id>/<any(recall, start, finish, 'no-show'):action>")
+@bp.post(f"/tickets/<{ID}:ticket_id>/"
+         "<any(recall, start, finish, 'no-show'):action>")
 @require_role("clerk")
 def ticket_action(ticket_id, action):
     json_object(())
     return done(TICKET_ACTIONS[action](get_db(), ticket_id, actor=current_actor()))
 
 
-@bp.post("/tickets/<int:ticket_id>/transfer")
+@bp.post(f"/tickets/<{ID}:ticket_id>/transfer")
 @require_role("clerk")
 def transfer_ticket(ticket_id):
     body = json_object({"office"})
@@ -100,7 +103,7 @@ def transfer_ticket(ticket_id):
                                  actor=current_actor()))
 
 
-@bp.post("/tickets/<int:ticket_id>/cancel")
+@bp.post(f"/tickets/<{ID}:ticket_id>/cancel")
 @require_role("reception", "clerk")
 def cancel_ticket(ticket_id):
     json_object(())
