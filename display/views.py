@@ -1,15 +1,57 @@
 """The TV page: served by key, no login; everything on it arrives over Socket.IO."""
-from flask import g, render_template
+from flask import current_app, g, render_template
+from flask_babel import gettext as _
 
-from queue_app import displays
+from queue_app import LANGUAGES, displays
 from queue_app.db import get_db
+from queue_app.errors import NotFound
 
 from . import bp
+from .speech import VOICES, speech_settings
+
+# Rows of the "last calls" list under the current call (the page keeps no more).
+HISTORY_ROWS = 5
+# Building occupancy at or above this share of the limit shows amber; at the limit, red.
+NEAR_FULL = 0.8
+
+
+def _offices(db, codes):
+    rows = db.execute("SELECT code, name, letter FROM offices ORDER BY position, code")
+    return [dict(row) for row in rows if row["code"] in codes]
+
+
+def _page_config(display):
+    """Everything the page's script needs, translated here: it holds no text of its own."""
+    return {
+        "key": display["key"],
+        "language": display["language"],
+        "locale": VOICES[display["language"]],
+        "timezone": current_app.config["TIMEZONE"],
+        "offices": display["offices"],
+        "historyRows": HISTORY_ROWS,
+        "nearFull": NEAR_FULL,
+        "speech": speech_settings(LANGUAGES),
+        "text": {
+            "occupancy": {"ok": _("There is room"), "near": _("Nearly full"),
+                          "full": _("Building full")},
+        },
+    }
 
 
 @bp.get("/<key>")
 def screen(key):
     """The full-screen page of one display screen (the key is the secret)."""
-    display = displays.find_by_key(get_db(), key)
+    db = get_db()
+    try:
+        display = displays.find_by_key(db, key)
+    except NotFound:
+        return _no_referrer(render_template("display/unknown.html"), 404)
     g.language = display["language"]
-    return render_template("display/screen.html", display=display)
+    return _no_referrer(render_template(
+        "display/screen.html", display=display, offices=_offices(db, display["offices"]),
+        history_rows=HISTORY_ROWS, config=_page_config(display)))
+
+
+def _no_referrer(body, status=200):
+    # The address holds the screen's key: never hand it to another site as a referrer.
+    return body, status, {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}

@@ -1,0 +1,458 @@
+"""The waiting-room TV page (/display/<key>) in a real headless Chromium against a real
+``run.py`` server: calls over the API reach the screen, are announced in order, the page
+recovers from a server restart by itself, and stays bounded after hundreds of calls.
+
+Speech synthesis and Web Audio are stubbed at the browser boundary only (an init script
+replaces ``speechSynthesis``, ``SpeechSynthesisUtterance`` and ``AudioContext`` and records
+what the page asks of them); everything else is the page's own code. No test sleeps: each
+waits for a condition in the page, with a timeout.
+"""
+import json
+import re
+import time
+
+import pytest
+import requests
+from conftest import save_screenshot
+from playwright.sync_api import expect
+
+from queue_app import displays, tickets
+from queue_app.db import connect
+
+pytestmark = pytest.mark.slow
+
+# The stubs. Options (set before this script by an init script of their own):
+# voices - the voices the browser lists; audio - "running" or "blocked" (a suspended
+# AudioContext that only a user gesture resumes, as under an autoplay policy).
+BOUNDARY_STUBS = """
+(() => {
+  const options = Object.assign({
+    voices: [{lang: "ca-ES", name: "Catalan"}, {lang: "es-ES", name: "Spanish"},
+             {lang: "en-GB", name: "English"}],
+    audio: "running", speechMs: 300}, window.__stubOptions || {});
+  const record = window.__speech = {log: [], overlaps: 0, cancels: 0, oscillators: []};
+
+  class Utterance extends EventTarget {
+    constructor(text) {
+      super();
+      Object.assign(this, {text: String(text ?? ""), lang: "", voice: null, rate: 1,
+                           pitch: 1, volume: 1});
+    }
+  }
+  class Synthesis extends EventTarget {
+    constructor() { super(); this.speaking = false; this.pending = false; this.paused = false; }
+    getVoices() { return options.voices.map(v => Object.assign({default: false,
+                                                                 localService: true}, v)); }
+    speak(utterance) {
+      const entry = {text: utterance.text, lang: utterance.lang,
+                     voice: utterance.voice && utterance.voice.lang,
+                     start: performance.now(), end: null};
+      if (this.speaking) record.overlaps += 1;
+      record.log.push(entry);
+      this.speaking = true;
+      setTimeout(() => utterance.dispatchEvent(new Event("start")), 0);
+      setTimeout(() => {
+        entry.end = performance.now();
+        this.speaking = false;
+        utterance.dispatchEvent(new Event("end"));
+      }, utterance.text ? options.speechMs : 0);
+    }
+    cancel() { if (this.speaking) record.cancels += 1; }
+    pause() {}
+    resume() {}
+  }
+  const synthesis = new Synthesis();
+  Object.defineProperty(window, "speechSynthesis", {configurable: true, get: () => synthesis});
+  window.SpeechSynthesisUtterance = Utterance;
+
+  const param = () => ({value: 0, setValueAtTime() {}, linearRampToValueAtTime() {},
+                        exponentialRampToValueAtTime() {}});
+  const node = () => ({connect() {}, disconnect() {}});
+  class FakeAudioContext extends EventTarget {
+    constructor() {
+      super();
+      this.state = options.audio === "running" ? "running" : "suspended";
+      this.destination = node();
+    }
+    get currentTime() { return performance.now() / 1000; }
+    resume() {
+      if (this.state !== "running" && navigator.userActivation.hasBeenActive) {
+        this.state = "running";
+        this.dispatchEvent(new Event("statechange"));
+      }
+      return Promise.resolve();
+    }
+    createGain() { return Object.assign(node(), {gain: param()}); }
+    createOscillator() {
+      return Object.assign(node(), {type: "sine", frequency: param(),
+        start() { record.oscillators.push(performance.now()); }, stop() {}});
+    }
+  }
+  window.AudioContext = FakeAudioContext;
+  window.webkitAudioContext = FakeAudioContext;
+})();
+"""
+
+SAID = "window.__speech.log.filter(u => u.text.trim())"
+WAIT_MS = 5000
+PEAK_CALLS = 500
+
+
+@pytest.fixture
+def open_screen(page, live):
+    """Open a display screen with the stubs installed: ``open_screen(key=None, **options)``."""
+    def open_(key=None, **options):
+        page.add_init_script(f"window.__stubOptions = {json.dumps(options)};")
+        page.add_init_script(BOUNDARY_STUBS)
+        response = page.goto(f"{live.url}/display/{key or live.screen_key}")
+        assert response.status == 200
+        page.wait_for_function("window.TornDisplay && TornDisplay.stats.snapshots > 0",
+                               timeout=WAIT_MS)
+        return page
+    return open_
+
+
+def issue_and_call(live, office="OAC", desk=1):
+    """A new ticket of ``office``, called at ``desk``; the called ticket."""
+    live.api("reception", "POST", "/tickets", {"office": office}, expect=201)
+    return live.api("clerk", "POST", f"/desks/{desk}/call-next", expect=200)
+
+
+def said(page):
+    return page.evaluate(SAID)
+
+
+def wait_until_said(page, count, timeout=10000):
+    """Wait until ``count`` announcements have been spoken to the end; their records."""
+    page.wait_for_function(f"{SAID}.filter(u => u.end !== null).length >= {count}",
+                           timeout=timeout)
+    return said(page)
+
+
+def wait_until_quiet(page, timeout=15000):
+    page.wait_for_function("!TornDisplay.busy && TornDisplay.pending.length === 0",
+                           timeout=timeout)
+
+
+def wait_until_still(page):
+    """Wait for the new-call animation to finish (screenshots and layout checks)."""
+    page.wait_for_function(
+        "document.getAnimations().every(a => a.effect.getTiming().iterations === Infinity)",
+        timeout=WAIT_MS)
+
+
+def test_a_call_is_on_screen_within_a_second_and_announced(open_screen, live):
+    page = open_screen()
+    expect(page.locator("#current-empty")).to_be_visible()
+
+    called = issue_and_call(live, "OAC", desk=3)
+    expect(page.locator("#current-code")).to_have_text(called["code"], timeout=1000)
+    expect(page.locator("#current-desk")).to_have_text("Taulell 3", timeout=1000)
+
+    first = wait_until_said(page, 1)[0]
+    assert (first["text"], first["lang"], first["voice"]) == (
+        "Torn a 1, Taulell 3", "ca-ES", "ca-ES")
+    chimes = page.evaluate("window.__speech.oscillators")
+    assert chimes and max(chimes) < first["start"], "the chime rings before the voice"
+    # Privacy: codes, desks and counts only; the ticket's public token never reaches it.
+    assert called["token"] not in page.content()
+
+
+def test_two_quick_calls_are_both_shown_and_announced_one_after_the_other(open_screen, live):
+    page = open_screen()
+    first = issue_and_call(live, "OAC", desk=1)
+    second = issue_and_call(live, "OAC", desk=2)
+
+    expect(page.locator("#current-code")).to_have_text(second["code"], timeout=1000)
+    expect(page.locator("#history .history__row").first).to_contain_text(first["code"])
+    assert page.evaluate("TornDisplay.pending.length + TornDisplay.busy") == 2
+
+    spoken = wait_until_said(page, 2)
+    assert [u["text"] for u in spoken] == ["Torn a 1, Taulell 1", "Torn a 2, Taulell 2"]
+    assert spoken[1]["start"] >= spoken[0]["end"], "the second waits for the first to end"
+    assert page.evaluate("[__speech.overlaps, __speech.cancels]") == [0, 0]
+    assert page.evaluate("TornDisplay.stats.chimes") == 2
+
+
+def test_a_recall_is_announced_again(open_screen, live):
+    page = open_screen()
+    called = issue_and_call(live, "OMIC", desk=5)
+    wait_until_said(page, 1)
+    expect(page.locator("#current-recall")).to_be_hidden()
+
+    live.api("clerk", "POST", f"/tickets/{called['id']}/recall", expect=200)
+    spoken = wait_until_said(page, 2)
+    assert [u["text"] for u in spoken] == ["Torn ce 1, Taulell 5"] * 2
+    expect(page.locator("#current-recall")).to_be_visible()
+    # Still one line per ticket: the recall is the current call, not also in the history.
+    expect(page.locator("#history .history__row:visible")).to_have_count(0)
+
+
+def test_an_omic_screen_ignores_oac_calls(open_screen, live):
+    db = connect(live.path)
+    try:
+        omic = displays.create_display(db, "OMIC", ["OMIC"]).value
+    finally:
+        db.close()
+    page = open_screen(omic["key"])
+    expect(page.locator("[data-office]")).to_have_count(1)
+    expect(page.locator("[data-office=OMIC]")).to_be_visible()
+
+    issue_and_call(live, "OMIC", desk=5)
+    expect(page.locator("#current-code")).to_have_text("C001", timeout=1000)
+    issue_and_call(live, "OAC", desk=1)
+    # A later OMIC call is the sync point: anything sent before it has arrived by then.
+    live.api("clerk", "POST", f"/tickets/{_ticket_id(live, 'C001')}/finish", expect=200)
+    issue_and_call(live, "OMIC", desk=5)
+    expect(page.locator("#current-code")).to_have_text("C002", timeout=1000)
+
+    assert "A001" not in page.locator("#screen").inner_text()
+    expect(page.locator("#history .history__row:visible")).to_have_text(["C001Taulell 5"])
+    wait_until_quiet(page)
+    assert all("Taulell 1" not in u["text"] for u in said(page))
+
+
+def _ticket_id(live, code):
+    db = connect(live.path)
+    try:
+        return db.execute("SELECT id FROM tickets WHERE code = ?", [code]).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_the_page_recovers_by_itself_after_a_server_restart(open_screen, live):
+    page = open_screen()
+    issue_and_call(live, "OAC", desk=1)
+    expect(page.locator("#current-code")).to_have_text("A001", timeout=1000)
+    wait_until_said(page, 1)
+    offline_mark = page.locator("#offline-mark")
+    expect(offline_mark).to_be_hidden()
+
+    live.server.kill()
+    expect(offline_mark).to_be_visible(timeout=WAIT_MS)
+    # While it is down, another process on the same file calls an OMIC ticket.
+    db = connect(live.path)
+    try:
+        tickets.issue(db, "OMIC")
+        tickets.call_next(db, 5)
+    finally:
+        db.close()
+    live.server.start_again()
+
+    # Socket.IO's reconnection backs off up to 5 s (plus jitter) between attempts.
+    expect(page.locator("#current-code")).to_have_text("C001", timeout=15000)
+    expect(page.locator("#current-desk")).to_have_text("Taulell 5")
+    expect(offline_mark).to_be_hidden()
+    expect(page.locator("#history .history__row").first).to_contain_text("A001")
+    # The resync replay that follows the connect snapshot is dropped, not applied twice:
+    page.wait_for_function("TornDisplay.stats.resyncs === 1 && TornDisplay.stats.dropped > 0",
+                           timeout=WAIT_MS)
+    wait_until_quiet(page)
+    texts = [u["text"] for u in said(page)]
+    assert texts == ["Torn a 1, Taulell 1", "Torn ce 1, Taulell 5"], \
+        "a call missed for a few seconds is announced once"
+    assert page.evaluate("TornDisplay.stats.connects") == 2
+
+    # And it goes on live: no reload was needed.
+    issue_and_call(live, "OAC", desk=2)
+    expect(page.locator("#current-code")).to_have_text("A002", timeout=1000)
+
+
+def test_occupancy_turns_amber_near_the_limit_and_red_when_full(open_screen, live):
+    page = open_screen()
+    panel = page.locator("#occupancy")
+    state = page.locator("#occupancy-state")
+
+    def colour():
+        return panel.evaluate("node => getComputedStyle(node).backgroundColor")
+
+    live.api("admin", "PUT", "/occupancy", {"inside": 10, "limit": 50}, expect=200)
+    expect(panel).to_have_attribute("data-level", "ok", timeout=1000)
+    expect(page.locator("#occupancy-inside")).to_have_text("10")
+    expect(state).to_have_text("Hi ha lloc")
+    calm = colour()
+
+    live.api("admin", "PUT", "/occupancy", {"inside": 39}, expect=200)
+    expect(page.locator("#occupancy-inside")).to_have_text("39", timeout=1000)
+    expect(panel).to_have_attribute("data-level", "ok")
+    live.api("admin", "PUT", "/occupancy", {"inside": 40}, expect=200)   # 80 %
+    expect(panel).to_have_attribute("data-level", "near", timeout=1000)
+    expect(state).to_have_text("Gairebé ple")
+
+    live.api("admin", "PUT", "/occupancy", {"inside": 50}, expect=200)
+    expect(panel).to_have_attribute("data-level", "full", timeout=1000)
+    expect(state).to_have_text("Aforament complet")
+    assert colour() == "rgb(229, 57, 53)" != calm
+
+    live.api("admin", "PUT", "/occupancy", {"limit": 60}, expect=200)   # 50 of 60: 83 %
+    expect(panel).to_have_attribute("data-level", "near", timeout=1000)
+
+
+def test_spoken_text_in_each_language(open_screen, live):
+    page = open_screen()
+    spoken = page.evaluate("""() => ["ca", "es", "en"].map(language => [
+        TornDisplay.spokenText({code: "A023", desk: "Taulell 3"}, language),
+        TornDisplay.spokenText({ticket: {code: "H107"}, desk: "Taulell 7"}, language),
+        TornDisplay.spokenText({code: "I1000", desk: ""}, language)])""")
+    assert spoken == [
+        ["Torn a 23, Taulell 3", "Torn hac 107, Taulell 7", "Torn i 1000"],
+        ["Turno a 23, Taulell 3", "Turno hache 107, Taulell 7", "Turno i 1000"],
+        ["Ticket A 23, Taulell 3", "Ticket H 107, Taulell 7", "Ticket I 1000"],
+    ]
+
+
+def test_a_spanish_screen_speaks_and_reads_spanish(open_screen, live):
+    db = connect(live.path)
+    try:
+        screen = displays.create_display(db, "Pantalla", language="es").value
+    finally:
+        db.close()
+    page = open_screen(screen["key"])
+    assert page.get_attribute("html", "lang") == "es"
+    expect(page.locator("#history-title")).to_have_text("Últimas llamadas")
+    issue_and_call(live, "ORGT", desk=8)
+    spoken = wait_until_said(page, 1)
+    assert [(u["text"], u["lang"]) for u in spoken] == [("Turno te 1, Taulell 8", "es-ES")]
+
+
+def test_without_a_voice_the_chime_and_the_screen_still_work(open_screen, live):
+    page = open_screen(voices=[{"lang": "en-US", "name": "Only English"}])
+    issue_and_call(live, "OAC", desk=1)
+    issue_and_call(live, "HAB", desk=7)
+    expect(page.locator("#current-code")).to_have_text("H001", timeout=1000)
+    page.wait_for_function("TornDisplay.stats.chimes === 2", timeout=WAIT_MS)
+    wait_until_quiet(page)
+    assert said(page) == [], "no Catalan voice: no Catalan read by an English voice"
+
+
+def test_sound_is_unlocked_once_with_a_touch_and_remembered(open_screen, live):
+    page = open_screen(audio="blocked")
+    overlay = page.locator("#sound-unlock")
+    expect(overlay).to_be_visible(timeout=WAIT_MS)
+    expect(overlay).to_contain_text("Toqueu per activar el so")
+    save_screenshot(page, "display-sound-unlock-1920x1080.png")
+
+    page.locator("#sound-unlock-button").click()
+    expect(overlay).to_be_hidden()
+    assert page.evaluate("localStorage.getItem('torn-display-sound')") == "on"
+    issue_and_call(live, "OAC", desk=1)
+    wait_until_said(page, 1)
+    assert page.evaluate("TornDisplay.stats.chimes") == 1
+
+    # Reloaded (a power cut): remembered, so no big overlay; the browser blocks audio
+    # again until a touch, which a small corner button says.
+    page.reload()
+    page.wait_for_function("TornDisplay.stats.snapshots > 0", timeout=WAIT_MS)
+    hint = page.locator("#sound-hint")
+    expect(hint).to_be_visible(timeout=WAIT_MS)
+    expect(overlay).to_be_hidden()
+    hint.click()
+    expect(hint).to_be_hidden()
+
+
+def test_the_dom_stays_bounded_after_many_calls(open_screen, live):
+    page = open_screen()
+    count_nodes = "document.getElementsByTagName('*').length"
+    live.api("admin", "PUT", "/occupancy", {"limit": 1000}, expect=200)
+    session = requests.Session()
+
+    def api(role, path, json=None):
+        response = session.post(f"{live.url}/api/v1{path}", json=json, timeout=10,
+                                headers={"Authorization": f"Bearer {live.tokens[role]}"})
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    offices = [("OAC", desk) for desk in (1, 2, 3, 4)] + [
+        ("OMIC", 5), ("OFIM", 6), ("HAB", 7), ("ORGT", 8)]
+    current = {}
+    # Warm up (a call on every desk: the history full, the slots all used), then the baseline.
+    for office, desk in offices:
+        api("reception", "/tickets", {"office": office})
+        current[desk] = api("clerk", f"/desks/{desk}/call-next")["id"]
+    expect(page.locator("#current-code")).to_have_text("T001", timeout=1000)
+    baseline = page.evaluate(count_nodes)
+
+    started = time.monotonic()
+    for _ in range(PEAK_CALLS // len(offices)):
+        for office, desk in offices:
+            api("clerk", f"/tickets/{current[desk]}/finish")
+            api("reception", "/tickets", {"office": office})
+            current[desk] = api("clerk", f"/desks/{desk}/call-next")["id"]
+    elapsed = time.monotonic() - started
+
+    expect(page.locator("#current-code")).to_have_text("T063", timeout=WAIT_MS)
+    assert page.evaluate(count_nodes) == baseline, "the DOM is reused, not grown"
+    assert page.evaluate("TornDisplay.state.calls.length") == 10
+    assert page.evaluate("TornDisplay.pending.length") <= 8
+    assert page.evaluate("TornDisplay.log.length") <= 20
+    expect(page.locator("#history .history__row:visible")).to_have_count(5)
+    print(f"{PEAK_CALLS} calls in {elapsed:.1f} s")
+
+
+def test_an_unknown_key_gives_a_readable_404_page(page, live):
+    response = page.goto(f"{live.url}/display/no-such-screen")
+    assert response.status == 404
+    expect(page.locator("h1")).to_be_visible()
+    assert len(page.locator("h1").inner_text()) > 10
+    assert "Traceback" not in page.content()
+
+
+# What would be cut off: the page beyond the screen, or a figure beyond its own panel.
+CLIPPED = """() => {
+    const out = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > innerWidth || root.scrollHeight > innerHeight) out.push("page");
+    const figures = ".current__label, #current-code, #current-desk, .history__row:not([hidden]),"
+        + " .waiting__count, .waiting__code, .occupancy__figures, .occupancy__state,"
+        + " .clock__time, .message";
+    for (const node of document.querySelectorAll(figures)) {
+        const box = node.getBoundingClientRect();
+        const panel = node.parentElement.closest("section, header, div.screen")
+            .getBoundingClientRect();
+        if (box.left < panel.left - 1 || box.right > panel.right + 1 || box.top < panel.top - 1
+                || box.bottom > panel.bottom + 1 || node.scrollWidth > node.clientWidth + 1) {
+            out.push(node.id || node.className);
+        }
+    }
+    return out;
+}"""
+
+
+def test_screenshots_at_tv_sizes(open_screen, live):
+    """A realistic morning on the 1920x1080 TV, and the same page at 1280x720 and 4K."""
+    page = open_screen()
+    live.api("admin", "PUT", "/occupancy", {"limit": 60}, expect=200)
+    for office, count in (("OAC", 9), ("OMIC", 3), ("OFIM", 2), ("HAB", 4), ("ORGT", 3)):
+        for _ in range(count):
+            live.api("reception", "POST", "/tickets", {"office": office}, expect=201)
+    for desk in (5, 1, 7, 2, 8, 3, 6, 4):
+        live.api("clerk", "POST", f"/desks/{desk}/call-next", expect=200)
+    live.api("reception", "POST", "/occupancy/entries", {"count": 20}, expect=200)
+    expect(page.locator("#current-code")).to_have_text("A004", timeout=WAIT_MS)
+    expect(page.locator("#occupancy-inside")).to_have_text("41", timeout=WAIT_MS)
+    wait_until_still(page)
+
+    for width, height in ((1920, 1080), (1280, 720), (3840, 2160)):
+        page.set_viewport_size({"width": width, "height": height})
+        overflow = page.evaluate(CLIPPED)
+        assert overflow == [], f"clipped at {width}x{height}: {overflow}"
+        if width < 3840:
+            save_screenshot(page, f"display-{width}x{height}.png",
+                            docs_name="display.png" if width == 1920 else None)
+
+
+def test_the_page_is_ready_for_a_strict_content_security_policy(app, client):
+    """No inline script, style or event handler: data reaches the script as inert JSON."""
+    with app.app_context():
+        from queue_app.db import get_db
+        key = get_db().execute("SELECT key FROM displays LIMIT 1").fetchone()[0]
+    response = client.get(f"/display/{key}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["Referrer-Policy"] == "no-referrer"   # the key is in the address
+    scripts = re.findall(r"<script\b([^>]*)>", html)
+    assert scripts and all("src=" in attrs or 'type="application/json"' in attrs
+                           for attrs in scripts)
+    assert not re.search(r"\sstyle=", html)
+    assert not re.search(r"\son[a-z]+=", html)
+    assert "<style" not in html
