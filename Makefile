@@ -31,9 +31,11 @@ run: install
 	$(BIN)/python run.py --host $(HOST) --port $(PORT)
 
 # Debian packages the tests drive: Chromium (browser tests), Redis (several server
-# processes sharing broadcasts) and nginx (the HTTPS reverse-proxy configuration).
-# Installed only when missing; apt-get needs root.
-DEBS := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(wildcard /usr/bin/redis-server),,redis-server) $(if $(wildcard /usr/sbin/nginx),,nginx-light)
+# processes sharing broadcasts), nginx (the HTTPS reverse-proxy configuration) and
+# poppler-utils (reading the printed ticket's PDF). Installed only when missing; apt-get
+# needs root.
+DEBS := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(wildcard /usr/bin/redis-server),,redis-server) $(if $(wildcard /usr/sbin/nginx),,nginx-light) \
+        $(if $(wildcard /usr/bin/pdftoppm),,poppler-utils)
 
 test-deps: install $(VENV)/.installed-test
 	@if [ -n "$(strip $(DEBS))" ]; then \

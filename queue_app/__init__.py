@@ -6,12 +6,16 @@ import warnings
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
 from flask_socketio import SocketIO
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import clock
 
 socketio = SocketIO()
 babel = Babel()
+# Every form post needs its token; the JSON API checks it itself for browser sessions only
+# (auth.require_role), so that systems with an API token need none.
+csrf = CSRFProtect()
 LANGUAGES = ("ca", "es", "en")
 
 
@@ -54,6 +58,13 @@ def create_app(test_config=None):
         BABEL_DEFAULT_LOCALE="ca",
         BABEL_DEFAULT_TIMEZONE="Europe/Madrid",
         MAX_CONTENT_LENGTH=64 * 1024,
+        # The address printed in tickets' QR codes, when citizens' phones must reach the
+        # server by another name than the one the reception desk uses (a proxy, a public name).
+        PUBLIC_URL=os.environ.get("QUEUE_PUBLIC_URL") or None,
+        # Desk and reception pages stay open all day: a token lives as long as the session.
+        WTF_CSRF_TIME_LIMIT=None,
+        # Other sites' pages cannot make the browser send the staff session (besides CSRF).
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     if test_config:
         app.config.update(test_config)
@@ -65,15 +76,20 @@ def create_app(test_config=None):
 
     from display import bp as display_bp
 
-    from . import api, assets, cli, db, events  # noqa: F401  (events registers handlers)
+    from . import (admin, api, assets, auth, cli, db, desk, events,  # noqa: F401
+                   reception, ticket_page)  # (events registers its handlers on import)
     from .auth import login_manager
 
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(api.bp)
     app.teardown_appcontext(db.close_db)
     app.register_blueprint(api.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(display_bp)
+    for pages in (auth.bp, reception.bp, desk.bp, ticket_page.bp, admin.bp):
+        app.register_blueprint(pages)
 
     @app.context_processor
     def language():

@@ -7,10 +7,11 @@ reception, admin), ``displays`` and ``reception`` (occupancy), ``staff`` (all st
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, rooms
 
-from . import accounts, desks, displays, journal, socketio, tickets
+from . import accounts, desks, displays, journal, socketio, ticket_json, tickets
+from .clock import utcnow
 from .db import get_db, read_transaction
 from .errors import NotFound
-from .ticket_json import for_display
+from .ticket_json import SELECT_TICKETS, for_display
 
 # A reconnecting client gets the events it missed, or a snapshot past this many.
 RESYNC_MAX_EVENTS = 200
@@ -59,6 +60,42 @@ def broadcast(events):
         # Let the connections' writers send this event before the next is queued behind it,
         # so that a call reaches the screens first, ahead of its bookkeeping events.
         socketio.sleep(0)
+    _push_waiting_citizens(events)
+
+
+def _moved_queues(events):
+    """``{office: seq}`` of the queues whose order or pace these events changed."""
+    moved = {}
+    for event in events:
+        if event["type"] == "queue_changed":
+            moved[event["office"]] = event["seq"]
+        elif event["type"] == "desk_changed":   # a paused desk changes everyone's estimate
+            for office in event["payload"]["desk"]["offices"]:
+                moved[office] = event["seq"]
+    return moved
+
+
+def _push_waiting_citizens(events):
+    """Give each ticket still waiting in a queue that moved its new place and estimate.
+
+    A citizen's page hears only its own ticket, and nothing happens to that ticket when
+    someone ahead is called; so, after the events, every waiting ticket of those queues gets
+    a fresh ``ticket_changed`` in its own room, with the seq of the queue's last event. One
+    read of the queue per office, however many citizens wait in it.
+    """
+    moved = _moved_queues(events)
+    if not moved:
+        return
+    db = get_db()
+    now = utcnow()
+    for office, seq in moved.items():
+        with read_transaction(db):
+            rows = db.execute(f"{SELECT_TICKETS} WHERE t.status = 'waiting' AND t.office = ?",
+                              [office]).fetchall()
+            waiting = ticket_json.describe(db, rows, now)
+        for ticket in waiting:
+            socketio.emit("ticket_changed", {"seq": seq, "ticket": _public(ticket)},
+                          to=f"ticket:{ticket['id']}")
 
 
 def _principal_rooms(db, role, desk_id):
@@ -124,7 +161,10 @@ def resync(data=None):
     since = data.get("since") if isinstance(data, dict) else None
     mine = set(rooms())
     audience, offices, ticket_id = _audience_of(db, mine)
-    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+    # A ticket's snapshot is as small as one event, and holds the place in the queue that
+    # the journal's events alone cannot give back (see _push_waiting_citizens).
+    if audience == "ticket" or isinstance(since, bool) or not isinstance(since, int) \
+            or since < 0:
         emit("snapshot", snapshot(db, audience, offices, ticket_id))
         return
     missed = journal.since(db, since, limit=RESYNC_MAX_EVENTS + 1)

@@ -1,6 +1,7 @@
 """Fixtures: a seeded demo town hall per test, the app on it, callers for each role, and a
 real server with a real browser."""
 import os
+import shutil
 import sqlite3
 
 import pytest
@@ -182,9 +183,19 @@ def page(browser):
     context.close()
 
 
-def save_screenshot(page, name):
-    """Save a screenshot into test-artifacts/ (kept by CI as an artifact); its path."""
+DOCS_SCREENSHOTS = os.path.join(os.path.dirname(ARTIFACTS), "docs", "screenshots")
+
+
+def save_screenshot(page, name, docs_name=None):
+    """Save a screenshot into test-artifacts/ (kept by CI as an artifact); its path.
+
+    With ``docs_name`` and ``UPDATE_SCREENSHOTS=1``, also as docs/screenshots/DOCS_NAME for
+    the README (not on every run: the pictures show the time of day).
+    """
     os.makedirs(ARTIFACTS, exist_ok=True)
     path = os.path.join(ARTIFACTS, name)
     page.screenshot(path=path)
+    if docs_name and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        os.makedirs(DOCS_SCREENSHOTS, exist_ok=True)
+        shutil.copy(path, os.path.join(DOCS_SCREENSHOTS, docs_name))
     return path
