@@ -28,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 run: install
 	$(BIN)/flask --app queue_app init-db
 	$(BIN)/flask --app queue_app seed-demo --if-empty
-	$(BIN)/python run.py --host $(HOST) --port $(PORT)
+	QUEUE_DEMO=1 $(BIN)/python run.py --host $(HOST) --port $(PORT)
 
 # Debian packages the tests drive: Chromium (browser tests), Redis (several server
 # processes sharing broadcasts), nginx (the HTTPS reverse-proxy configuration) and

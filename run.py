@@ -2,6 +2,7 @@
 import argparse
 import gc
 import os
+import sys
 import warnings
 
 
@@ -15,6 +16,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not os.environ.get("QUEUE_SECRET_KEY") and not os.environ.get("QUEUE_DEMO"):
+        # Outside the demo the key that signs staff sessions must be chosen and kept by
+        # whoever runs the server, not generated behind their back.
+        sys.exit("run.py: set QUEUE_SECRET_KEY (e.g. `python -c 'import secrets; print("
+                 "secrets.token_hex(32))'`), or QUEUE_DEMO=1 for the demo (`make run`), which"
+                 " generates one into instance/secret_key.")
     if args.db:
         os.environ["QUEUE_DATABASE"] = args.db
     mode = os.environ.get("QUEUE_ASYNC_MODE", "eventlet")

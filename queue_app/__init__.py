@@ -65,6 +65,8 @@ def create_app(test_config=None):
         WTF_CSRF_TIME_LIMIT=None,
         # Other sites' pages cannot make the browser send the staff session (besides CSRF).
         SESSION_COOKIE_SAMESITE="Lax",
+        # Rate-limit counters: per process in memory, or shared (e.g. a redis:// URL).
+        RATELIMIT_STORAGE_URI=os.environ.get("QUEUE_RATELIMIT_STORAGE", "memory://"),
     )
     if test_config:
         app.config.update(test_config)
@@ -77,11 +79,12 @@ def create_app(test_config=None):
     from display import bp as display_bp
 
     from . import (admin, api, assets, auth, cli, db, desk, events,  # noqa: F401
-                   reception, ticket_page)  # (events registers its handlers on import)
+                   reception, security, ticket_page)  # (events registers its handlers on import)
     from .auth import login_manager
 
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
+    security.init_app(app)   # first: a refused request costs nothing more
     csrf.init_app(app)
     csrf.exempt(api.bp)
     app.teardown_appcontext(db.close_db)

@@ -2,15 +2,17 @@
 import hashlib
 import secrets
 
+from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .clock import stamp, utcnow
 from .db import write_transaction
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .journal import record
 
 ROLES = ("admin", "reception", "clerk", "display")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 256
 TOKEN_PREFIX = "torn_"
 
 
@@ -96,3 +98,75 @@ def revoke_token(db, name, *, actor=None, now=None):
             record(db, now, "token_revoked", {"name": name, "count": cursor.rowcount},
                    actor=actor)
     return cursor.rowcount
+
+
+def list_users(db):
+    """Every user as ``{"id","username","role","created_at"}``, by name."""
+    return [dict(row) for row in db.execute(
+        "SELECT id, username, role, created_at FROM users ORDER BY username")]
+
+
+def list_tokens(db):
+    """Every API token as ``{"id","name","role","created_at","revoked_at"}`` (never the token,
+    which is stored hashed only), newest first."""
+    return [dict(row) for row in db.execute(
+        "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id DESC")]
+
+
+def _user_row(db, username):
+    row = db.execute("SELECT id, username, role FROM users WHERE username = ?",
+                     [username]).fetchone()
+    if row is None:
+        raise NotFound(_l("There is no user with that name."))
+    return row
+
+
+def _other_admins(db, username):
+    return db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND username <> ?",
+                      [username]).fetchone()[0]
+
+
+def set_role(db, username, role, *, actor=None, now=None):
+    """Give a user another role; never one's own, and never leaving the town hall without
+    an administrator."""
+    if role not in ROLES:
+        raise InvalidInput(_l("The role must be one of: %(roles)s.", roles=", ".join(ROLES)))
+    if actor is not None and actor == username:
+        raise Conflict(_l("You cannot change your own role."))
+    now = now or utcnow()
+    with write_transaction(db):
+        user = _user_row(db, username)
+        if user["role"] == "admin" and role != "admin" and not _other_admins(db, username):
+            raise Conflict(_l("At least one administrator must remain."))
+        db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
+        record(db, now, "user_role_changed",
+               {"username": username, "role": role, "previous": user["role"]}, actor=actor)
+    return {"id": user["id"], "username": username, "role": role}
+
+
+def set_password(db, username, password, *, actor=None, now=None):
+    """Reset a user's password (stored only as a salted scrypt hash; never journaled)."""
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(_l("The password must have %(low)s to %(high)s characters.",
+                              low=MIN_PASSWORD, high=MAX_PASSWORD))
+    now = now or utcnow()
+    password_hash = generate_password_hash(password)
+    with write_transaction(db):
+        user = _user_row(db, username)
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                   [password_hash, user["id"]])
+        record(db, now, "user_password_set", {"username": username}, actor=actor)
+
+
+def delete_user(db, username, *, actor=None, now=None):
+    """Delete a user; never oneself, and never the last administrator."""
+    if actor is not None and actor == username:
+        raise Conflict(_l("You cannot delete your own user."))
+    now = now or utcnow()
+    with write_transaction(db):
+        user = _user_row(db, username)
+        if user["role"] == "admin" and not _other_admins(db, username):
+            raise Conflict(_l("At least one administrator must remain."))
+        db.execute("DELETE FROM users WHERE id = ?", [user["id"]])
+        record(db, now, "user_deleted", {"username": username, "role": user["role"]},
+               actor=actor)

@@ -6,6 +6,7 @@ from .auth import current_actor, require_role
 from .day import ensure_today
 from .db import get_db
 from .events import broadcast
+from .security import limiter, public_limit
 from .validation import instant, json_object, required_text, text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -58,6 +59,7 @@ def list_tickets():
 
 
 @bp.get("/tickets/<token>")
+@limiter.limit(public_limit)
 def public_ticket(token):
     return jsonify(tickets.find_by_token(get_db(), token))
 
@@ -133,6 +135,7 @@ def set_occupancy():
 
 
 @bp.get("/displays/<key>/state")
+@limiter.limit(public_limit)
 def display_state(key):
     db = get_db()
     return jsonify(displays.snapshot(db, displays.find_by_key(db, key)))

@@ -15,6 +15,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from . import LANGUAGES, accounts, csrf
+from .security import limiter, login_limit
 from .db import get_db
 from .errors import Forbidden, Unauthorized
 
@@ -142,6 +143,7 @@ def home():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def login():
     """Staff log in; each role then lands on its own page (or where it was going)."""
     form = LoginForm()

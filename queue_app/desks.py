@@ -1,11 +1,14 @@
 """Clerks' desks: which offices each serves, its current ticket, pause and resume."""
+from flask_babel import lazy_gettext as _l
+
 from . import day, ticket_json
 from .clock import utcnow
-from .errors import InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound, UnknownOffice
 from .journal import Outcome, record
 from .ticket_json import SELECT_TICKETS
 
 MAX_REASON = 200
+MAX_NAME = 40
 
 
 def list_desks(db, now=None, desk_id=None):
@@ -68,3 +71,49 @@ def pause(db, desk_id, reason=None, *, actor=None, now=None):
 def resume(db, desk_id, reason=None, *, actor=None, now=None):
     """Open a paused desk again."""
     return _set_paused(db, desk_id, False, reason, actor, now)
+
+
+def _check_offices(db, offices):
+    """The office codes, known and each once, in the offices' own order (inside a transaction)."""
+    if not isinstance(offices, (list, tuple)) or not offices \
+            or not all(isinstance(code, str) for code in offices):
+        raise InvalidInput(_l("A desk must serve at least one office."))
+    known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
+    unknown = sorted(set(offices) - set(known))
+    if unknown:
+        raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=", ".join(unknown)))
+    return [code for code in known if code in offices]
+
+
+def set_offices(db, desk_id, offices, *, actor=None, now=None):
+    """Choose the offices a desk serves (at least one); its pages hear ``desk_changed``."""
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        get_desk(db, desk_id, now)
+        codes = _check_offices(db, offices)
+        db.execute("DELETE FROM desk_offices WHERE desk_id = ?", [desk_id])
+        db.conn.executemany("INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
+                            [(desk_id, code) for code in codes])
+        event = desk_event(db, desk_id, now, actor)
+        events.append(event)
+    return Outcome(event["payload"]["desk"], events)
+
+
+def create_desk(db, name, offices, *, actor=None, now=None):
+    """A new desk, last in order, serving ``offices`` (at least one)."""
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
+        raise InvalidInput(_l("The desk's name must have 1 to %(n)s characters.", n=MAX_NAME))
+    name = name.strip()
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        codes = _check_offices(db, offices)
+        if db.execute("SELECT 1 FROM desks WHERE name = ?", [name]).fetchone():
+            raise Conflict(_l("A desk with that name already exists."))
+        desk_id = db.execute(
+            "INSERT INTO desks (name, position)"
+            " SELECT ?, COALESCE(MAX(position), 0) + 1 FROM desks", [name]).lastrowid
+        db.conn.executemany("INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
+                            [(desk_id, code) for code in codes])
+        event = desk_event(db, desk_id, now, actor)
+        events.append(event)
+    return Outcome(event["payload"]["desk"], events)

@@ -2,6 +2,8 @@
 import json
 import secrets
 
+from flask_babel import lazy_gettext as _l
+
 from . import journal, occupancy
 from .clock import utcnow
 from .db import read_transaction, write_transaction
@@ -12,6 +14,7 @@ from .ticket_json import for_display
 
 LANGUAGES = ("ca", "es", "en")
 RECENT_CALLS = 10
+MAX_MESSAGE = 200
 
 
 def _row_to_display(row):
@@ -26,6 +29,7 @@ def create_display(db, name, offices=None, language="ca", message="", *, actor=N
         raise InvalidInput("name must be text of 1 to 80 characters.")
     if language not in LANGUAGES:
         raise InvalidInput(f"language must be one of: {', '.join(LANGUAGES)}.")
+    _check_message(message)
     now = now or utcnow()
     with write_transaction(db):
         known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
@@ -121,3 +125,34 @@ def snapshot(db, display):
     """What a display screen shows now: its offices' ``state`` plus its own settings."""
     return dict(state(db, display["offices"]),
                 display={k: display[k] for k in ("name", "offices", "language", "message")})
+
+
+def _check_message(message):
+    if not isinstance(message, str) or len(message) > MAX_MESSAGE:
+        raise InvalidInput(_l("The message must have at most %(n)s characters.", n=MAX_MESSAGE))
+
+
+def update_display(db, display_id, offices, language, message, *, actor=None, now=None):
+    """Change what a display screen shows: its offices (at least one), language and message."""
+    if language not in LANGUAGES:
+        raise InvalidInput(_l("The language must be one of: %(codes)s.",
+                              codes=", ".join(LANGUAGES)))
+    _check_message(message)
+    if not isinstance(offices, (list, tuple)) or not offices:
+        raise InvalidInput(_l("A display screen must show at least one office."))
+    now = now or utcnow()
+    with write_transaction(db):
+        find_by_id(db, display_id)
+        known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
+        unknown = sorted({str(code) for code in offices} - set(known))
+        if unknown:
+            raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=", ".join(unknown)))
+        db.execute("UPDATE displays SET offices = ?, language = ?, message = ? WHERE id = ?",
+                   [json.dumps([code for code in known if code in offices]), language,
+                    message.strip(), display_id])
+        display = find_by_id(db, display_id)
+        event = record(db, now, "display_changed",
+                       {"display": {k: display[k] for k in ("id", "name", "offices",
+                                                            "language", "message")}},
+                       actor=actor)
+    return Outcome(display, [event])

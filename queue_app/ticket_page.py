@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from . import offices, tickets
 from .db import get_db
+from .security import limiter, public_limit
 
 bp = Blueprint("ticket_page", __name__)
 TOWN_HALL = "Ajuntament de Mollet del Vallès"
@@ -54,6 +55,7 @@ def qr_svg(data):
 
 
 @bp.get("/t/<token>")
+@limiter.limit(public_limit)
 def show(token):
     """One citizen's ticket: code, status, people ahead, estimated wait; live afterwards."""
     db = get_db()

@@ -1,6 +1,7 @@
 """Fixtures: a seeded demo town hall per test, the app on it, callers for each role, and a
 real server with a real browser."""
 import os
+import re
 import shutil
 import sqlite3
 
@@ -29,7 +30,8 @@ def template():
     db.close()
 
 
-def _copy(template_db, path):
+def copy_database(template_db, path):
+    """Copy an open database (the session template) into a new file at ``path``."""
     target = sqlite3.connect(path)
     template_db.conn.backup(target)
     target.close()
@@ -39,7 +41,7 @@ def _copy(template_db, path):
 def db(template, tmp_path):
     """A fresh copy of the demo town hall in a file of its own, as the domain sees it."""
     path = str(tmp_path / "queue.db")
-    _copy(template[0], path)
+    copy_database(template[0], path)
     database = connect(path)
     yield database
     database.close()
@@ -71,7 +73,7 @@ def app(template, tmp_path):
     not also roll the day over.
     """
     path = str(tmp_path / "queue.db")
-    _copy(template[0], path)
+    copy_database(template[0], path)
     opened = connect(path)
     ensure_today(opened)
     opened.close()
@@ -174,13 +176,77 @@ def browser():
         chromium.close()
 
 
+def watch_for_errors(page, errors):
+    """Collect the page's uncaught script errors and Content-Security-Policy refusals."""
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None)
+
+
 @pytest.fixture
 def page(browser):
-    """A fresh browser context and page at 1920x1080 (a TV), closed after the test."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    """A fresh browser context and page at 1920x1080 (a TV), closed after the test; it fails
+    the test if a script failed.
+
+    Playwright's ``wait_for_function`` evaluates its predicate as a string, which the pages'
+    Content-Security-Policy forbids, so this context bypasses the policy; ``people``
+    contexts keep it, and tests/test_security.py holds every page to it.
+    """
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
     opened = context.new_page()
+    errors = []
+    watch_for_errors(opened, errors)
     yield opened
     context.close()
+    assert errors == []
+
+
+DESKTOP = {"width": 1920, "height": 1080}
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 10_000
+
+
+class Browsers:
+    """Separate browser contexts (one per person), closed at the end; no script may fail
+    and nothing may break the Content-Security-Policy."""
+
+    def __init__(self, browser, live):
+        self.browser, self.live = browser, live
+        self.contexts, self.errors = [], []
+
+    def public(self, path, viewport=PHONE):
+        """A fresh context (its own cookies), in Catalan, at ``path``."""
+        context = self.browser.new_context(viewport=viewport, locale="ca-ES",
+                                           has_touch=viewport is PHONE)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        watch_for_errors(page, self.errors)
+        page.goto(self.live.url + path)
+        return page
+
+    def log_in(self, username, viewport=DESKTOP):
+        """A fresh context logged in through the login form as ``username``."""
+        page = self.public("/login", viewport)
+        page.fill("#username", username)
+        page.fill("#password", f"{username}-demo")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/(reception|desk|admin)"))
+        return page
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def people(browser, live):
+    """Browser contexts for several people at once (``people.log_in("taulell1")``)."""
+    opened = Browsers(browser, live)
+    yield opened
+    opened.close()
+    assert opened.errors == []
 
 
 DOCS_SCREENSHOTS = os.path.join(os.path.dirname(ARTIFACTS), "docs", "screenshots")

@@ -12,56 +12,13 @@ import pytest
 import zxingcpp
 from playwright.sync_api import expect
 
-from conftest import save_screenshot
+from conftest import DESKTOP, PHONE, WAIT_MS, save_screenshot
 
 pytestmark = pytest.mark.slow
 
-WAIT_MS = 10_000
-DESKTOP = {"width": 1920, "height": 1080}
-PHONE = {"width": 390, "height": 844}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 expect.set_options(timeout=WAIT_MS)
-
-
-class Browsers:
-    """Separate browser contexts (one per person), closed at the end; no script may fail."""
-
-    def __init__(self, browser, live):
-        self.browser, self.live = browser, live
-        self.contexts, self.errors = [], []
-
-    def public(self, path, viewport=PHONE):
-        """A fresh context (its own cookies), in Catalan, at ``path``."""
-        context = self.browser.new_context(viewport=viewport, locale="ca-ES",
-                                           has_touch=viewport is PHONE)
-        self.contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
-        page.goto(self.live.url + path)
-        return page
-
-    def log_in(self, username, viewport=DESKTOP):
-        """A fresh context logged in through the login form as ``username``."""
-        page = self.public("/login", viewport)
-        page.fill("#username", username)
-        page.fill("#password", f"{username}-demo")
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r"/(reception|desk|admin)"))
-        return page
-
-    def close(self):
-        for context in self.contexts:
-            context.close()
-
-
-@pytest.fixture
-def people(browser, live):
-    opened = Browsers(browser, live)
-    yield opened
-    opened.close()
-    assert opened.errors == []
 
 
 def row(page, code):

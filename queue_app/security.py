@@ -1,0 +1,54 @@
+"""Security applied to every response, and the rate limits of the public entry points."""
+from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+# Scripts and styles only from our own files (no inline code, no other origin); frames
+# only of our own pages (the reception page previews its ticket print in one); no plugins.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+])
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+# Behind a proxy the client's address comes from ProxyFix (QUEUE_BEHIND_PROXY=1).
+limiter = Limiter(key_func=get_remote_address)
+
+
+def login_limit():
+    """Attempts at logging in per client address (config ``RATELIMIT_LOGIN``)."""
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def public_limit():
+    """Requests per client address to the public ticket and display state (``RATELIMIT_PUBLIC``)."""
+    return current_app.config["RATELIMIT_PUBLIC"]
+
+
+def add_headers(response):
+    """Every response gets the security headers (a view may set its own stricter ones)."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def init_app(app):
+    """Wire the headers and the limiter into ``app``."""
+    app.config.setdefault("RATELIMIT_LOGIN", "10 per minute")
+    app.config.setdefault("RATELIMIT_PUBLIC", "60 per minute")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    app.after_request(add_headers)
