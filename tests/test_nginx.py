@@ -121,3 +121,20 @@ def test_api_and_calls_go_through_https_and_the_websocket(proxied):
         assert (calls[0]["ticket"]["code"], calls[0]["desk"]) == ("A001", "Taulell 1")
     finally:
         client.disconnect()
+
+
+def test_the_staff_session_cookie_is_secure_over_https(proxied):
+    browser = requests.Session()   # (verify per request: an environment CA bundle would win)
+    form = browser.get(proxied["https"] + "/login", verify=proxied["cert"], timeout=WAIT_S).text
+    token = form.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    response = browser.post(proxied["https"] + "/login", allow_redirects=False, timeout=WAIT_S,
+                            verify=proxied["cert"],
+                            # Over HTTPS Flask-WTF also wants a same-site Referer, as browsers
+                            # send it (ProxyFix tells it the request is secure).
+                            headers={"Referer": proxied["https"] + "/login"},
+                            data={"csrf_token": token, "username": "recepcio",
+                                  "password": "recepcio-demo"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/reception")
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
