@@ -2,7 +2,7 @@
 
 Rooms: ``display:<office>`` (screens, display-safe payloads), ``staff:<office>`` (desks,
 reception, admin), ``displays`` and ``reception`` (occupancy), ``staff`` (all staff),
-``ticket:<id>`` (one citizen's own ticket).
+``ticket:<id>`` (one citizen's own ticket), ``screen:<id>`` (one display screen's settings).
 """
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, rooms
@@ -47,6 +47,9 @@ def routes(event):
     elif kind == "desk_changed":
         out += [(kind, f"staff:{code}", {"seq": seq, **payload})
                 for code in payload["desk"]["offices"]]
+    elif kind == "display_changed":
+        # The screen itself hears that its settings changed (never its key).
+        out.append((kind, f"screen:{payload['display']['id']}", {"seq": seq, **payload}))
     elif kind == "day_started":
         out += [(kind, room, {"seq": seq, **payload}) for room in ("displays", "staff")]
     return out
@@ -115,7 +118,8 @@ def _identify(db, auth):
     auth = auth if isinstance(auth, dict) else {}
     if isinstance(auth.get("screen"), str):
         screen = displays.find_by_key(db, auth["screen"])
-        joined = [f"display:{code}" for code in screen["offices"]] + ["displays"]
+        joined = [f"display:{code}" for code in screen["offices"]]
+        joined += ["displays", f"screen:{screen['id']}"]
         return joined, "display", screen["offices"], None
     if isinstance(auth.get("ticket"), str):
         row = db.execute("SELECT id FROM tickets WHERE token = ?", [auth["ticket"]]).fetchone()

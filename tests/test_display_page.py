@@ -315,6 +315,28 @@ def test_a_spanish_screen_speaks_and_reads_spanish(open_screen, live):
     assert [(u["text"], u["lang"]) for u in spoken] == [("Turno te 1, Taulell 8", "es-ES")]
 
 
+def test_an_admin_edit_reaches_the_screen_by_itself(open_screen, live, browser):
+    page = open_screen()
+    expect(page.locator(".message")).to_contain_text("mascareta")
+    admin = browser.new_context()
+    try:
+        form = admin.new_page()
+        form.goto(f"{live.url}/login")
+        form.fill("#username", "admin")
+        form.fill("#password", "admin-demo")
+        form.click("button[type=submit]")
+        form.wait_for_url(f"{live.url}/admin")
+        db = connect(live.path)
+        screen_id = displays.find_by_key(db, live.screen_key)["id"]
+        db.close()
+        section = form.locator(f"form[action$='/admin/displays/{screen_id}']")
+        section.locator("textarea[name=message], input[name=message]").fill("Avui plou")
+        section.locator("button[type=submit]").click()
+        expect(page.locator(".message")).to_have_text("Avui plou", timeout=WAIT_MS)
+    finally:
+        admin.close()
+
+
 def test_without_a_voice_the_chime_and_the_screen_still_work(open_screen, live):
     page = open_screen(voices=[{"lang": "en-US", "name": "Only English"}])
     issue_and_call(live, "OAC", desk=1)

@@ -196,3 +196,22 @@ def test_payloads_are_as_the_contract_says(sock, api, tokens):
     occupancy = first(reception.get_received(), "occupancy_changed")
     assert {k: occupancy[k] for k in ("inside", "limit", "full")} == {
         "inside": 2, "limit": 50, "full": False}
+
+
+def test_a_screen_hears_its_own_settings_change_and_no_other(app, client, sock, screens):
+    waiting_room, omic = sock({"screen": screens["all"]}), sock({"screen": screens["omic"]})
+    waiting_room.get_received()
+    omic.get_received()
+    db = connect(app.config["DATABASE"])
+    screen_id = displays.find_by_key(db, screens["omic"])["id"]
+    db.close()
+    app.config["WTF_CSRF_ENABLED"] = False   # CSRF on admin forms is tested in test_admin
+    admin = app.test_client()
+    log_in(app, admin, "admin")
+    saved = admin.post(f"/admin/displays/{screen_id}", data={
+        "offices": ["OMIC", "OFIM"], "language": "es", "message": "Nou missatge"})
+    assert saved.status_code == 302
+    changed = [m["args"][0] for m in omic.get_received() if m["name"] == "display_changed"]
+    assert [c["display"]["message"] for c in changed] == ["Nou missatge"]
+    assert "key" not in changed[0]["display"]
+    assert waiting_room.get_received() == []

@@ -501,6 +501,11 @@
   socket.on("queue_changed", onQueueChanged);
   socket.on("occupancy_changed", onOccupancyChanged);
   socket.on("day_started", onDayStarted);
+  // An administrator changed this screen (offices, language, message): its labels and
+  // sentences are rendered by the server, so the page loads itself again.
+  socket.on("display_changed", function (payload) {
+    if (isNew(payload)) { window.location.reload(); }
+  });
 
   // Clock ------------------------------------------------------------------------------
 
