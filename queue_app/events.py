@@ -4,6 +4,7 @@ Rooms: ``display:<office>`` (screens, display-safe payloads), ``staff:<office>``
 reception, admin), ``displays`` and ``reception`` (occupancy), ``staff`` (all staff),
 ``ticket:<id>`` (one citizen's own ticket), ``screen:<id>`` (one display screen's settings).
 """
+from flask import current_app
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, rooms
 
@@ -78,6 +79,18 @@ def _moved_queues(events):
     return moved
 
 
+def _citizens_listening():
+    """The ``ticket:<id>`` rooms with a connection, or None when that cannot be known here.
+
+    With one server process every connection is in this process's rooms, so tickets
+    nobody follows cost nothing; with a message queue, other processes may hold them.
+    """
+    if current_app.config["MESSAGE_QUEUE"]:
+        return None
+    return {room for room in socketio.server.manager.rooms.get("/", {})
+            if isinstance(room, str) and room.startswith("ticket:")}
+
+
 def _push_waiting_citizens(events):
     """Give each ticket still waiting in a queue that moved its new place and estimate.
 
@@ -87,7 +100,8 @@ def _push_waiting_citizens(events):
     read of the queue per office, however many citizens wait in it.
     """
     moved = _moved_queues(events)
-    if not moved:
+    listening = _citizens_listening()
+    if not moved or listening == set():
         return
     db = get_db()
     now = utcnow()
@@ -95,6 +109,8 @@ def _push_waiting_citizens(events):
         with read_transaction(db):
             rows = db.execute(f"{SELECT_TICKETS} WHERE t.status = 'waiting' AND t.office = ?",
                               [office]).fetchall()
+            if listening is not None:
+                rows = [row for row in rows if f"ticket:{row['id']}" in listening]
             waiting = ticket_json.describe(db, rows, now)
         for ticket in waiting:
             socketio.emit("ticket_changed", {"seq": seq, "ticket": _public(ticket)},
