@@ -10,6 +10,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room, rooms
 
 from . import accounts, desks, displays, journal, socketio, ticket_json, tickets
 from .clock import utcnow
+from .day import ensure_today
 from .db import get_db, read_transaction
 from .errors import NotFound
 from .ticket_json import SELECT_TICKETS, for_display
@@ -165,6 +166,8 @@ def snapshot(db, audience, offices, ticket_id):
 def connect(auth=None):
     """A client connects with a screen key, API token, ticket token or session: a snapshot."""
     db = get_db()
+    # A TV switched on in the morning may be the first to ask: it opens the new day.
+    broadcast(ensure_today(db).events)
     try:
         joined, audience, offices, ticket_id = _identify(db, auth)
     except NotFound:

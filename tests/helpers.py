@@ -1,4 +1,5 @@
 """Small helpers shared by test modules (fixtures live in conftest.py)."""
+import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,3 +29,10 @@ def log_in(app, client, username):
     with client.session_transaction() as session:
         session["_user_id"] = str(user_id)
         session["_fresh"] = True
+
+
+def travel_to(monkeypatch, moment):
+    """Move the server's clock: every queue_app module that reads ``utcnow`` sees ``moment``."""
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] == "queue_app" and hasattr(module, "utcnow"):
+            monkeypatch.setattr(module, "utcnow", lambda: moment)

@@ -1,10 +1,9 @@
 """The public JSON API under /api/v1, as a client sees it: answers, refusals and roles."""
 import re
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from helpers import log_in
+from helpers import log_in, travel_to
 
 from queue_app import displays, journal, tickets
 from queue_app.db import connect
@@ -723,13 +722,6 @@ def test_role_matrix(call, resources, method, path, body, who, expected):
 
 
 # --- the daily roll-over -----------------------------------------------------------------------
-
-def travel_to(monkeypatch, moment):
-    """Move the server's clock: every queue_app module that reads ``utcnow`` sees ``moment``."""
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] == "queue_app" and hasattr(module, "utcnow"):
-            monkeypatch.setattr(module, "utcnow", lambda: moment)
-
 
 def test_first_request_of_a_new_day_closes_yesterday(call, app, monkeypatch):
     waiting = issue(call, "OAC", party_size=3)

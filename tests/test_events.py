@@ -1,9 +1,11 @@
 """Socket.IO: connection auth, room routing, payloads and resync (Flask-SocketIO test client)."""
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from queue_app import displays, socketio
 from queue_app.db import connect
-from helpers import log_in
+from helpers import log_in, travel_to
 
 
 @pytest.fixture
@@ -215,3 +217,13 @@ def test_a_screen_hears_its_own_settings_change_and_no_other(app, client, sock, 
     assert [c["display"]["message"] for c in changed] == ["Nou missatge"]
     assert "key" not in changed[0]["display"]
     assert waiting_room.get_received() == []
+
+
+def test_a_screen_connecting_on_a_new_day_starts_it(sock, screens, api, monkeypatch):
+    api.as_("reception").post("/tickets", {"office": "OAC"})
+    api.as_("clerk").post("/desks/1/call-next")
+    travel_to(monkeypatch, datetime.now(timezone.utc) + timedelta(days=1))
+    # The TV is switched on before anyone at reception makes a request.
+    state = first(sock({"screen": screens["all"]}).get_received(), "snapshot")
+    assert state["calls"] == [] and state["waiting"]["OAC"] == 0
+    assert state["occupancy"]["inside"] == 0
