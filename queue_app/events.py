@@ -52,6 +52,9 @@ def routes(event):
     elif kind == "display_changed":
         # The screen itself hears that its settings changed (never its key).
         out.append((kind, f"screen:{payload['display']['id']}", {"seq": seq, **payload}))
+    elif kind == "display_key_rotated":
+        # Screens still open with the old key are told to stop (their page says why).
+        out.append(("display_retired", f"screen:{payload['display']}", {"seq": seq}))
     elif kind == "day_started":
         out += [(kind, room, {"seq": seq, **payload}) for room in ("displays", "staff")]
     return out

@@ -315,26 +315,43 @@ def test_a_spanish_screen_speaks_and_reads_spanish(open_screen, live):
     assert [(u["text"], u["lang"]) for u in spoken] == [("Turno te 1, Taulell 8", "es-ES")]
 
 
-def test_an_admin_edit_reaches_the_screen_by_itself(open_screen, live, browser):
+def waiting_room_form(people, live, suffix=""):
+    """The admin page's form for the waiting-room screen (``suffix`` e.g. "/key")."""
+    admin = people.log_in("admin")
+    db = connect(live.path)
+    screen_id = displays.find_by_key(db, live.screen_key)["id"]
+    db.close()
+    return admin.locator(f"form[action$='/admin/displays/{screen_id}{suffix}']")
+
+
+def test_an_admin_edit_reaches_the_screen_by_itself(open_screen, live, people):
     page = open_screen()
     expect(page.locator(".message")).to_contain_text("mascareta")
-    admin = browser.new_context()
+    form = waiting_room_form(people, live)
+    form.locator("textarea[name=message], input[name=message]").fill("Avui plou")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".message")).to_have_text("Avui plou", timeout=WAIT_MS)
+
+
+def test_a_screen_whose_key_was_rotated_says_so(open_screen, live, people):
+    page = open_screen()
+    waiting_room_form(people, live, "/key").locator("button[type=submit]").click()
+    expect(page.locator("#retired-mark")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#offline-mark")).to_be_hidden()
+
+
+def test_a_screen_with_a_key_rotated_offline_says_so_when_it_reconnects(open_screen, live):
+    page = open_screen()
+    live.server.kill()
+    expect(page.locator("#offline-mark")).to_be_visible(timeout=WAIT_MS)
+    db = connect(live.path)
     try:
-        form = admin.new_page()
-        form.goto(f"{live.url}/login")
-        form.fill("#username", "admin")
-        form.fill("#password", "admin-demo")
-        form.click("button[type=submit]")
-        form.wait_for_url(f"{live.url}/admin")
-        db = connect(live.path)
-        screen_id = displays.find_by_key(db, live.screen_key)["id"]
-        db.close()
-        section = form.locator(f"form[action$='/admin/displays/{screen_id}']")
-        section.locator("textarea[name=message], input[name=message]").fill("Avui plou")
-        section.locator("button[type=submit]").click()
-        expect(page.locator(".message")).to_have_text("Avui plou", timeout=WAIT_MS)
+        displays.rotate_key(db, "Sala d'espera", actor="cli")   # as `rotate-display-key`
     finally:
-        admin.close()
+        db.close()
+    live.server.start_again()
+    expect(page.locator("#retired-mark")).to_be_visible(timeout=3 * WAIT_MS)
+    expect(page.locator("#offline-mark")).to_be_hidden()
 
 
 def test_without_a_voice_the_chime_and_the_screen_still_work(open_screen, live):

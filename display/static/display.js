@@ -52,6 +52,7 @@
   var el = {
     screen: $("screen"),
     offline: $("offline-mark"),
+    retired: $("retired-mark"),
     time: $("clock-time"),
     date: $("clock-date"),
     current: $("current"),
@@ -491,10 +492,20 @@
     if (reason === "io server disconnect") { retryLater(); }  // the server will not retry
   });
 
-  socket.on("connect_error", function () {
+  // This screen's key was rotated: say so plainly instead of "reconnecting" for ever.
+  function retire() {
+    socket.disconnect();
     setOnline(false);
-    if (!socket.active) { retryLater(); }  // refused (e.g. a rotated key): try again later
+    el.offline.hidden = true;
+    el.retired.hidden = false;
+  }
+
+  socket.on("connect_error", function (error) {
+    if (error && error.message === "unauthorized") { retire(); return; }
+    setOnline(false);
+    if (!socket.active) { retryLater(); }  // refused for another reason: try again later
   });
+  socket.on("display_retired", retire);
 
   socket.on("snapshot", onSnapshot);
   socket.on("ticket_called", onTicketCalled);
