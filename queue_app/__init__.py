@@ -3,7 +3,7 @@ import os
 import secrets
 import warnings
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFProtect
@@ -21,7 +21,9 @@ LANGUAGES = ("ca", "es", "en")
 
 def select_locale():
     """Catalan first: a page's own language (a display screen's), the chosen one, the
-    browser's best match, else Catalan."""
+    browser's best match, else Catalan (also for commands, outside any request)."""
+    if not has_request_context():
+        return None
     if g.get("language") in LANGUAGES:
         return g.language
     chosen = session.get("language")

@@ -18,7 +18,7 @@ TOKEN_PREFIX = "torn_"
 
 def _check_role(role):
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of: {', '.join(ROLES)}.")
+        raise InvalidInput(_l("role must be one of: %(roles)s.", roles=', '.join(ROLES)))
 
 
 def create_user(db, username, password, role, *, actor=None, now=None):
@@ -26,14 +26,15 @@ def create_user(db, username, password, role, *, actor=None, now=None):
     _check_role(role)
     if not isinstance(username, str) or not username.strip() or len(username) > 64 \
             or any(c.isspace() for c in username):
-        raise InvalidInput("username must be 1 to 64 characters without spaces.")
+        raise InvalidInput(_l("username must be 1 to 64 characters without spaces."))
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters.")
+        raise InvalidInput(_l("password must have at least %(minimum)s characters.",
+                              minimum=MIN_PASSWORD))
     now = now or utcnow()
     password_hash = generate_password_hash(password)
     with write_transaction(db):
         if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
-            raise Conflict(f"The user {username} already exists.")
+            raise Conflict(_l("The user %(username)s already exists.", username=username))
         cursor = db.execute(
             "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
             [username, password_hash, role, stamp(now)],
@@ -65,7 +66,7 @@ def create_token(db, name, role, *, actor=None, now=None):
     """A new API token for a system; returns the token itself, which is stored hashed only."""
     _check_role(role)
     if not isinstance(name, str) or not name.strip() or len(name) > 80:
-        raise InvalidInput("name must be text of 1 to 80 characters.")
+        raise InvalidInput(_l("name must be text of 1 to 80 characters."))
     now = now or utcnow()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with write_transaction(db):

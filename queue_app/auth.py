@@ -78,7 +78,7 @@ def require_role(*roles):
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
                 if "Authorization" in request.headers:
-                    raise Unauthorized("The API token is not valid or was revoked.")
+                    raise Unauthorized(_l("The API token is not valid or was revoked."))
                 raise Unauthorized()
             if roles and current_user.role != "admin" and current_user.role not in roles:
                 raise Forbidden()

@@ -40,7 +40,7 @@ def get_desk(db, desk_id, now=None):
     """One desk as in ``list_desks``; NotFound if none."""
     found = list_desks(db, now, desk_id)
     if not found:
-        raise NotFound("There is no desk with that id.")
+        raise NotFound(_l("There is no desk with that id."))
     return found[0]
 
 
@@ -52,7 +52,8 @@ def desk_event(db, desk_id, now, actor):
 
 def _set_paused(db, desk_id, paused, reason, actor, now):
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
-        raise InvalidInput(f"reason must be text of at most {MAX_REASON} characters.")
+        raise InvalidInput(_l("reason must be text of at most %(maximum)s characters.",
+                              maximum=MAX_REASON))
     now = now or utcnow()
     with day.change(db, now) as events:
         get_desk(db, desk_id, now)

@@ -26,9 +26,9 @@ def _row_to_display(row):
 def create_display(db, name, offices=None, language="ca", message="", *, actor=None, now=None):
     """A new display screen showing ``offices`` (all when None); returns it with its key."""
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 80:
-        raise InvalidInput("name must be text of 1 to 80 characters.")
+        raise InvalidInput(_l("name must be text of 1 to 80 characters."))
     if language not in LANGUAGES:
-        raise InvalidInput(f"language must be one of: {', '.join(LANGUAGES)}.")
+        raise InvalidInput(_l("language must be one of: %(codes)s.", codes=', '.join(LANGUAGES)))
     _check_message(message)
     now = now or utcnow()
     with write_transaction(db):
@@ -37,9 +37,9 @@ def create_display(db, name, offices=None, language="ca", message="", *, actor=N
             offices = known
         unknown = [code for code in offices if code not in known]
         if unknown:
-            raise UnknownOffice(f"Unknown office: {', '.join(unknown)}.")
+            raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=', '.join(unknown)))
         if db.execute("SELECT 1 FROM displays WHERE name = ?", [name.strip()]).fetchone():
-            raise Conflict("A display screen with that name already exists.")
+            raise Conflict(_l("A display screen with that name already exists."))
         cursor = db.execute(
             "INSERT INTO displays (name, key, offices, language, message) VALUES (?, ?, ?, ?, ?)",
             [name.strip(), secrets.token_urlsafe(24), json.dumps(list(offices)), language,
@@ -60,7 +60,7 @@ def rotate_key(db, name, *, actor=None, now=None):
         cursor = db.execute("UPDATE displays SET key = ? WHERE name = ?",
                             [secrets.token_urlsafe(24), name])
         if not cursor.rowcount:
-            raise NotFound("There is no display screen with that name.")
+            raise NotFound(_l("There is no display screen with that name."))
         display = db.execute("SELECT * FROM displays WHERE name = ?", [name]).fetchone()
         event = record(db, now, "display_key_rotated", {"display": display["id"]}, actor=actor)
     return Outcome(_row_to_display(display), [event])
@@ -70,7 +70,7 @@ def find_by_id(db, display_id):
     """A display screen by id; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE id = ?", [display_id]).fetchone()
     if row is None:
-        raise NotFound("There is no display screen with that id.")
+        raise NotFound(_l("There is no display screen with that id."))
     return _row_to_display(row)
 
 
@@ -78,7 +78,7 @@ def find_by_key(db, key):
     """A display screen by its secret key; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE key = ?", [key]).fetchone()
     if row is None:
-        raise NotFound("There is no display screen with that key.")
+        raise NotFound(_l("There is no display screen with that key."))
     return _row_to_display(row)
 
 

@@ -1,4 +1,5 @@
 """Tickets: issuing, calling in order, and every step of a ticket's life."""
+from flask_babel import lazy_gettext as _l
 import secrets
 from datetime import datetime
 
@@ -51,17 +52,18 @@ def _ticket_event(db, now, ticket, actor, type_="ticket_changed", **extra):
 
 def _check_issue_input(kind, priority, party_size, appointment_at):
     if kind not in KINDS:
-        raise InvalidInput(f"kind must be one of: {', '.join(KINDS)}.")
+        raise InvalidInput(_l("kind must be one of: %(kinds)s.", kinds=', '.join(KINDS)))
     if not isinstance(priority, bool):
-        raise InvalidInput("priority must be true or false.")
+        raise InvalidInput(_l("priority must be true or false."))
     if (isinstance(party_size, bool) or not isinstance(party_size, int)
             or not 1 <= party_size <= MAX_PARTY_SIZE):
-        raise InvalidInput(f"party_size must be a whole number from 1 to {MAX_PARTY_SIZE}.")
+        raise InvalidInput(_l("party_size must be a whole number from 1 to %(maximum)s.",
+                              maximum=MAX_PARTY_SIZE))
     if appointment_at is not None and kind != "appointment":
-        raise InvalidInput("appointment_at goes only with kind appointment.")
+        raise InvalidInput(_l("appointment_at goes only with kind appointment."))
     if appointment_at is not None and (not isinstance(appointment_at, datetime)
                                        or appointment_at.tzinfo is None):
-        raise InvalidInput("appointment_at must be a date and time with its offset.")
+        raise InvalidInput(_l("appointment_at must be a date and time with its offset."))
 
 
 def issue(db, office, kind="walk_in", priority=False, party_size=1, appointment_at=None,
@@ -99,7 +101,7 @@ def issue(db, office, kind="walk_in", priority=False, party_size=1, appointment_
 def _desk(db, desk_id):
     row = db.execute("SELECT * FROM desks WHERE id = ?", [desk_id]).fetchone()
     if row is None:
-        raise NotFound("There is no desk with that id.")
+        raise NotFound(_l("There is no desk with that id."))
     return row
 
 
@@ -142,10 +144,11 @@ def call_next(db, desk_id, *, actor=None, now=None):
 def _locked_ticket(db, ticket_id, action):
     row = db.execute("SELECT * FROM tickets WHERE id = ?", [ticket_id]).fetchone()
     if row is None:
-        raise NotFound("There is no ticket with that id.")
+        raise NotFound(_l("There is no ticket with that id."))
     if row["status"] not in ALLOWED_FROM[action]:
         raise InvalidTransition(
-            f"A ticket that is {row['status']} cannot be given '{action}'.")
+            _l("A ticket that is %(status)s cannot be given '%(action)s'.",
+               status=row["status"], action=action))
     return row
 
 
@@ -224,7 +227,7 @@ def transfer(db, ticket_id, office, *, actor=None, now=None):
         row = _locked_ticket(db, ticket_id, "transfer")
         _office_letter(db, office)
         if office == row["office"]:
-            raise InvalidTransition("The ticket is already in that office.")
+            raise InvalidTransition(_l("The ticket is already in that office."))
         db.execute(
             "UPDATE tickets SET status = 'waiting', office = ?, desk_id = NULL, called_at = NULL,"
             " started_at = NULL, recalls = 0 WHERE id = ?",
@@ -246,7 +249,7 @@ def find_by_token(db, token, now=None):
     now = now or utcnow()
     rows = db.execute(f"{SELECT_TICKETS} WHERE t.token = ?", [token]).fetchall()
     if not rows:
-        raise NotFound("There is no ticket with that token.")
+        raise NotFound(_l("There is no ticket with that token."))
     return ticket_json.describe(db, rows, now, public=True)[0]
 
 
@@ -254,7 +257,7 @@ def find(db, ticket_id, now=None):
     """A ticket by id; NotFound if none."""
     ticket = ticket_json.load(db, ticket_id, now or utcnow())
     if ticket is None:
-        raise NotFound("There is no ticket with that id.")
+        raise NotFound(_l("There is no ticket with that id."))
     return ticket
 
 
@@ -262,7 +265,7 @@ def list_today(db, office=None, status=None, now=None):
     """Today's tickets, oldest first, optionally of one office and/or one status."""
     now = now or utcnow()
     if status is not None and status not in STATUSES:
-        raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}.")
+        raise InvalidInput(_l("status must be one of: %(statuses)s.", statuses=', '.join(STATUSES)))
     if office is not None:
         _office_letter(db, office)
     sql = f"{SELECT_TICKETS} WHERE t.day = ?"

@@ -1,4 +1,5 @@
 """Reading client input strictly: a JSON object with known fields of the right types."""
+from flask_babel import lazy_gettext as _l
 import json
 
 from flask import request
@@ -21,12 +22,12 @@ def json_object(allowed):
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # too deeply nested is invalid too
-        raise InvalidJson("The body is not valid JSON.") from None
+        raise InvalidJson(_l("The body is not valid JSON.")) from None
     if not isinstance(body, dict):
-        raise InvalidJson("The body must be a JSON object.")
+        raise InvalidJson(_l("The body must be a JSON object."))
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(unknown)}.")
+        raise InvalidInput(_l("Unknown field: %(codes)s.", codes=', '.join(unknown)))
     return body
 
 
@@ -36,7 +37,8 @@ def text(body, name, default=None, max_length=MAX_TEXT):
     if value is None:
         return default
     if not isinstance(value, str) or len(value) > max_length:
-        raise InvalidInput(f"{name} must be text of at most {max_length} characters.")
+        raise InvalidInput(_l("%(name)s must be text of at most %(maximum)s characters.",
+                              name=name, maximum=max_length))
     return value
 
 
@@ -44,7 +46,7 @@ def required_text(body, name, max_length=MAX_TEXT):
     """A string field that must be present and not empty (a missing one is invalid input)."""
     value = text(body, name, max_length=max_length)
     if not value:
-        raise InvalidInput(f"{name} is required.")
+        raise InvalidInput(_l("%(name)s is required.", name=name))
     return value
 
 
@@ -56,4 +58,4 @@ def instant(body, name):
     try:
         return parse_instant(value)
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO 8601 date and time.") from None
+        raise InvalidInput(_l("%(name)s must be an ISO 8601 date and time.", name=name)) from None

@@ -661,6 +661,16 @@ def test_error_message_in_catalan_by_default_and_spanish_on_request(call):
     assert "edificio" in full_es["message"] and "edifici " in full_ca["message"]
 
 
+def test_messages_naming_a_field_or_a_limit_are_translated_too(call):
+    body = {"office": "OAC", "party_size": 21}
+    said = {lang: assert_error(call("POST", "/tickets", "reception", body,
+                                    headers={"Accept-Language": lang}), 400)["message"]
+            for lang in ("ca", "es", "en")}
+    assert said == {"ca": "el nombre de persones del grup ha de ser un enter d'1 a 20.",
+                    "es": "el número de personas del grupo debe ser un entero de 1 a 20.",
+                    "en": "party_size must be a whole number from 1 to 20."}
+
+
 # --- role matrix -------------------------------------------------------------------------------
 
 ANY = ("display", "clerk", "reception")
