@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .clock import stamp, utcnow
 from .db import write_transaction
 from .errors import Conflict, InvalidInput, NotFound
-from .journal import record
+from .journal import Outcome, record
 
 ROLES = ("admin", "reception", "clerk", "display")
 MIN_PASSWORD = 8
@@ -88,17 +88,17 @@ def find_token(db, token):
 
 
 def revoke_token(db, name, *, actor=None, now=None):
-    """Revoke every live API token called ``name``; how many were revoked."""
+    """Revoke every live API token called ``name``; the value is how many were revoked."""
     now = now or utcnow()
     with write_transaction(db):
-        cursor = db.execute(
-            "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-            [stamp(now), name],
-        )
-        if cursor.rowcount:
-            record(db, now, "token_revoked", {"name": name, "count": cursor.rowcount},
-                   actor=actor)
-    return cursor.rowcount
+        ids = [row[0] for row in db.execute(
+            "SELECT id FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name])]
+        db.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                   [stamp(now), name])
+        events = [record(db, now, "token_revoked",
+                         {"name": name, "count": len(ids), "tokens": ids}, actor=actor)
+                  ] if ids else []
+    return Outcome(len(ids), events)
 
 
 def list_users(db):

@@ -176,5 +176,7 @@ def revoke_token():
 
 
 def _revoke(name):
-    if not accounts.revoke_token(get_db(), name, actor=current_user.actor):
+    outcome = accounts.revoke_token(get_db(), name, actor=current_user.actor)
+    if not outcome.value:
         raise InvalidInput(_("There is no live API token with that name."))
+    return outcome

@@ -94,7 +94,7 @@ def create_display_command(name, offices, language):
 @with_appcontext
 def revoke_token_command(name):
     """Revoke every live API token called NAME."""
-    count = accounts.revoke_token(get_db(), name, actor="cli")
+    count = accounts.revoke_token(get_db(), name, actor="cli").value
     if not count:
         raise click.ClickException(f"No live API token is called {name}.")
     click.echo(f"Revoked {count} API token(s) called {name}.")

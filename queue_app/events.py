@@ -2,7 +2,8 @@
 
 Rooms: ``display:<office>`` (screens, display-safe payloads), ``staff:<office>`` (desks,
 reception, admin), ``displays`` and ``reception`` (occupancy), ``staff`` (all staff),
-``ticket:<id>`` (one citizen's own ticket), ``screen:<id>`` (one display screen's settings).
+``ticket:<id>`` (one citizen's own ticket), ``screen:<id>`` (one display screen's settings),
+``token:<id>`` (the connections opened with one API token, closed when it is revoked).
 """
 from flask import current_app
 from flask_login import current_user
@@ -60,9 +61,18 @@ def routes(event):
     return out
 
 
+def _cut_off_revoked(event):
+    """A revoked API token's open connections (in this process) are closed at once."""
+    for token_id in event["payload"]["tokens"]:
+        for sid, _ in list(socketio.server.manager.get_participants("/", f"token:{token_id}")):
+            socketio.server.disconnect(sid, namespace="/")
+
+
 def broadcast(events):
     """Push journal events, once committed, to every room that may hear them."""
     for event in events:
+        if event["type"] == "token_revoked":
+            _cut_off_revoked(event)
         for name, room, payload in routes(event):
             socketio.emit(name, payload, to=room)
         # Let the connections' writers send this event before the next is queued behind it,
@@ -151,7 +161,8 @@ def _identify(db, auth):
         found = accounts.find_token(db, auth["token"])
         if found is None:
             raise ConnectionRefusedError("unauthorized")
-        return (*_principal_rooms(db, found["role"], desk_id), None)
+        joined, audience, offices = _principal_rooms(db, found["role"], desk_id)
+        return joined + [f"token:{found['id']}"], audience, offices, None
     if current_user.is_authenticated:
         return (*_principal_rooms(db, current_user.role, desk_id), None)
     raise ConnectionRefusedError("unauthorized")

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from queue_app import displays, socketio
+from queue_app import accounts, displays, socketio
 from queue_app.db import connect
 from helpers import log_in, travel_to
 
@@ -227,3 +227,20 @@ def test_a_screen_connecting_on_a_new_day_starts_it(sock, screens, api, monkeypa
     state = first(sock({"screen": screens["all"]}).get_received(), "snapshot")
     assert state["calls"] == [] and state["waiting"]["OAC"] == 0
     assert state["occupancy"]["inside"] == 0
+
+
+def test_revoking_a_token_on_the_admin_page_closes_its_open_connections(
+        app, sock, tokens):
+    db = connect(app.config["DATABASE"])
+    try:
+        token = accounts.create_token(db, "door-tablet", "reception")
+    finally:
+        db.close()
+    tablet, desk_app = sock({"token": token}), sock({"token": tokens["clerk"]})
+    assert tablet.is_connected() and desk_app.is_connected()
+    app.config["WTF_CSRF_ENABLED"] = False   # CSRF on admin forms is tested in test_admin
+    admin = app.test_client()
+    log_in(app, admin, "admin")
+    assert admin.post("/admin/tokens/revoke", data={"name": "door-tablet"}).status_code == 302
+    assert not tablet.is_connected()
+    assert desk_app.is_connected()
