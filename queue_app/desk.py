@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from . import desks, offices
 from .auth import page_for
 from .db import get_db
-from .ticket_page import labels, office_names
+from .ticket_page import labels
 
 bp = Blueprint("desk", __name__)
 
@@ -24,9 +24,10 @@ def page():
         session["desk"] = picked
         return redirect(url_for("desk.page"))
     desk = next((d for d in every_desk if d["id"] == session.get("desk")), None)
+    every_office = offices.list_offices(db)
+    names = {office["code"]: office["name"] for office in every_office}
     if desk is None or request.args.get("choose"):
         return render_template("desk/choose.html", desks=every_desk, chosen=desk,
-                               office_names=office_names(db))
-    return render_template("desk/page.html", desk=desk, offices=offices.list_offices(db),
-                           labels=labels(),
-                           office_names=office_names(db))
+                               office_names=names)
+    return render_template("desk/page.html", desk=desk, offices=every_office,
+                           labels=labels(), office_names=names)

@@ -3,8 +3,9 @@ from flask_babel import lazy_gettext as _l
 
 from . import day, ticket_json
 from .clock import utcnow
-from .errors import Conflict, InvalidInput, NotFound, UnknownOffice
+from .errors import Conflict, InvalidInput, NotFound
 from .journal import Outcome, record
+from .offices import check_codes
 from .ticket_json import SELECT_TICKETS
 
 MAX_REASON = 200
@@ -74,16 +75,8 @@ def resume(db, desk_id, reason=None, *, actor=None, now=None):
     return _set_paused(db, desk_id, False, reason, actor, now)
 
 
-def _check_offices(db, offices):
-    """The office codes, known and each once, in the offices' own order (inside a transaction)."""
-    if not isinstance(offices, (list, tuple)) or not offices \
-            or not all(isinstance(code, str) for code in offices):
-        raise InvalidInput(_l("A desk must serve at least one office."))
-    known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
-    unknown = sorted(set(offices) - set(known))
-    if unknown:
-        raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=", ".join(unknown)))
-    return [code for code in known if code in offices]
+def _check_offices(db, codes):
+    return check_codes(db, codes, _l("A desk must serve at least one office."))
 
 
 def set_offices(db, desk_id, offices, *, actor=None, now=None):

@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from . import journal, occupancy
 from .clock import utcnow
 from .db import read_transaction, write_transaction
-from .errors import Conflict, InvalidInput, NotFound, UnknownOffice
+from .errors import Conflict, InvalidInput, NotFound
 from .journal import Outcome, record
-from .offices import waiting_by_office
+from .offices import check_codes, list_offices, waiting_by_office
 from .ticket_json import for_display
 
 LANGUAGES = ("ca", "es", "en")
@@ -27,30 +27,19 @@ def create_display(db, name, offices=None, language="ca", message="", *, actor=N
     """A new display screen showing ``offices`` (all when None); returns it with its key."""
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 80:
         raise InvalidInput(_l("name must be text of 1 to 80 characters."))
-    if language not in LANGUAGES:
-        raise InvalidInput(_l("language must be one of: %(codes)s.", codes=', '.join(LANGUAGES)))
-    _check_message(message)
+    _check_settings(language, message)
     now = now or utcnow()
     with write_transaction(db):
-        known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
         if offices is None:
-            offices = known
-        unknown = [code for code in offices if code not in known]
-        if unknown:
-            raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=', '.join(unknown)))
+            offices = [office["code"] for office in list_offices(db)]
+        offices = _check_offices(db, offices)
         if db.execute("SELECT 1 FROM displays WHERE name = ?", [name.strip()]).fetchone():
             raise Conflict(_l("A display screen with that name already exists."))
         cursor = db.execute(
             "INSERT INTO displays (name, key, offices, language, message) VALUES (?, ?, ?, ?, ?)",
-            [name.strip(), secrets.token_urlsafe(24), json.dumps(list(offices)), language,
-             message],
+            [name.strip(), secrets.token_urlsafe(24), json.dumps(offices), language, message],
         )
-        display = find_by_id(db, cursor.lastrowid)
-        event = record(db, now, "display_changed",
-                       {"display": {k: display[k] for k in ("id", "name", "offices",
-                                                            "language")}},
-                       actor=actor)
-    return Outcome(display, [event])
+        return _changed(db, cursor.lastrowid, now, actor)
 
 
 def rotate_key(db, name, *, actor=None, now=None):
@@ -127,32 +116,33 @@ def snapshot(db, display):
                 display={k: display[k] for k in ("name", "offices", "language", "message")})
 
 
-def _check_message(message):
+def _check_settings(language, message):
+    if language not in LANGUAGES:
+        raise InvalidInput(_l("The language must be one of: %(codes)s.",
+                              codes=", ".join(LANGUAGES)))
     if not isinstance(message, str) or len(message) > MAX_MESSAGE:
         raise InvalidInput(_l("The message must have at most %(n)s characters.", n=MAX_MESSAGE))
 
 
+def _check_offices(db, codes):
+    return check_codes(db, codes, _l("A display screen must show at least one office."))
+
+
+def _changed(db, display_id, now, actor):
+    """Journal a screen's settings as they are now (never its key), inside a transaction."""
+    display = find_by_id(db, display_id)
+    settings = {k: display[k] for k in ("id", "name", "offices", "language", "message")}
+    return Outcome(display, [record(db, now, "display_changed", {"display": settings},
+                                    actor=actor)])
+
+
 def update_display(db, display_id, offices, language, message, *, actor=None, now=None):
     """Change what a display screen shows: its offices (at least one), language and message."""
-    if language not in LANGUAGES:
-        raise InvalidInput(_l("The language must be one of: %(codes)s.",
-                              codes=", ".join(LANGUAGES)))
-    _check_message(message)
-    if not isinstance(offices, (list, tuple)) or not offices:
-        raise InvalidInput(_l("A display screen must show at least one office."))
+    _check_settings(language, message)
     now = now or utcnow()
     with write_transaction(db):
         find_by_id(db, display_id)
-        known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
-        unknown = sorted({str(code) for code in offices} - set(known))
-        if unknown:
-            raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=", ".join(unknown)))
+        codes = _check_offices(db, offices)
         db.execute("UPDATE displays SET offices = ?, language = ?, message = ? WHERE id = ?",
-                   [json.dumps([code for code in known if code in offices]), language,
-                    message.strip(), display_id])
-        display = find_by_id(db, display_id)
-        event = record(db, now, "display_changed",
-                       {"display": {k: display[k] for k in ("id", "name", "offices",
-                                                            "language", "message")}},
-                       actor=actor)
-    return Outcome(display, [event])
+                   [json.dumps(codes), language, message.strip(), display_id])
+        return _changed(db, display_id, now, actor)

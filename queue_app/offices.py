@@ -1,4 +1,7 @@
 """Offices and their queues."""
+from flask_babel import lazy_gettext as _l
+
+from .errors import InvalidInput, UnknownOffice
 
 
 def list_offices(db):
@@ -18,3 +21,19 @@ def waiting_by_office(db, offices=None):
         office["code"]: office["waiting"] for office in list_offices(db)
         if offices is None or office["code"] in offices
     }
+
+
+def check_codes(db, codes, none_message):
+    """``codes`` as known office codes, each once, in the offices' own order.
+
+    Refused with ``none_message`` when empty or not a list of text, and as UnknownOffice
+    when one is not an office.
+    """
+    if not isinstance(codes, (list, tuple)) or not codes \
+            or not all(isinstance(code, str) for code in codes):
+        raise InvalidInput(none_message)
+    known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
+    unknown = sorted(set(codes) - set(known))
+    if unknown:
+        raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=", ".join(unknown)))
+    return [code for code in known if code in codes]
