@@ -31,15 +31,28 @@ def main(argv=None):
         import eventlet
 
         eventlet.monkey_patch()
-    from queue_app import create_app, socketio
+    from queue_app import create_app, serving, socketio, start_background
 
+    sock = None
+    if mode == "eventlet":
+        # The port first: a second server on a taken port must stop here, before it starts
+        # background work on the same database.
+        try:
+            sock = serving.listen(args.host, args.port)
+        except serving.PortInUse as error:
+            sys.exit(f"run.py: cannot serve: {error}")
     app = create_app()
+    start_background(app)
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall every connection for a tenth of a second.
     gc.freeze()
     # The server logs "... http://HOST:PORT" once it listens, then one line per request.
-    socketio.run(app, host=args.host, port=args.port, log_output=True,
-                 allow_unsafe_werkzeug=mode == "threading")
+    if sock is not None:
+        ceiling = serving.connection_ceiling(app.config["MAX_CONNECTIONS"])
+        serving.serve_eventlet(app, sock, ceiling)
+    else:
+        socketio.run(app, host=args.host, port=args.port, log_output=True,
+                     allow_unsafe_werkzeug=True)
 
 
 if __name__ == "__main__":

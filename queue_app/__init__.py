@@ -69,6 +69,8 @@ def create_app(test_config=None):
         SESSION_COOKIE_SAMESITE="Lax",
         # Rate-limit counters: per process in memory, or shared (e.g. a redis:// URL).
         RATELIMIT_STORAGE_URI=os.environ.get("QUEUE_RATELIMIT_STORAGE", "memory://"),
+        # Connections one server process serves at once (run.py, eventlet; serving.py).
+        MAX_CONNECTIONS=int(os.environ.get("QUEUE_MAX_CONNECTIONS") or 5000),
     )
     if test_config:
         app.config.update(test_config)
@@ -81,7 +83,8 @@ def create_app(test_config=None):
     from display import bp as display_bp
 
     from . import (admin, api, assets, auth, cli, db, desk, events,  # noqa: F401
-                   reception, security, ticket_page)  # (events registers its handlers on import)
+                   health, reception, security, socket_guard, ticket_page)
+    # (events registers its Socket.IO handlers on import)
     from .auth import login_manager
 
     babel.init_app(app, locale_selector=select_locale)
@@ -93,7 +96,7 @@ def create_app(test_config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(display_bp)
-    for pages in (auth.bp, reception.bp, desk.bp, ticket_page.bp, admin.bp):
+    for pages in (auth.bp, reception.bp, desk.bp, ticket_page.bp, admin.bp, health.bp):
         app.register_blueprint(pages)
 
     @app.context_processor
@@ -105,8 +108,11 @@ def create_app(test_config=None):
         # Chosen knowingly (the contract's default server; the README says why), so not
         # repeated on every command and request.
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    # No message queue for Socket.IO itself: each process delivers the journal to its own
+    # connections, and QUEUE_MESSAGE_QUEUE only wakes the others up (relay.py).
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"],
-                      message_queue=app.config["MESSAGE_QUEUE"])
+                      max_http_buffer_size=socket_guard.MAX_MESSAGE_BYTES)
+    app.extensions["torn.socket_guard"] = socket_guard.Guard(socketio.server)
     if app.config["BEHIND_PROXY"]:
         # One trusted HTTPS reverse proxy in front (docs/deploy/nginx.conf): believe its
         # X-Forwarded-* headers, and send the session cookie over HTTPS only. Wrapped
@@ -118,4 +124,11 @@ def create_app(test_config=None):
         from .migrations import migrate
 
         migrate(db.get_db())
+        events.init_app(app)
     return app
+
+
+def start_background(app):
+    """A server process's background work: the journal relay and the socket sweeper."""
+    app.extensions["torn.relay"].start(socketio.start_background_task)
+    socketio.start_background_task(app.extensions["torn.socket_guard"].run, socketio.sleep)

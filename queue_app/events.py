@@ -3,17 +3,22 @@
 Rooms: ``display:<office>`` (screens, display-safe payloads), ``staff:<office>`` (desks,
 reception, admin), ``displays`` and ``reception`` (occupancy), ``staff`` (all staff),
 ``ticket:<id>`` (one citizen's own ticket), ``screen:<id>`` (one display screen's settings),
-``token:<id>`` (the connections opened with one API token, closed when it is revoked).
+``token:<id>`` (the connections opened with one API token, closed when it is revoked),
+``user:<id>`` (one staff user's page connections, closed when that user's sessions end).
+
+Each server process delivers the journal to its own connections (``relay.py``): emits here
+never cross processes, and a process knows every room its connections joined.
 """
-from flask import current_app
+from flask import current_app, request
 from flask_login import current_user
-from flask_socketio import ConnectionRefusedError, emit, join_room, rooms
+from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from . import accounts, desks, displays, journal, socketio, ticket_json, tickets
 from .clock import utcnow
 from .day import ensure_today
 from .db import get_db, read_transaction
 from .errors import NotFound
+from .relay import Relay
 from .ticket_json import SELECT_TICKETS, for_display
 
 # A reconnecting client gets the events it missed, or a snapshot past this many.
@@ -61,24 +66,55 @@ def routes(event):
     return out
 
 
-def _cut_off_revoked(event):
-    """A revoked API token's open connections (in this process) are closed at once."""
-    for token_id in event["payload"]["tokens"]:
-        for sid, _ in list(socketio.server.manager.get_participants("/", f"token:{token_id}")):
-            socketio.server.disconnect(sid, namespace="/")
+def _cut_off(room):
+    """Close this process's connections in ``room``."""
+    for sid, _ in list(socketio.server.manager.get_participants("/", room)):
+        socketio.server.disconnect(sid, namespace="/")
+
+
+def _cut_offs(event):
+    """The rooms whose connections an event ends: a revoked token's, an ended user's."""
+    if event["type"] == "token_revoked":
+        return [f"token:{token_id}" for token_id in event["payload"]["tokens"]]
+    if event["type"] == "user_sessions_ended":
+        return [f"user:{event['payload']['user']}"]
+    return []
 
 
 def broadcast(events):
-    """Push journal events, once committed, to every room that may hear them."""
+    """Hand journal events, once committed, to this process's relay (see ``relay.py``)."""
+    current_app.extensions["torn.relay"].committed(events)
+
+
+def deliver(events):
+    """Send journal events, in order, to this process's connections that may hear them."""
     for event in events:
-        if event["type"] == "token_revoked":
-            _cut_off_revoked(event)
+        for room in _cut_offs(event):
+            _cut_off(room)
         for name, room, payload in routes(event):
             socketio.emit(name, payload, to=room)
         # Let the connections' writers send this event before the next is queued behind it,
         # so that a call reaches the screens first, ahead of its bookkeeping events.
         socketio.sleep(0)
     _push_waiting_citizens(events)
+
+
+def refresh():
+    """A fresh snapshot for every connection of this process (a gap too long to replay)."""
+    db = get_db()
+    made = {}
+    for sid, audience in list(AUDIENCES.items()):
+        if audience not in made:
+            made[audience] = snapshot(db, *audience)
+        socketio.emit("snapshot", made[audience], to=sid)
+
+
+def init_app(app):
+    """The app's relay, starting after the journal's newest event (call in an app context)."""
+    relay = Relay(app, deliver, refresh)
+    relay.start_from(journal.last_seq(get_db()))
+    app.extensions["torn.relay"] = relay
+    return relay
 
 
 def _moved_queues(events):
@@ -94,13 +130,8 @@ def _moved_queues(events):
 
 
 def _citizens_listening():
-    """The ``ticket:<id>`` rooms with a connection, or None when that cannot be known here.
-
-    With one server process every connection is in this process's rooms, so tickets
-    nobody follows cost nothing; with a message queue, other processes may hold them.
-    """
-    if current_app.config["MESSAGE_QUEUE"]:
-        return None
+    """The ``ticket:<id>`` rooms with a connection in this process (which delivers only to
+    its own connections), so that tickets nobody follows here cost nothing."""
     return {room for room in socketio.server.manager.rooms.get("/", {})
             if isinstance(room, str) and room.startswith("ticket:")}
 
@@ -114,8 +145,10 @@ def _push_waiting_citizens(events):
     read of the queue per office, however many citizens wait in it.
     """
     moved = _moved_queues(events)
+    if not moved:
+        return
     listening = _citizens_listening()
-    if not moved or listening == set():
+    if not listening:
         return
     db = get_db()
     now = utcnow()
@@ -123,12 +156,16 @@ def _push_waiting_citizens(events):
         with read_transaction(db):
             rows = db.execute(f"{SELECT_TICKETS} WHERE t.status = 'waiting' AND t.office = ?",
                               [office]).fetchall()
-            if listening is not None:
-                rows = [row for row in rows if f"ticket:{row['id']}" in listening]
+            rows = [row for row in rows if f"ticket:{row['id']}" in listening]
             waiting = ticket_json.describe(db, rows, now)
         for ticket in waiting:
             socketio.emit("ticket_changed", {"seq": seq, "ticket": _public(ticket)},
                           to=f"ticket:{ticket['id']}")
+
+
+# What each connection of this process hears: ``{sid: (audience, offices, ticket id)}``,
+# audience being "display", "staff" or "ticket"; kept from connect to disconnect.
+AUDIENCES = {}
 
 
 def _principal_rooms(db, role, desk_id):
@@ -163,8 +200,9 @@ def _identify(db, auth):
             raise ConnectionRefusedError("unauthorized")
         joined, audience, offices = _principal_rooms(db, found["role"], desk_id)
         return joined + [f"token:{found['id']}"], audience, offices, None
-    if current_user.is_authenticated:
-        return (*_principal_rooms(db, current_user.role, desk_id), None)
+    if current_user.is_authenticated and current_user.kind == "user":
+        joined, audience, offices = _principal_rooms(db, current_user.role, desk_id)
+        return joined + [f"user:{current_user.ident}"], audience, offices, None
     raise ConnectionRefusedError("unauthorized")
 
 
@@ -188,39 +226,41 @@ def connect(auth=None):
         raise ConnectionRefusedError("unauthorized") from None
     for room in joined:
         join_room(room)
+    AUDIENCES[request.sid] = (audience, tuple(offices), ticket_id)
     emit("snapshot", snapshot(db, audience, offices, ticket_id))
+
+
+@socketio.on("disconnect")
+def disconnect(reason=None):
+    """A connection ends (client, server or network): forget what it heard."""
+    AUDIENCES.pop(request.sid, None)
+
+
+# The journal's seqs are SQLite integers: a client's ``since`` beyond them is nonsense.
+MAX_SEQ = 2 ** 63 - 1
 
 
 @socketio.on("resync")
 def resync(data=None):
     """A reconnected client sends ``{"since": seq}``; it gets the missed events or a snapshot."""
+    audience = AUDIENCES.get(request.sid)
+    if audience is None:
+        return
     db = get_db()
     since = data.get("since") if isinstance(data, dict) else None
-    mine = set(rooms())
-    audience, offices, ticket_id = _audience_of(db, mine)
     # A ticket's snapshot is as small as one event, and holds the place in the queue that
     # the journal's events alone cannot give back (see _push_waiting_citizens).
-    if audience == "ticket" or isinstance(since, bool) or not isinstance(since, int) \
-            or since < 0:
-        emit("snapshot", snapshot(db, audience, offices, ticket_id))
+    if audience[0] == "ticket" or isinstance(since, bool) or not isinstance(since, int) \
+            or not 0 <= since <= MAX_SEQ:
+        emit("snapshot", snapshot(db, *audience))
         return
     missed = journal.since(db, since, limit=RESYNC_MAX_EVENTS + 1)
     day_started = any(event["type"] == "day_started" for event in missed)
-    if len(missed) > RESYNC_MAX_EVENTS or day_started:
-        emit("snapshot", snapshot(db, audience, offices, ticket_id))
+    if len(missed) > RESYNC_MAX_EVENTS or day_started or since > journal.last_seq(db):
+        emit("snapshot", snapshot(db, *audience))
         return
+    mine = set(socketio.server.rooms(request.sid, namespace="/"))
     for event in missed:
         for name, room, payload in routes(event):
             if room in mine:
                 emit(name, payload)
-
-
-def _audience_of(db, mine):
-    """Recover a connection's audience, offices and ticket from the rooms it joined."""
-    for room in mine:
-        if room.startswith("ticket:"):
-            return "ticket", [], int(room.split(":", 1)[1])
-    audience = "display" if "displays" in mine else "staff"
-    prefix = f"{audience}:"
-    offices = [code for code in _all_offices(db) if prefix + code in mine]
-    return audience, offices, None

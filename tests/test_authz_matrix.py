@@ -62,6 +62,7 @@ PAGES = [
     ("display.static", "GET", "/display/static/display.css", PUBLIC),
     ("static", "GET", "/static/torn.css", PUBLIC),
     ("assets.vendor_file", "GET", "/vendor/socket.io.min.js", PUBLIC),
+    ("health.healthz", "GET", "/healthz", PUBLIC),
 ]
 API = [
     ("api.list_offices", "GET", "/api/v1/offices", ANY_LOGGED_IN),

@@ -4,20 +4,20 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from queue_app import accounts, displays, socketio
-from queue_app.db import connect
+from queue_app.db import connect, get_db
+from queue_app.events import broadcast
 from helpers import log_in, travel_to
 
 
 @pytest.fixture
 def screens(app):
     """``{"all": key, "omic": key}``: the demo waiting room and an OMIC-only screen."""
-    db = connect(app.config["DATABASE"])
-    try:
-        omic = displays.create_display(db, "OMIC", ["OMIC"]).value["key"]
+    with app.app_context():   # created as the admin page does: its events delivered
+        db = get_db()
+        created = displays.create_display(db, "OMIC", ["OMIC"])
+        broadcast(created.events)
         waiting_room = displays.list_displays(db)[0]["key"]
-    finally:
-        db.close()
-    return {"all": waiting_room, "omic": omic}
+    return {"all": waiting_room, "omic": created.value["key"]}
 
 
 @pytest.fixture

@@ -1,0 +1,99 @@
+"""The HTTP server around the app (``run.py``): one listening socket of its own, and the
+limits that keep a single client from stalling the town hall.
+
+Limits (docs/security.md says why each has its value):
+
+- ``HEAD_TIMEOUT_S``: a request's line and headers must arrive within this time (also the
+  longest a kept-alive connection may sit idle between requests); a half-sent request is
+  closed then, whatever it trickles.
+- ``SOCKET_TIMEOUT_S``: any single read or write of a connection (a body, a WebSocket)
+  that waits longer fails and the connection closes. Engine.IO pings every 25 s, so a live
+  screen always talks well within it.
+- ``QUEUE_MAX_CONNECTIONS`` (default ``MAX_CONNECTIONS``): connections served at once; the
+  process's file-descriptor limit is raised to fit them (or the ceiling lowered, said aloud).
+"""
+import errno
+import resource
+import socket
+import sys
+
+MAX_CONNECTIONS = 5000
+HEAD_TIMEOUT_S = 10
+SOCKET_TIMEOUT_S = 60
+LISTEN_BACKLOG = 1024
+# Descriptors kept for what is not a client: the database, its WAL, Redis, logs.
+SPARE_DESCRIPTORS = 256
+
+
+class PortInUse(RuntimeError):
+    """Another process already listens on the address."""
+
+
+def connection_ceiling(wanted):
+    """Raise the soft file-descriptor limit for ``wanted`` connections; the ceiling that fits.
+
+    When the hard limit is too low the ceiling is lowered to what it allows and a warning says
+    so: refusing to start would leave the town hall without its queue.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + SPARE_DESCRIPTORS
+    if hard != resource.RLIM_INFINITY and needed > hard:
+        needed = hard
+    if needed > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    ceiling = max(1, min(wanted, needed - SPARE_DESCRIPTORS))
+    if ceiling < wanted:
+        print(f"run.py: the file-descriptor limit ({hard}) allows only {ceiling} connections,"
+              f" not {wanted}; raise it (`ulimit -n`, LimitNOFILE=) to serve more.",
+              file=sys.stderr)
+    return ceiling
+
+
+def listen(host, port):
+    """A listening socket of our own: without SO_REUSEPORT, so that a second server on a taken
+    port fails at once (PortInUse) instead of silently sharing it with the first."""
+    import eventlet
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return eventlet.listen((host, port), family=family, backlog=LISTEN_BACKLOG,
+                               reuse_port=False)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(f"{host}:{port} is already in use (Address already in use):"
+                            " is another Torn server running there?") from None
+        raise
+
+
+def protocol():
+    """eventlet's HTTP protocol with a deadline for each request's head (line and headers)."""
+    import eventlet
+    import eventlet.wsgi
+
+    class HttpProtocol(eventlet.wsgi.HttpProtocol):
+        """Closes a connection whose request head is not complete within HEAD_TIMEOUT_S."""
+
+        def handle_one_request(self):
+            # eventlet's server closes a connection quietly on socket.timeout.
+            self._head_deadline = eventlet.Timeout(
+                HEAD_TIMEOUT_S, socket.timeout("request head too slow"))
+            try:
+                super().handle_one_request()
+            finally:
+                self._head_deadline.cancel()
+
+        def parse_request(self):
+            try:
+                return super().parse_request()
+            finally:
+                self._head_deadline.cancel()   # the head is in: the request may take its time
+
+    return HttpProtocol
+
+
+def serve_eventlet(app, sock, max_connections):
+    """Serve ``app`` on ``sock`` until stopped, within the limits above."""
+    import eventlet.wsgi
+
+    eventlet.wsgi.server(sock, app, log_output=True, max_size=max_connections,
+                         socket_timeout=SOCKET_TIMEOUT_S, protocol=protocol())
