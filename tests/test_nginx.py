@@ -1,14 +1,30 @@
-"""docs/deploy/nginx.conf, served by a real nginx in front of a real server: HTTPS pages and
-API, the HTTP-to-HTTPS redirect, and the Socket.IO WebSocket through the proxy."""
+"""docs/deploy/nginx.conf, a complete nginx.conf, served by a real nginx in front of a real
+server: HTTPS pages and API, the HTTP-to-HTTPS redirect, the Socket.IO WebSocket through the
+proxy, and the connection sizing, limits and timeouts that keep idle or greedy clients from
+starving everybody else.
+
+nginx runs the repository's file itself, worker_connections included; the test changes only
+addresses, ports, certificate and file paths (pid, logs, temporary files) so that it runs as
+whoever runs the tests, and drops `user`. Every swap must match exactly once.
+
+Idle clients come from several loopback addresses (Linux routes all of 127.0.0.0/8 to lo),
+as many clients would, each address under the per-address limit.
+"""
+import contextlib
+import json
 import os
 import re
+import resource
 import shutil
+import socket
+import ssl
 import subprocess
 import threading
 
 import pytest
 import requests
 import socketio
+import websocket   # websocket-client, python-socketio's own (its client extra)
 
 from queue_app.day import ensure_today
 from servers import ServerPool, free_port
@@ -16,51 +32,77 @@ from servers import ServerPool, free_port
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "docs", "deploy", "nginx.conf")
 WAIT_S = 10
+# More than the 768 worker_connections of Debian's nginx.conf on each of two cores (1536),
+# and than nginx's default of 512.
+IDLE_CONNECTIONS = 2000
+IDLE_ADDRESSES = [f"127.0.0.{last}" for last in range(2, 42)]   # 50 connections each
+PER_ADDRESS = 100   # limit_conn torn_addr in nginx.conf
+HALF_REQUEST = b"GET /api/v1/offices HTTP/1.1\r\nHost: 127.0.0.1\r\n"   # no blank line: unfinished
+SHORT_HEADER_TIMEOUT = (r"client_header_timeout 10s;", "client_header_timeout 2s;")
 
 pytestmark = pytest.mark.slow
 
 
-def site_config(upstream_port, http_port, https_port, cert, key):
-    """The repository's nginx.conf with only its addresses and certificate paths swapped."""
+def nginx_config(prefix, upstream_port, http_port, https_port, cert, key, extra_swaps=()):
+    """The repository's nginx.conf with only its addresses, ports and paths swapped."""
     with open(CONFIG) as source:
         text = source.read()
+    temp_paths = "".join(f"\n    {kind}_temp_path {prefix}/{kind};"
+                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     swaps = [
+        (r"^user \S+;\n", ""),
+        (r"^pid \S+;", f"pid {prefix}/nginx.pid;"),
+        (r"^error_log \S+;", "error_log stderr notice;"),
+        (r"^http \{", "http {" + temp_paths),
+        (r"access_log \S+;", f"access_log {prefix}/access.log;"),
         (r"server 127\.0\.0\.1:5000;", f"server 127.0.0.1:{upstream_port};"),
         (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
         (r"listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;"),
         (r"ssl_certificate     \S+;", f"ssl_certificate     {cert};"),
         (r"ssl_certificate_key \S+;", f"ssl_certificate_key {key};"),
+        *extra_swaps,
     ]
     for pattern, replacement in swaps:
-        text, found = re.subn(pattern, replacement, text)
-        assert found == 1, f"{pattern} not in nginx.conf"
+        text, found = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+        assert found == 1, f"{pattern} is not in nginx.conf exactly once ({found} times)"
     return text
 
 
+@contextlib.contextmanager
+def as_many_open_files_as_allowed():
+    """This process (and nginx, started from it) may open files up to its hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 @pytest.fixture
-def proxied(db, tmp_path, tokens):
-    """Torn (eventlet, QUEUE_BEHIND_PROXY=1) behind nginx with a self-signed certificate."""
+def proxied(request, db, tmp_path, tokens):
+    """Torn (eventlet, QUEUE_BEHIND_PROXY=1) behind nginx with a self-signed certificate.
+
+    Indirect parameters: more (pattern, replacement) swaps for the config.
+    """
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert os.path.exists(nginx), "nginx is missing: `make test` installs it"
     ensure_today(db)
     screen_key = db.execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
     cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    # An EC key: two thousand TLS handshakes take a moment, not many seconds.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", key, "-out", cert], check=True, capture_output=True)
-    with ServerPool() as pool:
+    with as_many_open_files_as_allowed(), ServerPool() as pool:
         torn = pool.start(str(tmp_path / "queue.db"), env={"QUEUE_BEHIND_PROXY": "1"})
         http_port, https_port = free_port(), free_port()
         prefix = tmp_path / "nginx"
         prefix.mkdir()
-        (prefix / "torn.conf").write_text(
-            site_config(torn.port, http_port, https_port, cert, key))
-        (prefix / "nginx.conf").write_text(
-            f"worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log stderr notice;\n"
-            "events {}\nhttp {\n  access_log off;\n"
-            + "".join(f"  {kind}_temp_path {prefix}/{kind};\n"
-                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-            + f"  include {prefix}/torn.conf;\n}}\n")
+        (prefix / "nginx.conf").write_text(nginx_config(
+            prefix, torn.port, http_port, https_port, cert, key,
+            getattr(request, "param", ())))
         process = subprocess.Popen(
             [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -75,15 +117,67 @@ def proxied(db, tmp_path, tokens):
             drain = threading.Thread(target=process.stderr.read, daemon=True)
             drain.start()
             yield {"https": f"https://127.0.0.1:{https_port}",
-                   "http": f"http://127.0.0.1:{http_port}", "cert": cert,
-                   "screen": screen_key, "tokens": tokens}
+                   "http": f"http://127.0.0.1:{http_port}", "https_port": https_port,
+                   "cert": cert, "screen": screen_key, "tokens": tokens}
         finally:
             process.terminate()
             process.wait(WAIT_S)
             process.stderr.close()
 
 
+def open_connection(port, source, context=None):
+    """A TCP connection to nginx from the loopback address ``source``; TLS with ``context``."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S,
+                                    source_address=(source, 0))
+    if context is None:
+        return sock
+    try:
+        return context.wrap_socket(sock, server_hostname="127.0.0.1")
+    except BaseException:
+        sock.close()
+        raise
+
+
+def closed_by_server(sock):
+    """Whether nginx closes ``sock`` (or answers 408) within WAIT_S, waiting for nothing else."""
+    sock.settimeout(WAIT_S)
+    try:
+        data = sock.recv(4096)
+    except TimeoutError:
+        return False
+    except OSError:   # reset (reset_timedout_connection) or a TLS connection cut short
+        return True
+    return data == b"" or data.startswith(b"HTTP/1.1 408")
+
+
+def waiting_quietly(sock):
+    """Whether ``sock`` is still open with nothing from nginx to read (looked at, not waited on).
+
+    TLS records that carry no data (TLS 1.3 session tickets) are read past.
+    """
+    sock.setblocking(False)
+    try:
+        sock.recv(1)   # b"" (closed) or data (an answer): either way, not waiting any more
+        return False
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(WAIT_S)
+
+
+def status_from(source, port, cert, path):
+    """The HTTP status nginx answers a GET of ``path`` from the address ``source``."""
+    with open_connection(port, source, ssl.create_default_context(cafile=cert)) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        status_line = sock.makefile("rb").readline()
+    return int(status_line.split()[1])
+
+
 def test_http_is_redirected_to_https(proxied):
+    """A browser asking for http:// is sent to the same address over https://."""
     response = requests.get(proxied["http"] + "/api/v1/offices", allow_redirects=False,
                             timeout=WAIT_S)
     assert response.status_code == 301
@@ -91,6 +185,7 @@ def test_http_is_redirected_to_https(proxied):
 
 
 def test_api_and_calls_go_through_https_and_the_websocket(proxied):
+    """A TV connected through the proxy's WebSocket hears the call a clerk makes."""
     base, cert, tokens = proxied["https"], proxied["cert"], proxied["tokens"]
     state = requests.get(f"{base}/api/v1/displays/{proxied['screen']}/state", verify=cert,
                          timeout=WAIT_S)
@@ -124,6 +219,7 @@ def test_api_and_calls_go_through_https_and_the_websocket(proxied):
 
 
 def test_the_staff_session_cookie_is_secure_over_https(proxied):
+    """Logging in over HTTPS gives a session cookie marked Secure and HttpOnly."""
     browser = requests.Session()   # (verify per request: an environment CA bundle would win)
     form = browser.get(proxied["https"] + "/login", verify=proxied["cert"], timeout=WAIT_S).text
     token = form.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
@@ -138,3 +234,82 @@ def test_the_staff_session_cookie_is_secure_over_https(proxied):
     assert response.headers["Location"].endswith("/reception")
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_two_thousand_half_sent_requests_do_not_starve_a_new_client(proxied):
+    """With 2000 connections from 40 addresses held halfway through their request headers
+    (more than Debian's 768 worker_connections on each of two cores), a TV loading its state
+    still gets it, and nginx still holds every half-sent one: it has room for them all."""
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < IDLE_CONNECTIONS + 200:
+        pytest.skip("this process may not open enough files for the idle connections")
+    port, cert = proxied["https_port"], proxied["cert"]
+    context = ssl.create_default_context(cafile=cert)
+    idle = []
+    try:
+        for number in range(IDLE_CONNECTIONS):
+            try:
+                idle.append(open_connection(port, IDLE_ADDRESSES[number % len(IDLE_ADDRESSES)],
+                                            context))
+                idle[-1].sendall(HALF_REQUEST)
+            except OSError as error:
+                pytest.fail(f"nginx stopped answering after {number} idle connections: {error}")
+        try:
+            response = requests.get(
+                f"{proxied['https']}/api/v1/displays/{proxied['screen']}/state",
+                verify=cert, timeout=WAIT_S)
+        except requests.RequestException as error:
+            pytest.fail(f"a new client got no answer next to {len(idle)} idle ones: {error}")
+        assert response.status_code == 200 and response.json()["calls"] == []
+        dropped = [sock for sock in idle if not waiting_quietly(sock)]
+        assert dropped == [], f"nginx closed or answered {len(dropped)} idle connections"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_one_address_is_refused_beyond_its_connections_and_others_are_served(proxied):
+    """An address holding 100 open sockets (a TV's, logged in) gets 429 Too Many Requests for
+    one more socket and for a page; a client at another address gets its page."""
+    port, cert, screen = proxied["https_port"], proxied["cert"], proxied["screen"]
+    context = ssl.create_default_context(cafile=cert)
+    greedy, other = "127.0.0.2", "127.0.0.3"
+
+    def open_socket():
+        return websocket.create_connection(
+            f"wss://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", timeout=WAIT_S,
+            socket=open_connection(port, greedy, context))
+
+    with contextlib.ExitStack() as sockets:
+        tvs = []
+        for _ in range(PER_ADDRESS):
+            tvs.append(open_socket())
+            sockets.callback(tvs[-1].close)
+        for tv in tvs:
+            assert tv.recv().startswith("0")   # Engine.IO's open
+            tv.send("40" + json.dumps({"screen": screen}))   # Socket.IO's connect, as a TV
+        for tv in tvs:   # the answers, once all have asked (as a hundred TVs would)
+            reply = tv.recv()
+            while not reply.startswith(("40", "44")):   # events may come before it
+                reply = tv.recv()
+            assert reply.startswith("40"), f"a TV was not let in: {reply}"
+
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            sockets.callback(open_socket().close)
+        assert refused.value.status_code == 429
+        state = f"/api/v1/displays/{screen}/state"
+        assert status_from(greedy, port, cert, state) == 429
+        assert status_from(other, port, cert, state) == 200
+
+
+@pytest.mark.parametrize("proxied", [[SHORT_HEADER_TIMEOUT]], indirect=True, ids=["2s"])
+def test_half_sent_requests_are_dropped_after_the_header_timeout(proxied):
+    """A client that never finishes its request headers, or never its TLS handshake, has its
+    connection closed by nginx after client_header_timeout (here 2 s instead of 10 s), so
+    that it stops holding one of nginx's connections."""
+    port = proxied["https_port"]
+    context = ssl.create_default_context(cafile=proxied["cert"])
+    with open_connection(port, "127.0.0.2", context) as half_request, \
+            open_connection(port, "127.0.0.2") as silent:
+        half_request.sendall(HALF_REQUEST)
+        assert closed_by_server(half_request), "a half-sent request was kept past the timeout"
+        assert closed_by_server(silent), "a silent connection was kept past the timeout"
