@@ -1,5 +1,12 @@
-"""Users (staff who log in) and API tokens (systems), with their roles."""
+"""Users (staff who log in) and API tokens (systems), with their roles.
+
+A user's sessions carry the user's current ``session_key`` (random); ending the sessions
+(logging out, a new password, another role, deletion) draws a new key, so every cookie
+issued before stops working at once, and the journal's ``user_sessions_ended`` closes the
+user's live connections in every server process.
+"""
 import hashlib
+import hmac
 import secrets
 
 from flask_babel import lazy_gettext as _l
@@ -36,25 +43,61 @@ def create_user(db, username, password, role, *, actor=None, now=None):
         if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
             raise Conflict(_l("The user %(username)s already exists.", username=username))
         cursor = db.execute(
-            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-            [username, password_hash, role, stamp(now)],
+            "INSERT INTO users (username, password_hash, role, created_at, session_key)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [username, password_hash, role, stamp(now), _new_session_key()],
         )
-        record(db, now, "user_created", {"username": username, "role": role}, actor=actor)
-    return {"id": cursor.lastrowid, "username": username, "role": role}
+        event = record(db, now, "user_created", {"username": username, "role": role},
+                       actor=actor)
+    return Outcome({"id": cursor.lastrowid, "username": username, "role": role}, [event])
 
 
-def get_user(db, user_id):
-    """A user's ``{"id","username","role"}`` by id, or None."""
-    row = db.execute("SELECT id, username, role FROM users WHERE id = ?", [user_id]).fetchone()
-    return dict(row) if row else None
+def _new_session_key():
+    return secrets.token_hex(16)
+
+
+def session_user(db, user_id, session_key):
+    """The user ``{"id","username","role","session_key"}`` whose sessions still carry
+    ``session_key``, or None (no such user, or its sessions were ended)."""
+    row = db.execute("SELECT id, username, role, session_key FROM users WHERE id = ?",
+                     [user_id]).fetchone()
+    if row is None or not hmac.compare_digest(row["session_key"], session_key):
+        return None
+    return dict(row)
+
+
+# Checked against when the name is unknown, so that a wrong name costs as much time as a
+# wrong password and the answer's speed does not tell which names exist.
+_NO_USER_HASH = generate_password_hash(secrets.token_hex(16))
 
 
 def authenticate(db, username, password):
-    """The user whose name and password match, or None."""
+    """The user ``{"id","username","role","session_key"}`` whose name and password match,
+    or None; as slow for an unknown name as for a wrong password."""
     row = db.execute("SELECT * FROM users WHERE username = ?", [username]).fetchone()
-    if row is None or not check_password_hash(row["password_hash"], password):
+    matches = check_password_hash(row["password_hash"] if row else _NO_USER_HASH, password)
+    if row is None or not matches:
         return None
-    return {"id": row["id"], "username": row["username"], "role": row["role"]}
+    return {"id": row["id"], "username": row["username"], "role": row["role"],
+            "session_key": row["session_key"]}
+
+
+def _end_sessions(db, user, reason, now, actor):
+    """Inside a transaction: no session of ``user`` works any more; the journal event that
+    closes its live connections."""
+    db.execute("UPDATE users SET session_key = ? WHERE id = ?", [_new_session_key(), user["id"]])
+    return record(db, now, "user_sessions_ended",
+                  {"user": user["id"], "username": user["username"], "reason": reason},
+                  actor=actor)
+
+
+def log_out(db, user_id, *, actor=None, now=None):
+    """End every session of a user (the logout button; a copied cookie dies with it)."""
+    now = now or utcnow()
+    with write_transaction(db):
+        user = db.execute("SELECT id, username FROM users WHERE id = ?", [user_id]).fetchone()
+        events = [_end_sessions(db, user, "logout", now, actor)] if user else []
+    return Outcome(None, events)
 
 
 def _token_hash(token):
@@ -102,9 +145,41 @@ def revoke_token(db, name, *, actor=None, now=None):
 
 
 def list_users(db):
-    """Every user as ``{"id","username","role","created_at"}``, by name."""
-    return [dict(row) for row in db.execute(
+    """Every user as ``{"id","username","role","created_at","desks"}``, by name; ``desks`` are
+    the ids of the desks a clerk is limited to (empty: every desk)."""
+    limits = {}
+    for user_id, desk_id in db.execute("SELECT user_id, desk_id FROM user_desks ORDER BY desk_id"):
+        limits.setdefault(user_id, []).append(desk_id)
+    return [dict(row, desks=limits.get(row["id"], [])) for row in db.execute(
         "SELECT id, username, role, created_at FROM users ORDER BY username")]
+
+
+def allowed_desks(db, user_id):
+    """The ids of the desks a user may act at, or None for every desk."""
+    ids = {row[0] for row in db.execute("SELECT desk_id FROM user_desks WHERE user_id = ?",
+                                        [user_id])}
+    return ids or None
+
+
+def set_desks(db, username, desk_ids, *, actor=None, now=None):
+    """Limit a clerk user to some desks (none: every desk). Its open pages reconnect under
+    the new limit (the journal's ``user_desks_set`` closes their live connections)."""
+    if not isinstance(desk_ids, list) or any(isinstance(i, bool) or not isinstance(i, int)
+                                             for i in desk_ids):
+        raise InvalidInput(_l("The desks must be a list of desk ids."))
+    chosen = sorted(set(desk_ids))
+    now = now or utcnow()
+    with write_transaction(db):
+        user = _user_row(db, username)
+        known = {row[0] for row in db.execute("SELECT id FROM desks")}
+        if not set(chosen) <= known:
+            raise InvalidInput(_l("There is no desk with that id."))
+        db.execute("DELETE FROM user_desks WHERE user_id = ?", [user["id"]])
+        db.conn.executemany("INSERT INTO user_desks (user_id, desk_id) VALUES (?, ?)",
+                            [(user["id"], desk_id) for desk_id in chosen])
+        event = record(db, now, "user_desks_set",
+                       {"user": user["id"], "username": username, "desks": chosen}, actor=actor)
+    return Outcome(chosen, [event])
 
 
 def list_tokens(db):
@@ -140,13 +215,16 @@ def set_role(db, username, role, *, actor=None, now=None):
         if user["role"] == "admin" and role != "admin" and not _other_admins(db, username):
             raise Conflict(_l("At least one administrator must remain."))
         db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
-        record(db, now, "user_role_changed",
-               {"username": username, "role": role, "previous": user["role"]}, actor=actor)
-    return {"id": user["id"], "username": username, "role": role}
+        events = [_end_sessions(db, user, "role_changed", now, actor),
+                  record(db, now, "user_role_changed",
+                         {"username": username, "role": role, "previous": user["role"]},
+                         actor=actor)]
+    return Outcome({"id": user["id"], "username": username, "role": role}, events)
 
 
 def set_password(db, username, password, *, actor=None, now=None):
-    """Reset a user's password (stored only as a salted scrypt hash; never journaled)."""
+    """Reset a user's password (stored only as a salted scrypt hash; never journaled); the
+    user's open sessions end."""
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInput(_l("The password must have %(low)s to %(high)s characters.",
                               low=MIN_PASSWORD, high=MAX_PASSWORD))
@@ -156,11 +234,14 @@ def set_password(db, username, password, *, actor=None, now=None):
         user = _user_row(db, username)
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
                    [password_hash, user["id"]])
-        record(db, now, "user_password_set", {"username": username}, actor=actor)
+        events = [_end_sessions(db, user, "password_set", now, actor),
+                  record(db, now, "user_password_set", {"username": username}, actor=actor)]
+    return Outcome(None, events)
 
 
 def delete_user(db, username, *, actor=None, now=None):
-    """Delete a user; never oneself, and never the last administrator."""
+    """Delete a user (its open sessions end; its id is never given again); never oneself,
+    and never the last administrator."""
     if actor is not None and actor == username:
         raise Conflict(_l("You cannot delete your own user."))
     now = now or utcnow()
@@ -168,6 +249,8 @@ def delete_user(db, username, *, actor=None, now=None):
         user = _user_row(db, username)
         if user["role"] == "admin" and not _other_admins(db, username):
             raise Conflict(_l("At least one administrator must remain."))
+        events = [_end_sessions(db, user, "deleted", now, actor)]
         db.execute("DELETE FROM users WHERE id = ?", [user["id"]])
-        record(db, now, "user_deleted", {"username": username, "role": user["role"]},
-               actor=actor)
+        events.append(record(db, now, "user_deleted",
+                             {"username": username, "role": user["role"]}, actor=actor))
+    return Outcome(None, events)

@@ -95,6 +95,23 @@ def set_password():
         _("The password was changed."))
 
 
+@bp.post("/users/desks")
+@page_for("admin")
+def set_user_desks():
+    """Limit a clerk to the desks ticked (none ticked: every desk)."""
+    return _apply("users", lambda: accounts.set_desks(
+        get_db(), _field("username"), _ids("desks"), actor=current_user.actor),
+        _("The user's desks were saved."))
+
+
+def _ids(name):
+    """A form's ticked ids, as whole numbers."""
+    values = request.form.getlist(name)
+    if any(not value.isdigit() or len(value) > 18 for value in values):
+        raise InvalidInput(_("Write a whole number."))
+    return [int(value) for value in values]
+
+
 @bp.post("/users/delete")
 @page_for("admin")
 def delete_user():

@@ -2,7 +2,9 @@
 from flask import Blueprint, jsonify, render_template, request
 
 from . import desks, displays, occupancy, offices, tickets
-from .auth import current_actor, require_role
+from flask_login import current_user
+
+from .auth import check_desk, check_ticket, current_actor, require_role
 from .day import ensure_today
 from .db import get_db
 from .events import broadcast
@@ -35,7 +37,8 @@ def list_offices():
 @bp.get("/desks")
 @require_role()
 def list_desks():
-    return jsonify(desks.list_desks(get_db()))
+    # A display sees a desk's current ticket as a screen does: no token, nothing personal.
+    return jsonify(desks.list_desks(get_db(), display_safe=current_user.role == "display"))
 
 
 @bp.post("/tickets")
@@ -67,6 +70,7 @@ def public_ticket(token):
 @bp.post(f"/desks/<{ID}:desk_id>/call-next")
 @require_role("clerk")
 def call_next(desk_id):
+    check_desk(desk_id)
     json_object(())
     outcome = tickets.call_next(get_db(), desk_id, actor=current_actor())
     if outcome.value is None:
@@ -78,6 +82,7 @@ def call_next(desk_id):
 @bp.post(f"/desks/<{ID}:desk_id>/<any(pause, resume):action>")
 @require_role("clerk")
 def pause_or_resume(desk_id, action):
+    check_desk(desk_id)
     body = json_object({"reason"})
     change = desks.pause if action == "pause" else desks.resume
     return done(change(get_db(), desk_id, text(body, "reason"), actor=current_actor()))
@@ -93,6 +98,7 @@ TICKET_ACTIONS = {
          "<any(recall, start, finish, 'no-show'):action>")
 @require_role("clerk")
 def ticket_action(ticket_id, action):
+    check_ticket(ticket_id)
     json_object(())
     return done(TICKET_ACTIONS[action](get_db(), ticket_id, actor=current_actor()))
 
@@ -100,6 +106,7 @@ def ticket_action(ticket_id, action):
 @bp.post(f"/tickets/<{ID}:ticket_id>/transfer")
 @require_role("clerk")
 def transfer_ticket(ticket_id):
+    check_ticket(ticket_id)
     body = json_object({"office"})
     return done(tickets.transfer(get_db(), ticket_id, required_text(body, "office"),
                                  actor=current_actor()))
@@ -108,6 +115,7 @@ def transfer_ticket(ticket_id):
 @bp.post(f"/tickets/<{ID}:ticket_id>/cancel")
 @require_role("reception", "clerk")
 def cancel_ticket(ticket_id):
+    check_ticket(ticket_id)
     json_object(())
     return done(tickets.cancel(get_db(), ticket_id, actor=current_actor()))
 

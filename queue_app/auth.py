@@ -14,10 +14,11 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import LANGUAGES, accounts, csrf
+from . import LANGUAGES, accounts, csrf, desks
 from .security import limiter, login_limit
 from .db import get_db
 from .errors import Forbidden, Unauthorized
+from .events import broadcast
 
 login_manager = LoginManager()
 bp = Blueprint("auth", __name__)
@@ -29,11 +30,27 @@ LANDING = {"admin": "admin.home", "reception": "reception.page", "clerk": "desk.
 class Principal(UserMixin):
     """A user or an API token, seen the same way by role checks."""
 
-    def __init__(self, kind, ident, name, role):
+    def __init__(self, kind, ident, name, role, session_key=None):
         self.kind, self.ident, self.name, self.role = kind, ident, name, role
+        self.session_key = session_key
 
     def get_id(self):
-        return str(self.ident)
+        """What the session cookie keeps: the user's id and its current session key."""
+        return f"{self.ident}:{self.session_key}"
+
+    @classmethod
+    def of_user(cls, user):
+        return cls("user", user["id"], user["username"], user["role"], user["session_key"])
+
+    @property
+    def desks(self):
+        """The ids of the desks this clerk user may act at, or None for every desk (other
+        roles, and API tokens, are never limited to desks)."""
+        if self.kind != "user" or self.role != "clerk":
+            return None
+        if not hasattr(self, "_desks"):
+            self._desks = accounts.allowed_desks(get_db(), self.ident)
+        return self._desks
 
     @property
     def actor(self):
@@ -47,10 +64,12 @@ def load_user(user_id):
 
     An ``Authorization`` header speaks for the request, whatever session cookie comes along.
     """
-    if not user_id.isdigit() or "Authorization" in request.headers:
+    ident, _, session_key = user_id.partition(":")
+    if not ident.isdigit() or len(ident) > 18 or not session_key \
+            or "Authorization" in request.headers:
         return None
-    user = accounts.get_user(get_db(), int(user_id))
-    return user and Principal("user", user["id"], user["username"], user["role"])
+    user = accounts.session_user(get_db(), int(ident), session_key)
+    return user and Principal.of_user(user)
 
 
 @login_manager.request_loader
@@ -91,6 +110,21 @@ def require_role(*roles):
     return decorate
 
 
+def check_desk(desk_id):
+    """403 when the current clerk user may not act at ``desk_id``."""
+    allowed = current_user.desks
+    if allowed is not None and desk_id not in allowed:
+        raise Forbidden(_l("You may not act at this desk."))
+
+
+def check_ticket(ticket_id):
+    """403 when the current clerk user may not act on the ticket: it is at a desk the user
+    may not use, or it waits in an office none of the user's desks serves."""
+    allowed = current_user.desks
+    if allowed is not None and not desks.may_act_on_ticket(get_db(), allowed, ticket_id):
+        raise Forbidden(_l("You may not act on another desk's tickets."))
+
+
 def page_for(*roles):
     """A page of logged-in staff: anonymous visitors go to the login page, other roles get
     a 403 page. No roles means any staff login; ``admin`` may open every page."""
@@ -112,9 +146,14 @@ def _here():
 
 
 def safe_next(target):
-    """``target`` when it is a path on this site, else None (no open redirects)."""
+    """``target`` when it is a path on this site, else None (no open redirects).
+
+    A control character (a CR/LF smuggling a header) is refused with a 400 page.
+    """
     if not target or not isinstance(target, str):
         return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        abort(400, _l("The address to go back to is not valid."))
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
             or "\\" in target:
@@ -148,11 +187,12 @@ def login():
     """Staff log in; each role then lands on its own page (or where it was going)."""
     form = LoginForm()
     failed = False
+    going = safe_next(request.args.get("next"))   # a bad address is refused before logging in
     if form.validate_on_submit():
         user = accounts.authenticate(get_db(), form.username.data.strip(), form.password.data)
         if user is not None:
-            login_user(Principal("user", user["id"], user["username"], user["role"]))
-            return redirect(safe_next(request.args.get("next")) or landing_url(user["role"]))
+            login_user(Principal.of_user(user))
+            return redirect(going or landing_url(user["role"]))
         failed = True
     return render_template("auth/login.html", form=form, failed=failed)
 
@@ -162,6 +202,11 @@ def logout():
     """POST (the pages' button) ends the session; GET asks to confirm, so that a link
     from elsewhere cannot log a desk out."""
     if request.method == "POST":
+        if current_user.is_authenticated and current_user.kind == "user":
+            # Every session of this user ends, a copied cookie included, and its pages'
+            # live connections close (in every server process).
+            broadcast(accounts.log_out(get_db(), current_user.ident,
+                                       actor=current_user.actor).events)
         logout_user()
         flash(_l("You have logged out."))
         return redirect(url_for("auth.login"))
@@ -175,8 +220,9 @@ def language(code):
     """Choose the pages' language (kept in the session), then go back where one was."""
     if code not in LANGUAGES:
         abort(404)
+    going = safe_next(request.args.get("next"))
     session["language"] = code
-    return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
+    return redirect(going or url_for("auth.home"))
 
 
 @bp.get("/display-login")

@@ -38,9 +38,23 @@ def local_day(moment):
     return moment.astimezone(_local).date().isoformat()
 
 
+# Instants a client may give: far beyond any town hall's business, years 1 or 9999 cannot
+# even be moved to UTC or local time without overflowing.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
+
+
 def parse_instant(text):
-    """Parse ISO 8601 from a client; a time without offset is taken as local time."""
+    """Parse ISO 8601 from a client; a time without offset is taken as local time.
+
+    ValueError when it is not ISO 8601 or falls outside the years 2000 to 2099.
+    """
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_local)
+    try:
+        year = moment.astimezone(timezone.utc).year
+    except OverflowError:
+        raise ValueError("out of range") from None
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise ValueError("out of range")
     return moment

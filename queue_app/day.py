@@ -10,16 +10,22 @@ OPEN_STATUSES = ("waiting", "called", "serving")
 
 
 def roll_over(db, now):
-    """Inside a transaction: on a new local day, expire open tickets and empty the building.
+    """Inside a transaction: on another local day, expire open tickets and empty the building.
 
-    Returns the journal events written (none on the same day, or if the clock went back).
+    The business day follows the local date whichever way the clock moved: a server whose
+    clock ran ahead (a wrong RTC) opens today again once the clock is put right, instead of
+    keeping that future day, and its tickets, for ever. Returns the journal events written
+    (none on the same day); ``day_started`` says ``"clock_moved_back": true`` then.
     """
     today = local_day(now)
     current = get_setting(db, "business_day")
-    if current is not None and current >= today:
+    if current == today:
         return []
     put_setting(db, "business_day", today)
-    events = [record(db, now, "day_started", {"day": today, "previous": current})]
+    started = {"day": today, "previous": current}
+    if current is not None and current > today:
+        started["clock_moved_back"] = True
+    events = [record(db, now, "day_started", started)]
     marks = ", ".join("?" for _ in OPEN_STATUSES)
     open_rows = db.execute(
         f"SELECT id, office, status FROM tickets WHERE status IN ({marks}) ORDER BY id",

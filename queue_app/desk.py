@@ -1,9 +1,14 @@
 """The clerk's desk page: pick the desk, then call, serve and close tickets at it.
 
-The chosen desk is kept in the session (``?desk=ID`` picks it, ``?choose=1`` shows the
-choice again); every action goes through ``/api/v1`` from the page's script.
+The chosen desk is kept in the session; choosing it is a form post (with its CSRF token), so
+a link from elsewhere cannot move a clerk to another desk. ``?choose=1`` shows the choice
+again. A clerk limited to some desks sees only those, and one limited to a single desk
+goes straight to it. Every action goes through ``/api/v1`` from the page's script.
 """
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, session, \
+    url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from . import desks, offices
 from .auth import page_for
@@ -13,21 +18,38 @@ from .ticket_page import labels
 bp = Blueprint("desk", __name__)
 
 
+def _usable_desks(db):
+    """The desks the current user may work at, in their order."""
+    allowed = current_user.desks
+    return [desk for desk in desks.list_desks(db) if allowed is None or desk["id"] in allowed]
+
+
 @bp.get("/desk")
 @page_for("clerk")
 def page():
     """The chosen desk's page, or the list of desks to choose from."""
     db = get_db()
-    every_desk = desks.list_desks(db)
-    picked = request.args.get("desk", type=int)
-    if picked is not None and any(desk["id"] == picked for desk in every_desk):
-        session["desk"] = picked
-        return redirect(url_for("desk.page"))
-    desk = next((d for d in every_desk if d["id"] == session.get("desk")), None)
+    usable = _usable_desks(db)
+    desk = next((d for d in usable if d["id"] == session.get("desk")), None)
+    if desk is None and len(usable) == 1:
+        desk = usable[0]
     every_office = offices.list_offices(db)
     names = {office["code"]: office["name"] for office in every_office}
-    if desk is None or request.args.get("choose"):
-        return render_template("desk/choose.html", desks=every_desk, chosen=desk,
+    if desk is None or (request.args.get("choose") and len(usable) > 1):
+        return render_template("desk/choose.html", desks=usable, chosen=desk,
                                office_names=names)
     return render_template("desk/page.html", desk=desk, offices=every_office,
                            labels=labels(), office_names=names)
+
+
+@bp.post("/desk")
+@page_for("clerk")
+def choose():
+    """Sit at a desk (a form post): kept in the session, then its page."""
+    picked = request.form.get("desk", type=int)
+    if picked is None:
+        abort(400, _("Choose a desk from the list."))
+    if not any(d["id"] == picked for d in _usable_desks(get_db())):
+        abort(make_response(render_template("auth/forbidden.html"), 403))
+    session["desk"] = picked
+    return redirect(url_for("desk.page"))

@@ -12,8 +12,9 @@ MAX_REASON = 200
 MAX_NAME = 40
 
 
-def list_desks(db, now=None, desk_id=None):
-    """Every desk (or one) as ``{"id","name","offices","current","paused","pause_reason"}``."""
+def list_desks(db, now=None, desk_id=None, display_safe=False):
+    """Every desk (or one) as ``{"id","name","offices","current","paused","pause_reason"}``;
+    ``display_safe``: the current ticket only as a screen may show it (no token)."""
     now = now or utcnow()
     sql = "SELECT * FROM desks"
     params = []
@@ -29,12 +30,28 @@ def list_desks(db, now=None, desk_id=None):
             f"{SELECT_TICKETS} WHERE t.desk_id = ? AND t.status IN ('called', 'serving')",
             [row["id"]],
         ).fetchall()
+        ticket = ticket_json.describe(db, current, now)[0] if current else None
+        if ticket and display_safe:
+            ticket = ticket_json.for_display(ticket)
         desks.append({
-            "id": row["id"], "name": row["name"], "offices": offices,
-            "current": ticket_json.describe(db, current, now)[0] if current else None,
+            "id": row["id"], "name": row["name"], "offices": offices, "current": ticket,
             "paused": bool(row["paused"]), "pause_reason": row["pause_reason"],
         })
     return desks
+
+
+def may_act_on_ticket(db, desk_ids, ticket_id):
+    """Whether a clerk limited to ``desk_ids`` may act on a ticket: it is at one of them, or
+    (not at a desk) waits in an office one of them serves. An unknown ticket is left to the
+    action itself to refuse (404)."""
+    row = db.execute("SELECT desk_id, office FROM tickets WHERE id = ?", [ticket_id]).fetchone()
+    if row is None:
+        return True
+    if row["desk_id"] is not None:
+        return row["desk_id"] in desk_ids
+    marks = ", ".join("?" for _ in desk_ids)
+    return db.execute(f"SELECT 1 FROM desk_offices WHERE office = ? AND desk_id IN ({marks})",
+                      [row["office"], *desk_ids]).fetchone() is not None
 
 
 def get_desk(db, desk_id, now=None):

@@ -66,17 +66,21 @@ def routes(event):
     return out
 
 
-def _cut_off(room):
-    """Close this process's connections in ``room``."""
+def _cut_off(room, seq):
+    """Close this process's connections in ``room`` that were opened before event ``seq``
+    (one opened since was accepted knowing of it)."""
     for sid, _ in list(socketio.server.manager.get_participants("/", room)):
-        socketio.server.disconnect(sid, namespace="/")
+        opened = OPENED_AT.get(sid)
+        if opened is None or opened < seq:
+            socketio.server.disconnect(sid, namespace="/")
 
 
 def _cut_offs(event):
     """The rooms whose connections an event ends: a revoked token's, an ended user's."""
     if event["type"] == "token_revoked":
         return [f"token:{token_id}" for token_id in event["payload"]["tokens"]]
-    if event["type"] == "user_sessions_ended":
+    if event["type"] in ("user_sessions_ended", "user_desks_set"):
+        # Ended: the page goes to the login. New desks: it reconnects, heard anew.
         return [f"user:{event['payload']['user']}"]
     return []
 
@@ -90,7 +94,7 @@ def deliver(events):
     """Send journal events, in order, to this process's connections that may hear them."""
     for event in events:
         for room in _cut_offs(event):
-            _cut_off(room)
+            _cut_off(room, event["seq"])
         for name, room, payload in routes(event):
             socketio.emit(name, payload, to=room)
         # Let the connections' writers send this event before the next is queued behind it,
@@ -164,16 +168,25 @@ def _push_waiting_citizens(events):
 
 
 # What each connection of this process hears: ``{sid: (audience, offices, ticket id)}``,
-# audience being "display", "staff" or "ticket"; kept from connect to disconnect.
+# audience being "display", "staff" or "ticket"; and the journal's seq when it was
+# accepted, ``{sid: seq}``. Kept from connect to disconnect.
 AUDIENCES = {}
+OPENED_AT = {}
 
 
-def _principal_rooms(db, role, desk_id):
+def _principal_rooms(db, role, desk_id, allowed=None):
+    """Rooms of a principal: a clerk hears the offices of its desk, or of every desk it may
+    use (``allowed``: desk ids, None for all); refused at a desk it may not use."""
     offices = _all_offices(db)
     if role == "display":
         return [f"display:{code}" for code in offices] + ["displays"], "display", offices
     if role == "clerk" and desk_id is not None:
+        if allowed is not None and desk_id not in allowed:
+            raise ConnectionRefusedError("forbidden")
         offices = desks.get_desk(db, desk_id)["offices"]
+    elif role == "clerk" and allowed is not None:
+        served = {code for desk in allowed for code in desks.get_desk(db, desk)["offices"]}
+        offices = [code for code in offices if code in served]
     joined = [f"staff:{code}" for code in offices] + ["staff"]
     if role in ("admin", "reception"):
         joined.append("reception")
@@ -201,7 +214,8 @@ def _identify(db, auth):
         joined, audience, offices = _principal_rooms(db, found["role"], desk_id)
         return joined + [f"token:{found['id']}"], audience, offices, None
     if current_user.is_authenticated and current_user.kind == "user":
-        joined, audience, offices = _principal_rooms(db, current_user.role, desk_id)
+        joined, audience, offices = _principal_rooms(db, current_user.role, desk_id,
+                                                     current_user.desks)
         return joined + [f"user:{current_user.ident}"], audience, offices, None
     raise ConnectionRefusedError("unauthorized")
 
@@ -220,6 +234,8 @@ def connect(auth=None):
     db = get_db()
     # A TV switched on in the morning may be the first to ask: it opens the new day.
     broadcast(ensure_today(db).events)
+    # Read before the credentials are checked: an event after this may have ended them.
+    opened = journal.last_seq(db)
     try:
         joined, audience, offices, ticket_id = _identify(db, auth)
     except NotFound:
@@ -227,6 +243,7 @@ def connect(auth=None):
     for room in joined:
         join_room(room)
     AUDIENCES[request.sid] = (audience, tuple(offices), ticket_id)
+    OPENED_AT[request.sid] = opened
     emit("snapshot", snapshot(db, audience, offices, ticket_id))
 
 
@@ -234,6 +251,7 @@ def connect(auth=None):
 def disconnect(reason=None):
     """A connection ends (client, server or network): forget what it heard."""
     AUDIENCES.pop(request.sid, None)
+    OPENED_AT.pop(request.sid, None)
 
 
 # The journal's seqs are SQLite integers: a client's ``since`` beyond them is nonsense.

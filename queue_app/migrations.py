@@ -108,6 +108,39 @@ def m004_service_times(db):
     )
 
 
+@migrations()
+def m005_user_sessions(db):
+    """Users: ids never given twice (AUTOINCREMENT), and a session key that ends sessions.
+
+    Sessions issued before this step carried the bare id and are no longer accepted: every
+    user logs in once more.
+    """
+    db.execute(
+        "CREATE TABLE users_new (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " username TEXT NOT NULL, password_hash TEXT NOT NULL, role TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, session_key TEXT NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO users_new (id, username, password_hash, role, created_at, session_key)"
+        " SELECT id, username, password_hash, role, created_at, lower(hex(randomblob(16)))"
+        " FROM users"
+    )
+    db.execute("DROP TABLE users")
+    db.execute("ALTER TABLE users_new RENAME TO users")
+    db["users"].create_index(["username"], unique=True)
+
+
+@migrations()
+def m006_user_desks(db):
+    """The desks a clerk user may act at; a user with none listed may act at every desk."""
+    db.execute(
+        "CREATE TABLE user_desks ("
+        " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        " desk_id INTEGER NOT NULL REFERENCES desks(id) ON DELETE CASCADE,"
+        " PRIMARY KEY (user_id, desk_id))"
+    )
+
+
 def migrate(db):
     """Apply every pending schema step (idempotent)."""
     migrations.apply(db)

@@ -91,9 +91,23 @@ def protocol():
     return HttpProtocol
 
 
+def chunked_bodies(app):
+    """Let the app read a chunked request body (``Transfer-Encoding: chunked``).
+
+    eventlet removes the chunking and ends the body where the client ended it, but does not
+    say so with ``wsgi.input_terminated``; without it Werkzeug reads such a body as empty
+    (and still caps it at ``MAX_CONTENT_LENGTH`` with it).
+    """
+    def wsgi(environ, start_response):
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            environ["wsgi.input_terminated"] = True
+        return app(environ, start_response)
+    return wsgi
+
+
 def serve_eventlet(app, sock, max_connections):
     """Serve ``app`` on ``sock`` until stopped, within the limits above."""
     import eventlet.wsgi
 
-    eventlet.wsgi.server(sock, app, log_output=True, max_size=max_connections,
+    eventlet.wsgi.server(sock, chunked_bodies(app), log_output=True, max_size=max_connections,
                          socket_timeout=SOCKET_TIMEOUT_S, protocol=protocol())

@@ -7,6 +7,9 @@
   is closed (every real client logs in with its first message).
 - Each connection may send ``RATE_BURST`` messages at once and ``RATE_PER_S`` a second after
   that; beyond, or on a message that is not Socket.IO, it is closed.
+- A long-polling POST larger than a message is refused (413) before Engine.IO reads it:
+  python-engineio would close the session and wait, with the request still open, for a
+  poll that a hostile client never makes, holding one of the server's connections for ever.
 """
 import logging
 import time
@@ -72,7 +75,13 @@ class Guard:
         log.warning("socket: closed a connection from %s that %s",
                     environ.get("REMOTE_ADDR", "?"), why)
         self.opened.pop(eio_sid, None)
-        self.server.eio.disconnect(eio_sid)
+        eio = self.server.eio
+        socket = eio.sockets.get(eio_sid)
+        if socket is not None:
+            # Not eio.disconnect(), which waits until the client has polled for the close
+            # packet: a silent long-polling client never does, and the sweeper would hang.
+            socket.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+            eio.sockets.pop(eio_sid, None)
 
     def sweep(self):
         """Close every connection still anonymous past the deadline."""
@@ -92,3 +101,17 @@ class Guard:
                 self.sweep()
             except Exception:   # one odd connection must not end the sweeper
                 log.exception("socket: the sweeper failed once")
+
+
+def refuse_large_posts(wsgi_app, path="/socket.io/"):
+    """WSGI middleware: a long-polling POST above ``MAX_MESSAGE_BYTES`` gets 413 at once."""
+    def guarded(environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST" \
+                and environ.get("PATH_INFO", "").startswith(path):
+            declared = environ.get("CONTENT_LENGTH") or "0"
+            if not declared.isdigit() or int(declared) > MAX_MESSAGE_BYTES:
+                start_response("413 Payload Too Large", [("Content-Type", "text/plain"),
+                                                         ("Connection", "close")])
+                return [b"Payload Too Large\n"]
+        return wsgi_app(environ, start_response)
+    return guarded

@@ -4,7 +4,7 @@ import json
 
 from flask import request
 
-from .clock import parse_instant
+from .clock import EARLIEST_YEAR, LATEST_YEAR, parse_instant
 from .errors import InvalidInput
 
 MAX_TEXT = 200
@@ -17,6 +17,10 @@ class InvalidJson(InvalidInput):
 def json_object(allowed):
     """The request body as a JSON object with only ``allowed`` keys (``{}`` when empty)."""
     raw = request.get_data(cache=True)
+    if request.content_length is None and raw:
+        # A chunked body is cut at MAX_CONTENT_LENGTH without a word: reading on past the
+        # cut is what makes Werkzeug say it was too large (413) instead of mis-reading it.
+        request.stream.read(1)
     if not raw.strip():
         return {}
     try:
@@ -58,4 +62,6 @@ def instant(body, name):
     try:
         return parse_instant(value)
     except ValueError:
-        raise InvalidInput(_l("%(name)s must be an ISO 8601 date and time.", name=name)) from None
+        raise InvalidInput(_l("%(name)s must be an ISO 8601 date and time between the years"
+                              " %(earliest)s and %(latest)s.", name=name,
+                              earliest=EARLIEST_YEAR, latest=LATEST_YEAR)) from None

@@ -52,16 +52,31 @@ export async function api(method, path, body) {
 }
 
 /**
- * The live connection (Socket.IO, same origin, the session cookie or `auth`).
+ * The live connection of a staff page (Socket.IO, same origin, the session cookie).
  * Every (re)connection starts with a `snapshot`, so a page reloads its state on each one;
- * `onStatus(true|false)` follows whether the page is live.
+ * an event older than what the page already shows is dropped; `onStatus(true|false)`
+ * follows whether the page is live. When the server refuses the session (logged out on
+ * another device, a new password or role, the user deleted) the page goes to the login.
  */
 export function connectLive(auth, handlers, onStatus) {
   const socket = window.io({auth});
+  let seen = -1;
   socket.on("connect", () => onStatus(true));
   socket.on("disconnect", () => onStatus(false));
-  socket.on("connect_error", () => onStatus(false));
-  for (const [name, handler] of Object.entries(handlers)) socket.on(name, handler);
+  socket.on("connect_error", (error) => {
+    onStatus(false);
+    if (error && error.message === "unauthorized") {
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    }
+  });
+  for (const [name, handler] of Object.entries(handlers)) {
+    socket.on(name, (payload) => {
+      const seq = payload && typeof payload.seq === "number" ? payload.seq : null;
+      if (seq !== null && name !== "snapshot" && seq < seen) return;
+      if (seq !== null) seen = name === "snapshot" ? seq : Math.max(seen, seq);
+      handler(payload);
+    });
+  }
   return socket;
 }
 

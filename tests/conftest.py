@@ -164,6 +164,21 @@ def live(db, tmp_path, tokens):
         yield LiveTownHall(server, str(tmp_path / "queue.db"), tokens, screen_key)
 
 
+@pytest.fixture
+def live_pair(db, tmp_path, tokens):
+    """Two ``run.py`` processes on one database sharing a private Redis (a multi-process
+    deployment): ``(redis, first, second)``, each process a ``LiveTownHall``."""
+    from servers import RedisServer, ServerPool
+
+    ensure_today(db)
+    path = str(tmp_path / "queue.db")
+    screen_key = db.execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
+    with RedisServer(tmp_path) as redis, ServerPool() as pool:
+        env = {"QUEUE_MESSAGE_QUEUE": redis.url}
+        yield redis, *(LiveTownHall(pool.start(path, env=env), path, tokens, screen_key)
+                       for _ in range(2))
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's headless Chromium driven by Playwright (its own browser download is not used)."""
@@ -265,3 +280,20 @@ def save_screenshot(page, name, docs_name=None):
         os.makedirs(DOCS_SCREENSHOTS, exist_ok=True)
         shutil.copy(path, os.path.join(DOCS_SCREENSHOTS, docs_name))
     return path
+
+
+@pytest.fixture
+def listeners():
+    """Open recording Socket.IO clients on real servers: ``listeners(url, auth, headers)``."""
+    from live_clients import Listener
+
+    opened = []
+
+    def open_(url, auth, headers=None):
+        listener = Listener(url, auth, headers)
+        opened.append(listener)
+        return listener.connect()
+
+    yield open_
+    for listener in opened:
+        listener.close()

@@ -1,4 +1,5 @@
 """Small helpers shared by test modules (fixtures live in conftest.py)."""
+import re
 import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,11 +24,12 @@ def log_in(app, client, username):
     """A browser session for ``username``, as Flask-Login keeps it after a login."""
     db = connect(app.config["DATABASE"])
     try:
-        user_id = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()[0]
+        user_id, key = db.execute("SELECT id, session_key FROM users WHERE username = ?",
+                                  [username]).fetchone()
     finally:
         db.close()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = f"{user_id}:{key}"
         session["_fresh"] = True
 
 
@@ -36,3 +38,23 @@ def travel_to(monkeypatch, moment):
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] == "queue_app" and hasattr(module, "utcnow"):
             monkeypatch.setattr(module, "utcnow", lambda: moment)
+
+
+CSRF_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                        r'name="csrf_token" value="([^"]+)"|'
+                        r'name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(page_html):
+    """The CSRF token a page carries (its forms' hidden field or its meta tag)."""
+    found = CSRF_TOKEN.search(page_html)
+    assert found, "the page carries no CSRF token"
+    return next(group for group in found.groups() if group)
+
+
+def form_login(client, username, password=None, next_=None):
+    """Log in through the login form, as a browser does; the response to the POST."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    path = "/login" + (f"?next={next_}" if next_ else "")
+    return client.post(path, data={"username": username, "password": password or
+                                   f"{username}-demo", "csrf_token": token})

@@ -1,4 +1,5 @@
-"""Real server processes for tests and the benchmark: ``run.py`` on a free port.
+"""Real server processes for tests and the benchmark: ``run.py`` on a free port, and a
+private ``redis-server``.
 
 Standard library only, so that ``bench/http_bench.py`` can use it without the test extras.
 A server counts as ready when it writes its own "listening" line (``... http://HOST:PORT``),
@@ -7,6 +8,7 @@ child blocked on a full pipe would stop answering.
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -187,3 +189,60 @@ class ServerPool:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+class RedisServer:
+    """A private ``redis-server`` on loopback (no persistence), ready when it says so.
+
+    ``stop()`` and ``start()`` again on the same port: a message queue that goes away and
+    comes back. ``url`` is what ``QUEUE_MESSAGE_QUEUE`` takes.
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.port = free_port()
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout=START_DEADLINE_S):
+        executable = shutil.which("redis-server")
+        if not executable:
+            raise ServerFailed("redis-server is missing: `make test` installs it")
+        self.process = subprocess.Popen(
+            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        ready = threading.Event()
+
+        def drain():
+            for line in self.process.stdout:
+                if "Ready to accept connections" in line:
+                    ready.set()
+            ready.set()
+        self._reader = threading.Thread(target=drain, daemon=True, name=f"redis-{self.port}")
+        self._reader.start()
+        if not ready.wait(timeout) or self.process.poll() is not None:
+            self.stop()
+            raise ServerFailed(f"redis-server did not start on port {self.port}")
+        return self
+
+    def stop(self, timeout=STOP_DEADLINE_S):
+        """Kill it at once, as a crash would; the port is free again afterwards."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout)
+        self._reader.join(timeout)
+        self.process.stdout.close()
+        self.process = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()

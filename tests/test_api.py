@@ -537,6 +537,16 @@ REFUSALS = [
      {"office": "OAC", "kind": "appointment", "appointment_at": 1700000000}, 400, None),
     ("reception", "POST", "/tickets",
      {"office": "OAC", "appointment_at": "2031-03-02T10:30:00+01:00"}, 400, None),
+    # Years a date can be written with but not moved between time zones (were 500s).
+    ("reception", "POST", "/tickets",
+     {"office": "OAC", "kind": "appointment", "appointment_at": "0001-01-01T00:00:00+01:00"},
+     400, None),
+    ("reception", "POST", "/tickets",
+     {"office": "OAC", "kind": "appointment", "appointment_at": "9999-12-31T23:59:00-05:00"},
+     400, None),
+    ("reception", "POST", "/tickets",
+     {"office": "OAC", "kind": "appointment", "appointment_at": "1850-06-10T09:00:00"},
+     400, None),
     # 400 elsewhere
     ("clerk", "GET", "/tickets?status=lost", None, 400, None),
     ("clerk", "POST", "/desks/2/call-next", {"office": "OAC"}, 400, None),

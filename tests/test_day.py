@@ -130,25 +130,39 @@ def test_roll_over_across_a_weekend_names_the_last_business_day(busy_monday):
     assert statuses(db, monday_after)["A001"] == "expired"
 
 
-def test_clock_going_backwards_rolls_nothing_over(busy_monday):
+def test_a_clock_that_ran_ahead_gives_the_day_back_once_it_is_fixed(busy_monday):
+    """The RTC said it was next month for a while; once the clock is put right, today opens
+    again: the tickets of that false day expire, the building empties, and each day after
+    that rolls over as usual (the journal says the clock moved back)."""
     db = busy_monday
-    ensure_today(db, TUESDAY)
-    ticket = tickets.issue(db, "OAC", party_size=3, now=TUESDAY).value
-    # The clock is set back to Monday evening: Tuesday's ticket and count stay as they are.
-    monday_evening = MONDAY.replace(hour=20)
-    before = snapshot(db)
-    assert ensure_today(db, monday_evening).events == []
-    assert snapshot(db) == before
+    false_day = MONDAY + timedelta(days=30)
+    ensure_today(db, false_day)
+    stray = tickets.issue(db, "OAC", party_size=3, now=false_day).value
+    fixed = MONDAY.replace(hour=11)
+    outcome = ensure_today(db, fixed)
+    assert outcome.events[0]["type"] == "day_started"
+    assert outcome.events[0]["payload"] == {"day": "2024-06-10", "previous": "2024-07-10",
+                                            "clock_moved_back": True}
+    assert tickets.find(db, stray["id"], fixed)["status"] == "expired"
+    assert occupancy.read(db)["inside"] == 0
+    # Monday's numbering goes on after Monday's own tickets: no code is given twice.
+    assert tickets.issue(db, "OAC", now=fixed).value["code"] == "A004"
+    # The next real day rolls over as every day does.
+    tickets.issue(db, "OAC", now=fixed + MINUTE)
+    assert ensure_today(db, TUESDAY).events[0]["payload"]["previous"] == "2024-06-10"
+    assert statuses(db, TUESDAY)["A005"] == "expired"
+    assert tickets.issue(db, "OAC", now=TUESDAY).value["code"] == "A001"
+
+
+def test_the_first_change_after_the_clock_is_fixed_opens_the_day_itself(busy_monday):
+    db = busy_monday
+    false_day = MONDAY + timedelta(days=30)
+    ensure_today(db, false_day)
+    tickets.issue(db, "OAC", now=false_day)
     seq = journal.last_seq(db)
-    occupancy.enter(db, 1, now=monday_evening)
-    assert [e["type"] for e in journal.since(db, seq)] == ["occupancy_changed"]
-    assert tickets.find(db, ticket["id"], TUESDAY)["status"] == "waiting"
-    assert occupancy.read(db)["inside"] == 4
-    # When the clock comes back to Tuesday, nothing is rolled over a second time.
-    seq = journal.last_seq(db)
-    tickets.call_next(db, 1, now=TUESDAY + MINUTE)
-    assert "day_started" not in [e["type"] for e in journal.since(db, seq)]
-    assert tickets.find(db, ticket["id"], TUESDAY)["status"] == "called"
+    occupancy.enter(db, 1, now=MONDAY.replace(hour=12))
+    assert [e["type"] for e in journal.since(db, seq)][0] == "day_started"
+    assert occupancy.read(db)["inside"] == 1
 
 
 def test_ensure_today_rolls_over_once_for_readers(busy_monday):

@@ -98,17 +98,22 @@ WAIT_MS = 5000
 PEAK_CALLS = 500
 
 
+def show_screen(page, url, key, **options):
+    """Open the display screen ``key`` of the server at ``url`` with the stubs installed."""
+    page.add_init_script(f"window.__stubOptions = {json.dumps(options)};")
+    page.add_init_script(BOUNDARY_STUBS)
+    response = page.goto(f"{url}/display/{key}")
+    assert response.status == 200
+    page.wait_for_function("window.TornDisplay && TornDisplay.stats.snapshots > 0",
+                           timeout=WAIT_MS)
+    return page
+
+
 @pytest.fixture
 def open_screen(page, live):
     """Open a display screen with the stubs installed: ``open_screen(key=None, **options)``."""
     def open_(key=None, **options):
-        page.add_init_script(f"window.__stubOptions = {json.dumps(options)};")
-        page.add_init_script(BOUNDARY_STUBS)
-        response = page.goto(f"{live.url}/display/{key or live.screen_key}")
-        assert response.status == 200
-        page.wait_for_function("window.TornDisplay && TornDisplay.stats.snapshots > 0",
-                               timeout=WAIT_MS)
-        return page
+        return show_screen(page, live.url, key or live.screen_key, **options)
     return open_
 
 
@@ -256,6 +261,21 @@ def test_the_page_recovers_by_itself_after_a_server_restart(open_screen, live):
     # And it goes on live: no reload was needed.
     issue_and_call(live, "OAC", desk=2)
     expect(page.locator("#current-code")).to_have_text("A002", timeout=1000)
+
+
+def test_a_call_made_while_redis_was_down_is_shown_and_announced_once(page, live_pair):
+    """Two server processes share Redis; the TV is connected to the second. Redis stops, a
+    clerk calls on the first: once Redis is back (and in fact before), the TV shows the call
+    and says it once."""
+    redis, first, second = live_pair
+    screen = show_screen(page, second.url, second.screen_key)
+    redis.stop()
+    called = issue_and_call(first, "HAB", desk=7)
+    redis.start()
+    expect(screen.locator("#current-code")).to_have_text(called["code"], timeout=10_000)
+    expect(screen.locator("#current-desk")).to_have_text("Taulell 7")
+    wait_until_quiet(screen)
+    assert [u["text"] for u in said(screen)] == ["Torn hac 1, Taulell 7"]
 
 
 def test_occupancy_turns_amber_near_the_limit_and_red_when_full(open_screen, live):

@@ -140,7 +140,7 @@ def test_resync_after_a_long_gap_gets_a_snapshot(sock, screens, api):
 def test_resync_with_a_bad_since_gets_a_snapshot(sock, screens):
     display = sock({"screen": screens["all"]})
     display.get_received()
-    for since in ("bad", -1, None, True):
+    for since in ("bad", -1, None, True, 2 ** 63, 2 ** 63 - 1, 10 ** 40, 1.5):
         display.emit("resync", {"since": since})
         assert names(display.get_received()) == ["snapshot"]
 

@@ -5,29 +5,12 @@ import re
 
 import pytest
 
+from helpers import csrf_token, form_login
 from queue_app import socketio
 from queue_app.db import connect
 
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                   r'name="csrf_token" value="([^"]+)"|'
-                   r'name="csrf-token" content="([^"]+)"')
 LANDING = {"recepcio": "/reception", "taulell3": "/desk", "admin": "/admin",
            "pantalla": "/display-login"}
-
-
-def csrf_token(page_html):
-    """The CSRF token a page carries (its forms' hidden field or its meta tag)."""
-    found = TOKEN.search(page_html)
-    assert found, "the page carries no CSRF token"
-    return next(group for group in found.groups() if group)
-
-
-def form_login(client, username, password=None, next_=None):
-    """Log in through the login form, as a browser does; the response to the POST."""
-    token = csrf_token(client.get("/login").get_data(as_text=True))
-    path = "/login" + (f"?next={next_}" if next_ else "")
-    return client.post(path, data={"username": username, "password": password or
-                                   f"{username}-demo", "csrf_token": token})
 
 
 @pytest.fixture
@@ -47,7 +30,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client):
         response = client.get(path)
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/login")
-    assert client.get("/desk?desk=2").headers["Location"] == "/login?next=/desk?desk%3D2"
+    assert client.get("/desk?choose=1").headers["Location"] == "/login?next=/desk?choose%3D1"
 
 
 @pytest.mark.parametrize("username", sorted(LANDING))
@@ -62,11 +45,28 @@ def test_each_role_lands_on_its_own_page(client, username, request):
 
 
 def test_login_goes_back_where_it_was_asked_but_never_off_site(client):
-    assert form_login(client, "taulell1", next_="/desk?desk=2").headers["Location"] == \
-        "/desk?desk=2"
+    assert form_login(client, "taulell1", next_="/desk?choose=1").headers["Location"] == \
+        "/desk?choose=1"
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/desk").get_data(True))})
     for elsewhere in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         assert form_login(client, "taulell1", next_=elsewhere).headers["Location"] == "/desk"
+
+
+@pytest.mark.parametrize("path", ["/language/es?next=/login%0d%0aSet-Cookie:%20x=1",
+                                  "/login?next=/desk%0aLocation:%20https://evil.example"])
+def test_a_header_smuggled_into_next_gets_a_readable_400_page(client, path):
+    response = client.get(path)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Location" not in response.headers
+    assert not any("x=1" in cookie for cookie in response.headers.getlist("Set-Cookie"))
+    assert 'lang="ca"' in page and "<h1" in page
+
+
+def test_logging_in_with_a_smuggled_next_is_refused_before_the_session_opens(client):
+    response = form_login(client, "taulell1", next_="/desk%0d%0aX-Evil:%201")
+    assert response.status_code == 400 and "X-Evil" not in response.headers
+    assert client.get("/desk").headers["Location"].startswith("/login")
 
 
 def test_a_wrong_password_stays_on_the_login_page(client):
@@ -105,7 +105,7 @@ def test_pages_refuse_other_roles(client, username, path):
 
 def test_the_administrator_may_open_every_page(client):
     form_login(client, "admin")
-    for path in ("/admin", "/reception", "/desk", "/desk?desk=5"):
+    for path in ("/admin", "/reception", "/desk", "/desk?choose=1"):
         assert client.get(path, follow_redirects=True).status_code == 200
 
 
@@ -140,15 +140,28 @@ def test_the_language_switch_keeps_the_choice_in_the_session(client):
     assert client.get("/language/ca?next=//evil.example").headers["Location"] == "/"
 
 
-def test_the_desk_choice_is_remembered(client):
+def test_the_desk_choice_is_a_form_post_and_is_remembered(client):
     form_login(client, "taulell3")
     chooser = client.get("/desk").get_data(as_text=True)
     assert 'id="desk-choice"' in chooser and "Taulell 8" in chooser
-    assert client.get("/desk?desk=3").headers["Location"] == "/desk"
+    token = csrf_token(chooser)
+    assert client.post("/desk", data={"desk": "3", "csrf_token": token}).headers["Location"] \
+        == "/desk"
     page = client.get("/desk").get_data(as_text=True)
     assert 'data-desk="3"' in page and "Taulell 3" in page
     assert 'id="desk-choice"' in client.get("/desk?choose=1").get_data(as_text=True)
-    assert 'data-desk="3"' in client.get("/desk?desk=99").get_data(as_text=True)  # no such desk
+    assert client.post("/desk", data={"desk": "99", "csrf_token": token}).status_code == 403
+    assert 'data-desk="3"' in client.get("/desk").get_data(as_text=True)
+
+
+def test_a_link_from_elsewhere_cannot_move_a_clerk_to_another_desk(client):
+    form_login(client, "taulell3")
+    token = csrf_token(client.get("/desk").get_data(as_text=True))
+    client.post("/desk", data={"desk": "3", "csrf_token": token})
+    client.get("/desk?desk=5")                                 # a link on another site
+    assert client.post("/desk", data={"desk": "5"}).status_code == 400   # a form without CSRF
+    page = client.get("/desk").get_data(as_text=True)
+    assert 'data-desk="3"' in page and 'data-desk="5"' not in page
 
 
 def test_the_printable_ticket_has_its_code_and_qr_code(client, api):
@@ -180,7 +193,9 @@ def test_pages_have_no_inline_script_or_style(client, api):
     form_login(client, "admin")
     pages += [client.get(path) for path in ("/reception", "/desk", "/desk?choose=1", "/admin",
                                             f"/reception/tickets/{ticket['id']}/print")]
-    pages.append(client.get("/desk?desk=1", follow_redirects=True))
+    token = csrf_token(client.get("/desk?choose=1").get_data(as_text=True))
+    pages.append(client.post("/desk", data={"desk": "1", "csrf_token": token},
+                             follow_redirects=True))
     for response in pages:
         html = response.get_data(as_text=True)
         assert response.status_code == 200

@@ -1,6 +1,7 @@
 """Security on every response, rate limits on the public entry points, hostile names and
 messages rendered inert, and the secret-key rule of run.py."""
 import os
+import re
 import subprocess
 import sys
 
@@ -130,8 +131,10 @@ def test_hostile_office_names_and_messages_are_inert_on_every_page(app, client, 
              "ticket": client.get(f"/t/{ticket['token']}")}
     for username, path in (("recepcio", "/reception"), ("recepcio",
                                                         f"/reception/tickets/{ticket['id']}/print"),
-                           ("taulell1", "/desk?desk=1"), ("admin", "/admin")):
+                           ("taulell1", "/desk"), ("admin", "/admin")):
         log_in(app, client, username)
+        with client.session_transaction() as session:
+            session["desk"] = 1
         pages[path] = client.get(path, follow_redirects=True)
     for name, response in pages.items():
         assert response.status_code == 200, name
@@ -164,7 +167,9 @@ def test_pages_in_a_browser_keep_the_policy_and_show_hostile_text_as_text(live, 
     reception.keyboard.press("1")   # a ticket for OAC: its print preview has the QR code
     expect(reception.frame_locator("#ticket-frame").locator(".code")).to_have_text("A001")
     clerk = watch(people.log_in("taulell1"))
-    clerk.goto(live.url + "/desk?desk=1")
+    clerk.click("[data-desk='1']")
+    expect(clerk.locator("#desk")).to_have_attribute("data-desk-name", "Taulell 1")
+    expect(clerk.locator("[data-live]")).to_have_class(re.compile("online"))
     clerk.keyboard.press("Space")
     expect(clerk.get_by_text("A001").first).to_be_visible()
     token = live.api("reception", "GET", "/tickets", expect=200)[0]["token"]

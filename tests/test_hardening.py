@@ -1,0 +1,317 @@
+"""What an attacker or a careless operator does to a real ``run.py``, and what everyone else
+still sees: megabyte frames and thousands of idle connections do not stall the town hall, a
+second server on the same port says so and stops, a chunked body is read, a call made while
+Redis is down still reaches a screen on another process, and logging out closes the user's
+live connections in every process."""
+import base64
+import os
+import re
+import resource
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+from helpers import csrf_token
+from live_clients import WAIT_S
+from queue_app import serving, socket_guard
+from queue_app.day import ensure_today
+from servers import RUN_PY, RedisServer, ServerPool
+
+pytestmark = pytest.mark.slow
+
+IDLE_EACH = 1000     # half-sent HTTP requests, and as many silent WebSockets
+
+
+@pytest.fixture
+def town_hall(db, tmp_path, tokens):
+    """``(database path, waiting-room screen key, {role: token})`` for real servers."""
+    ensure_today(db)
+    key = db.execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
+    return str(tmp_path / "queue.db"), key, tokens
+
+
+@pytest.fixture
+def server(town_hall):
+    with ServerPool() as pool:
+        yield pool.start(town_hall[0])
+
+
+def call(server, token, method, path, json=None, expect=None):
+    response = requests.request(method, f"{server.url}/api/v1{path}", json=json, timeout=WAIT_S,
+                                headers={"Authorization": f"Bearer {token}"})
+    if expect is not None:
+        assert response.status_code == expect, response.text
+    return response
+
+
+def wait_until(condition, timeout=WAIT_S, interval=0.05):
+    """Ask ``condition()`` until it is true (a server's state that nothing pushes)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        pause.wait(interval)
+
+
+def websocket(server, timeout=WAIT_S):
+    """A raw WebSocket to Engine.IO, opened (its handshake read), sending nothing more."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                      f"Host: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(4096)
+        assert received.startswith(b"HTTP/1.1 101"), received
+        opening = received.split(b"\r\n\r\n", 1)[1]     # Engine.IO's open packet (short)
+        while len(opening) < 2 or len(opening) < 2 + (opening[1] & 0x7F):
+            opening += sock.recv(4096)
+        assert opening[2:3] == b"0", opening
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def frame(payload, opcode=0x1):
+    """One masked client WebSocket frame (text by default)."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        header = bytes([0x80 | opcode, 0x80 | length])
+    elif length < 65536:
+        header = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
+    else:
+        header = bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big")
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def closed_by_server(sockets, timeout):
+    """Wait until the server closed each socket (read to its end); the ones still open."""
+    selector = selectors.DefaultSelector()
+    for sock in sockets:
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ)
+    open_ = set(sockets)
+    deadline = time.monotonic() + timeout
+    while open_ and time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                data = key.fileobj.recv(65536)
+            except (ConnectionResetError, BlockingIOError):
+                data = b"" if not isinstance(key.fileobj, BlockingIOError) else None
+            if data == b"":
+                selector.unregister(key.fileobj)
+                open_.discard(key.fileobj)
+    selector.close()
+    return open_
+
+
+@pytest.fixture
+def many_files():
+    """Room in this process for thousands of client sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, 3 * IDLE_EACH + 512)
+    if wanted < 2 * IDLE_EACH + 256:
+        pytest.fail(f"this machine allows only {hard} open files per process")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# 3. Megabyte frames ------------------------------------------------------------------------
+
+def test_a_megabyte_frame_is_refused_from_its_header(server):
+    """The server reads the frame's declared length and answers "message too big" (close
+    code 1009) without waiting for, or reading, the megabyte itself."""
+    with websocket(server) as sock:
+        sock.sendall(frame(b"4" + b"x" * 1_000_000)[:14])   # the header and mask only
+        closing = sock.recv(4096)
+        assert closing[:1] == b"\x88"                         # a close frame ...
+        assert int.from_bytes(closing[2:4], "big") == 1009    # ... "message too big"
+        assert sock.recv(4096) == b""                          # and the connection closed
+
+
+def test_while_one_client_sends_megabyte_frames_everyone_else_is_served(server, town_hall):
+    stop = threading.Event()
+    attempts = []
+
+    def abuse():
+        big = frame(b"4" + b"x" * 1_000_000)
+        while not stop.is_set():
+            try:
+                with websocket(server) as sock:
+                    sock.sendall(big)
+                    sock.recv(4096)
+            except OSError:   # closed by the server before the whole frame went out
+                pass
+            attempts.append(1)
+
+    attacker = threading.Thread(target=abuse, daemon=True)
+    attacker.start()
+    try:
+        wait_until(lambda: len(attempts) >= 3)
+        for _ in range(20):
+            assert requests.get(f"{server.url}/healthz", timeout=WAIT_S).status_code == 200
+            state = requests.get(f"{server.url}/api/v1/displays/{town_hall[1]}/state",
+                                 timeout=WAIT_S)
+            assert state.status_code == 200
+    finally:
+        stop.set()
+        attacker.join(WAIT_S)
+
+
+def test_a_long_polling_post_above_the_limit_is_refused(server):
+    handshake = requests.get(f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=WAIT_S)
+    sid = re.search(r'"sid":"([^"]+)"', handshake.text)[1]
+    answer = requests.post(f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}",
+                           data="4" + "x" * (socket_guard.MAX_MESSAGE_BYTES * 4), timeout=WAIT_S)
+    assert answer.status_code == 413
+    # The session it tried to use is not stuck either: its next poll is answered with
+    # Engine.IO's close packet once the server closes it as anonymous, and then it is gone.
+    poll = f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    closing = requests.get(poll, timeout=socket_guard.LOGIN_DEADLINE_S + WAIT_S)
+    assert closing.status_code == 200 and closing.text.endswith("1")
+    assert requests.get(poll, timeout=WAIT_S).status_code == 400
+
+
+# 4. Idle connections -------------------------------------------------------------------------
+
+def test_two_thousand_idle_connections_do_not_starve_a_new_client(
+        server, town_hall, listeners, many_files):
+    """A thousand half-sent requests and a thousand WebSockets that never log in are open;
+    a TV and a reception system connecting now are served as usual, and the server closes
+    the idle ones itself (requests after the head deadline, sockets after the login one)."""
+    idle = []
+    try:
+        for _ in range(IDLE_EACH):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_S)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: torn\r\n")   # never finished
+            idle.append(sock)
+        for _ in range(IDLE_EACH):
+            idle.append(websocket(server))
+
+        assert requests.get(f"{server.url}/healthz", timeout=WAIT_S).status_code == 200
+        call(server, town_hall[2]["reception"], "POST", "/tickets", {"office": "OAC"},
+             expect=201)
+        display = listeners(server.url, {"screen": town_hall[1]})
+        assert display.wait_for("snapshot")["waiting"]["OAC"] == 1
+
+        deadline = max(serving.HEAD_TIMEOUT_S, socket_guard.LOGIN_DEADLINE_S) + WAIT_S
+        assert closed_by_server(idle, deadline) == set()
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+# 5. A taken port -----------------------------------------------------------------------------
+
+def test_a_second_server_on_a_taken_port_says_so_and_stops(server, town_hall):
+    env = dict(os.environ, QUEUE_SECRET_KEY="torn-test-server", QUEUE_ASYNC_MODE="eventlet")
+    second = subprocess.run(
+        [sys.executable, RUN_PY, "--host", "127.0.0.1", "--port", str(server.port),
+         "--db", town_hall[0]], env=env, capture_output=True, text=True, timeout=WAIT_S)
+    assert second.returncode != 0
+    assert "already in use" in second.stderr
+    assert requests.get(f"{server.url}/healthz", timeout=WAIT_S).status_code == 200
+
+
+# 8. A chunked body ---------------------------------------------------------------------------
+
+def test_a_chunked_request_body_is_read(server, town_hall):
+    def chunks():
+        yield b'{"office": '
+        yield b'"OMIC"}'
+    answer = requests.post(f"{server.url}/api/v1/tickets", data=chunks(), timeout=WAIT_S,
+                           headers={"Authorization": f"Bearer {town_hall[2]['reception']}",
+                                    "Content-Type": "application/json"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["code"] == "C001"
+
+
+def test_a_chunked_body_above_the_limit_is_refused(server, town_hall):
+    def chunks():
+        for _ in range(100):
+            yield b" " * 1024
+    answer = requests.post(f"{server.url}/api/v1/tickets", data=chunks(), timeout=WAIT_S,
+                           headers={"Authorization": f"Bearer {town_hall[2]['reception']}"})
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "too_large"
+
+
+# 7. Redis going away -------------------------------------------------------------------------
+
+def health(server):
+    answer = requests.get(f"{server.url}/healthz", timeout=WAIT_S)
+    return answer.status_code, answer.json()
+
+
+def test_a_call_made_while_redis_is_down_reaches_a_screen_on_the_other_process(
+        town_hall, listeners, tmp_path):
+    path, key, tokens = town_hall
+    with RedisServer(tmp_path) as redis, ServerPool() as pool:
+        env = {"QUEUE_MESSAGE_QUEUE": redis.url}
+        server_a, server_b = pool.start(path, env=env), pool.start(path, env=env)
+        wait_until(lambda: health(server_a)[0] == health(server_b)[0] == 200)
+        display = listeners(server_b.url, {"screen": key})
+        display.wait_for("snapshot")
+
+        redis.stop()
+        wait_until(lambda: health(server_a) == (503, {"status": "degraded",
+                                                      "degraded": ["message_queue"]}))
+        call(server_a, tokens["reception"], "POST", "/tickets", {"office": "ORGT"}, expect=201)
+        call(server_a, tokens["clerk"], "POST", "/desks/8/call-next", expect=200)
+        called = display.wait_for("ticket_called")
+        assert (called["ticket"]["code"], called["desk"]) == ("T001", "Taulell 8")
+
+        redis.start()
+        wait_until(lambda: health(server_a)[0] == health(server_b)[0] == 200)
+        call(server_a, tokens["clerk"], "POST", "/tickets/1/finish".replace(
+            "1", str(ticket_id(path, "T001"))), expect=200)
+        call(server_a, tokens["reception"], "POST", "/tickets", {"office": "ORGT"}, expect=201)
+        call(server_a, tokens["clerk"], "POST", "/desks/8/call-next", expect=200)
+        display.wait_for("ticket_called", lambda p: p["ticket"]["code"] == "T002")
+        calls = [p["ticket"]["code"] for name, p in display.received if name == "ticket_called"]
+        assert calls == ["T001", "T002"]   # each heard once
+
+
+def ticket_id(path, code):
+    from queue_app.db import connect
+    db = connect(path)
+    try:
+        return db.execute("SELECT id FROM tickets WHERE code = ?", [code]).fetchone()[0]
+    finally:
+        db.close()
+
+
+# 2. Sessions across processes ---------------------------------------------------------------
+
+def test_logging_out_on_one_process_closes_the_users_sockets_on_another(
+        town_hall, listeners, tmp_path):
+    path = town_hall[0]
+    with RedisServer(tmp_path) as redis, ServerPool() as pool:
+        env = {"QUEUE_MESSAGE_QUEUE": redis.url}
+        server_a, server_b = pool.start(path, env=env), pool.start(path, env=env)
+        browser = requests.Session()
+        login = browser.get(f"{server_a.url}/login", timeout=WAIT_S)
+        browser.post(f"{server_a.url}/login", timeout=WAIT_S, data={
+            "username": "taulell1", "password": "taulell1-demo",
+            "csrf_token": csrf_token(login.text)})
+        cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+        desk_page = listeners(server_b.url, {"desk": 1}, {"Cookie": cookie})
+        desk_page.wait_for("snapshot")
+
+        page = browser.get(f"{server_a.url}/desk", timeout=WAIT_S)
+        browser.post(f"{server_a.url}/logout", data={"csrf_token": csrf_token(page.text)},
+                     timeout=WAIT_S)
+        desk_page.wait_for("disconnect")
+        assert browser.get(f"{server_b.url}/api/v1/desks", timeout=WAIT_S).status_code == 401
