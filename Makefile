@@ -59,7 +59,7 @@ bench-socket: test-deps   # its clients use the `websockets` package of the test
 	$(BIN)/python bench/socket_bench.py
 
 translations-extract: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o queue_app/translations/messages.pot .
+	$(BIN)/pybabel extract --no-location -F babel.cfg -k _l -o queue_app/translations/messages.pot .
 	$(BIN)/pybabel update -i queue_app/translations/messages.pot -d queue_app/translations
 
 clean:
