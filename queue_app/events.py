@@ -193,22 +193,54 @@ def _principal_rooms(db, role, desk_id, allowed=None):
     return joined, "staff", offices
 
 
+# Keys, tokens and ids a connection may present; anything else is no credential at all.
+MAX_CREDENTIAL = 256
+MAX_ID = 2 ** 63 - 1
+
+
+def _credential(auth, name):
+    """``auth[name]`` when it is a plausible credential (text SQLite can hold), else None."""
+    value = auth.get(name)
+    if not isinstance(value, str) or not value or len(value) > MAX_CREDENTIAL:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:   # a lone surrogate
+        return None
+    return value
+
+
+def _desk_of(auth):
+    """The desk a staff connection asks to hear (an id), or None for its role's offices."""
+    desk = auth.get("desk")
+    if isinstance(desk, bool) or not isinstance(desk, int) or not 1 <= desk <= MAX_ID:
+        return None
+    return desk
+
+
 def _identify(db, auth):
     """``(rooms, audience, offices, ticket)`` for a connection, or refuse it."""
     auth = auth if isinstance(auth, dict) else {}
-    if isinstance(auth.get("screen"), str):
-        screen = displays.find_by_key(db, auth["screen"])
+    if "screen" in auth or "ticket" in auth or "token" in auth:
+        screen, ticket, token = (_credential(auth, name)
+                                 for name in ("screen", "ticket", "token"))
+        if not (screen or ticket or token):
+            raise ConnectionRefusedError("unauthorized")
+    else:
+        screen = ticket = token = None
+    if screen:
+        screen = displays.find_by_key(db, screen)
         joined = [f"display:{code}" for code in screen["offices"]]
         joined += ["displays", f"screen:{screen['id']}"]
         return joined, "display", screen["offices"], None
-    if isinstance(auth.get("ticket"), str):
-        row = db.execute("SELECT id FROM tickets WHERE token = ?", [auth["ticket"]]).fetchone()
+    if ticket:
+        row = db.execute("SELECT id FROM tickets WHERE token = ?", [ticket]).fetchone()
         if row is None:
             raise ConnectionRefusedError("unauthorized")
         return [f"ticket:{row[0]}"], "ticket", [], row[0]
-    desk_id = auth.get("desk") if isinstance(auth.get("desk"), int) else None
-    if isinstance(auth.get("token"), str):
-        found = accounts.find_token(db, auth["token"])
+    desk_id = _desk_of(auth)
+    if token:
+        found = accounts.find_token(db, token)
         if found is None:
             raise ConnectionRefusedError("unauthorized")
         joined, audience, offices = _principal_rooms(db, found["role"], desk_id)
@@ -254,12 +286,8 @@ def disconnect(reason=None):
     OPENED_AT.pop(request.sid, None)
 
 
-# The journal's seqs are SQLite integers: a client's ``since`` beyond them is nonsense.
-MAX_SEQ = 2 ** 63 - 1
-
-
 @socketio.on("resync")
-def resync(data=None):
+def resync(data=None, *_extra):
     """A reconnected client sends ``{"since": seq}``; it gets the missed events or a snapshot."""
     audience = AUDIENCES.get(request.sid)
     if audience is None:
@@ -269,7 +297,7 @@ def resync(data=None):
     # A ticket's snapshot is as small as one event, and holds the place in the queue that
     # the journal's events alone cannot give back (see _push_waiting_citizens).
     if audience[0] == "ticket" or isinstance(since, bool) or not isinstance(since, int) \
-            or not 0 <= since <= MAX_SEQ:
+            or not 0 <= since <= MAX_ID:
         emit("snapshot", snapshot(db, *audience))
         return
     missed = journal.since(db, since, limit=RESYNC_MAX_EVENTS + 1)

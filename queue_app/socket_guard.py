@@ -7,14 +7,27 @@
   is closed (every real client logs in with its first message).
 - Each connection may send ``RATE_BURST`` messages at once and ``RATE_PER_S`` a second after
   that; beyond, or on a message that is not Socket.IO, it is closed.
-- A long-polling POST larger than a message is refused (413) before Engine.IO reads it:
-  python-engineio would close the session and wait, with the request still open, for a
-  poll that a hostile client never makes, holding one of the server's connections for ever.
+- Only what a real client sends gets through: text packets, a Socket.IO event named by a
+  text that is not reserved (``connect``, ``disconnect``); no binary packets, no acks.
+- A long-polling POST larger than a message, or that is not Engine.IO text, is refused
+  (413, 400) before Engine.IO reads it: python-engineio would close the session and wait,
+  with the request still open, for a poll that a hostile client never makes, holding one
+  of the server's connections for ever. A WebSocket frame that is not an Engine.IO packet
+  ends its connection quietly (python-engineio would raise outside its own error handling).
 """
+import io
 import logging
 import time
 
+from socketio import packet as sio_packet
+
 log = logging.getLogger(__name__)
+# Engine.IO packets a client may send over long-polling: close, pong, message, upgrade.
+POLLING_PACKETS = "1345"
+# What a client's message may be (python-socketio would dispatch a reserved name to the
+# handler of that name, and fails on events without a text name).
+ACCEPTED = (sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT)
+MALFORMED = (ValueError, TypeError, IndexError, KeyError, RecursionError)
 
 MAX_MESSAGE_BYTES = 4096
 LOGIN_DEADLINE_S = 10.0
@@ -37,6 +50,15 @@ class Guard:
         eio.on("connect", self.on_connect)
         eio.on("message", self.on_message)
         eio.on("disconnect", self.on_disconnect)
+        # Flask-SocketIO's test client calls these methods of the server directly: it
+        # meets the same guard as a real client.
+        server._handle_eio_connect = self.on_connect
+        server._handle_eio_message = self.on_message
+        server._handle_eio_disconnect = self.on_disconnect
+        if eio._async.get("websocket") is not None:
+            # python-engineio's table of its async driver, shared by every server: a copy.
+            eio._async = dict(eio._async,
+                              websocket=_checked_websockets(eio._async["websocket"]))
 
     def on_connect(self, eio_sid, environ):
         self.opened[eio_sid] = self.clock()
@@ -44,15 +66,35 @@ class Guard:
         return self._connect(eio_sid, environ)
 
     def on_message(self, eio_sid, data):
+        if eio_sid not in self.server.environ:   # closed while this message waited
+            return None
         if not self._spend(eio_sid):
             return self._close(eio_sid, "sent too many messages")
+        if not self._acceptable(data):
+            return self._close(eio_sid, "sent a malformed packet")
         try:
             result = self._message(eio_sid, data)
-        except ValueError:   # python-socketio's word for a packet it cannot read
+        except MALFORMED:   # what python-socketio raises on a packet it cannot read
             return self._close(eio_sid, "sent a malformed packet")
         if eio_sid in self.opened and self.server.manager.sid_from_eio_sid(eio_sid, "/"):
             del self.opened[eio_sid]
         return result
+
+    def _acceptable(self, data):
+        """Whether a message is one a real client sends (see the module's docstring)."""
+        if not isinstance(data, str):
+            return False
+        try:
+            decoded = self.server.packet_class(encoded_packet=data)
+        except MALFORMED:
+            return False
+        if decoded.packet_type not in ACCEPTED:
+            return False
+        if decoded.packet_type == sio_packet.EVENT:
+            event = decoded.data
+            return isinstance(event, list) and bool(event) and isinstance(event[0], str) \
+                and event[0] not in self.server.reserved_events
+        return True
 
     def on_disconnect(self, eio_sid, reason):
         self.opened.pop(eio_sid, None)
@@ -103,15 +145,58 @@ class Guard:
                 log.exception("socket: the sweeper failed once")
 
 
-def refuse_large_posts(wsgi_app, path="/socket.io/"):
-    """WSGI middleware: a long-polling POST above ``MAX_MESSAGE_BYTES`` gets 413 at once."""
+def _refuse(start_response, status):
+    start_response(status, [("Content-Type", "text/plain"), ("Connection", "close")])
+    return [status.encode() + b"\n"]
+
+
+def _polling_body(body):
+    """Whether a long-polling POST holds only Engine.IO packets a client may send."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(part and part[0] in POLLING_PACKETS for part in text.split("\x1e"))
+
+
+def check_polling_posts(wsgi_app, path="/socket.io/"):
+    """WSGI middleware: a long-polling POST above ``MAX_MESSAGE_BYTES`` gets 413, one that is
+    not Engine.IO text 400, before python-engineio sees it (see the module's docstring)."""
     def guarded(environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST" \
                 and environ.get("PATH_INFO", "").startswith(path):
             declared = environ.get("CONTENT_LENGTH") or "0"
             if not declared.isdigit() or int(declared) > MAX_MESSAGE_BYTES:
-                start_response("413 Payload Too Large", [("Content-Type", "text/plain"),
-                                                         ("Connection", "close")])
-                return [b"Payload Too Large\n"]
+                return _refuse(start_response, "413 Payload Too Large")
+            body = environ["wsgi.input"].read(int(declared))
+            if not _polling_body(body):
+                return _refuse(start_response, "400 Bad Request")
+            environ["wsgi.input"] = io.BytesIO(body)
         return wsgi_app(environ, start_response)
     return guarded
+
+
+class _EngineIOFrames:
+    """An eventlet WebSocket whose text frames are Engine.IO packets: any other text frame
+    reads as Engine.IO's close packet, so the connection ends the way a client ends it."""
+
+    def __init__(self, ws):
+        self._ws = ws
+
+    def __getattr__(self, name):
+        return getattr(self._ws, name)
+
+    def wait(self):
+        data = self._ws.wait()
+        if isinstance(data, str) and (not data or data[0] not in "0123456789"):
+            log.warning("socket: closed a connection that sent a frame that is not Engine.IO")
+            return "1"
+        return data
+
+
+def _checked_websockets(websocket_class):
+    """python-engineio's WebSocket class for its driver, its frames checked first."""
+    class Checked(websocket_class):
+        def __init__(self, handler, server):
+            super().__init__(lambda ws: handler(_EngineIOFrames(ws)), server)
+    return Checked

@@ -87,6 +87,14 @@ def client(app):
 
 
 @pytest.fixture
+def store(app):
+    """The app's database, as the tests read and change it beside the app."""
+    database = connect(app.config["DATABASE"])
+    yield database
+    database.close()
+
+
+@pytest.fixture
 def tokens(template):
     """``{role: API token}`` for one token of each role."""
     return template[1]

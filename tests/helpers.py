@@ -20,6 +20,15 @@ def db_state(db, tables):
     return state
 
 
+def ticket_id(path, code):
+    """The id of today's ticket ``code`` in the database file at ``path``."""
+    db = connect(path)
+    try:
+        return db.execute("SELECT id FROM tickets WHERE code = ?", [code]).fetchone()[0]
+    finally:
+        db.close()
+
+
 def log_in(app, client, username):
     """A browser session for ``username``, as Flask-Login keeps it after a login."""
     db = connect(app.config["DATABASE"])

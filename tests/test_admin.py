@@ -8,21 +8,13 @@ import pytest
 
 from helpers import db_state, log_in
 from queue_app import accounts, desks, displays
-from queue_app.db import connect, write_transaction
+from queue_app.db import write_transaction
 from queue_app.errors import Conflict, InvalidInput, NotFound, UnknownOffice
 
 TABLES = ("users", "api_tokens", "desks", "desk_offices", "displays", "settings", "events")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 META_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def store(app):
-    """The app's database, as the tests read it."""
-    database = connect(app.config["DATABASE"])
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -4,15 +4,8 @@ import pytest
 
 from helpers import csrf_token, form_login
 from queue_app import accounts, socketio, tickets
-from queue_app.db import connect, get_db
+from queue_app.db import get_db
 from queue_app.events import broadcast
-
-
-@pytest.fixture
-def store(app):
-    db = connect(app.config["DATABASE"])
-    yield db
-    db.close()
 
 
 @pytest.fixture
@@ -95,6 +88,7 @@ def test_a_limited_clerks_live_connection_hears_only_its_desks(app, clerk, store
 def test_the_administrator_limits_a_clerk_on_the_admin_page(app, store):
     admin = app.test_client()
     form_login(admin, "admin")
+    admin.get("/language/en")
     desk_page = app.test_client()
     form_login(desk_page, "taulell3")
     live = socketio.test_client(app, auth={"desk": 5}, flask_test_client=desk_page)

@@ -10,6 +10,7 @@ import requests
 from queue_app import displays, tickets
 from queue_app.day import ensure_today
 from queue_app.db import connect
+from helpers import ticket_id
 from live_clients import WAIT_S
 from servers import RedisServer, ServerPool
 
@@ -63,19 +64,11 @@ def test_display_hears_calls_and_catches_up_after_a_server_restart(
         assert (missed["ticket"]["code"], missed["desk"]) == ("C001", "Taulell 5")
         assert "token" not in missed["ticket"]
         # And it goes on hearing new calls live.
-        api(server, tokens["clerk"], "POST", f"/tickets/{called_id(path, 'A001')}/finish")
+        api(server, tokens["clerk"], "POST", f"/tickets/{ticket_id(path, 'A001')}/finish")
         api(server, tokens["reception"], "POST", "/tickets", {"office": "OAC"})
         api(server, tokens["clerk"], "POST", "/desks/1/call-next")
         live = display.wait_for("ticket_called", lambda p: p["ticket"]["code"] == "A002")
         assert live["desk"] == "Taulell 1"
-
-
-def called_id(path, code):
-    db = connect(path)
-    try:
-        return db.execute("SELECT id FROM tickets WHERE code = ?", [code]).fetchone()[0]
-    finally:
-        db.close()
 
 
 @pytest.fixture

@@ -4,15 +4,6 @@ import pytest
 
 from helpers import csrf_token, form_login
 from queue_app import accounts, socketio
-from queue_app.db import connect
-
-
-@pytest.fixture
-def store(app):
-    """The app's database, as the domain sees it."""
-    db = connect(app.config["DATABASE"])
-    yield db
-    db.close()
 
 
 def signed_in(app, username):
