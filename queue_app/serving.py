@@ -91,6 +91,35 @@ def protocol():
     return HttpProtocol
 
 
+def bounded_websocket_messages():
+    """Cap a WebSocket message, not only each of its frames, at Engine.IO's message size.
+
+    eventlet refuses a frame longer than its limit from the frame's header, but gathers the
+    frames of a fragmented message without any limit, unmasking each byte in Python: one
+    client streaming continuation frames kept the server busy, and nobody else was answered.
+    A message now fails (close code 1009) as soon as its frames together pass the limit.
+    """
+    import eventlet.websocket as websocket
+
+    gathered = websocket.RFC6455WebSocket.Message
+    if getattr(gathered, "bounded", False):
+        return
+
+    class BoundedMessage(gathered):
+        bounded = True
+        size = 0
+
+        def push(self, data, final=False):
+            self.size += len(data)
+            if self.size > self.max_frame_length:
+                raise websocket.FailedConnectionError(
+                    1009, f"Incoming message is above the length limit of"
+                          f" {self.max_frame_length} bytes.")
+            super().push(data, final)
+
+    websocket.RFC6455WebSocket.Message = BoundedMessage
+
+
 def chunked_bodies(app):
     """Let the app read a chunked request body (``Transfer-Encoding: chunked``).
 
@@ -109,5 +138,6 @@ def serve_eventlet(app, sock, max_connections):
     """Serve ``app`` on ``sock`` until stopped, within the limits above."""
     import eventlet.wsgi
 
+    bounded_websocket_messages()
     eventlet.wsgi.server(sock, chunked_bodies(app), log_output=True, max_size=max_connections,
                          socket_timeout=SOCKET_TIMEOUT_S, protocol=protocol())

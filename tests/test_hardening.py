@@ -84,16 +84,17 @@ def websocket(server, timeout=WAIT_S):
     return sock
 
 
-def frame(payload, opcode=0x1):
-    """One masked client WebSocket frame (text by default)."""
+def frame(payload, opcode=0x1, final=True):
+    """One masked client WebSocket frame (text by default; ``final=False``: a fragment)."""
     mask = os.urandom(4)
     length = len(payload)
+    first = (0x80 if final else 0) | opcode
     if length < 126:
-        header = bytes([0x80 | opcode, 0x80 | length])
+        header = bytes([first, 0x80 | length])
     elif length < 65536:
-        header = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
+        header = bytes([first, 0x80 | 126]) + length.to_bytes(2, "big")
     else:
-        header = bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big")
+        header = bytes([first, 0x80 | 127]) + length.to_bytes(8, "big")
     return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
@@ -109,8 +110,10 @@ def closed_by_server(sockets, timeout):
         for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
             try:
                 data = key.fileobj.recv(65536)
-            except (ConnectionResetError, BlockingIOError):
-                data = b"" if not isinstance(key.fileobj, BlockingIOError) else None
+            except BlockingIOError:   # woken with nothing to read after all
+                continue
+            except ConnectionResetError:
+                data = b""
             if data == b"":
                 selector.unregister(key.fileobj)
                 open_.discard(key.fileobj)
@@ -170,6 +173,41 @@ def test_while_one_client_sends_megabyte_frames_everyone_else_is_served(server, 
     finally:
         stop.set()
         attacker.join(WAIT_S)
+
+
+def test_a_message_in_many_small_frames_is_refused_when_it_grows_too_long(server, town_hall):
+    """Fragments of at most 4 KiB each, streamed as fast as the client can: the server
+    closes the connection (1009) once they add up past the limit, and answers everyone
+    else meanwhile."""
+    stop = threading.Event()
+    endings = []
+
+    def stream():
+        while not stop.is_set():
+            try:
+                with websocket(server) as sock:
+                    sock.sendall(frame(b"4" + b"x" * 2000, final=False))
+                    piece = frame(b"x" * 4000, opcode=0x0, final=False)
+                    while not stop.is_set():
+                        sock.sendall(piece)
+            except OSError as error:   # the server closed it
+                endings.append(error)
+
+    streamer = threading.Thread(target=stream, daemon=True)
+    streamer.start()
+    try:
+        wait_until(lambda: len(endings) >= 3)
+        for _ in range(20):
+            assert requests.get(f"{server.url}/api/v1/displays/{town_hall[1]}/state",
+                                timeout=WAIT_S).status_code == 200
+    finally:
+        stop.set()
+        streamer.join(WAIT_S)
+    with websocket(server) as sock:   # what the streaming client was told
+        sock.sendall(frame(b"4" + b"x" * 2000, final=False)
+                     + frame(b"x" * 4000, opcode=0x0, final=False))
+        closing = sock.recv(4096)
+        assert closing[:1] == b"\x88" and int.from_bytes(closing[2:4], "big") == 1009
 
 
 def test_a_long_polling_post_above_the_limit_is_refused(server):
