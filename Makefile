@@ -9,7 +9,7 @@ MO     := $(PO:.po=.mo)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install run test test-deps lint bench bench-socket translations-extract clean
+.PHONY: install run test test-deps lint bench bench-socket bench-abuse translations-extract clean
 
 install: $(VENV)/.installed node_modules/.installed $(MO)
 
@@ -57,6 +57,9 @@ bench: install
 
 bench-socket: test-deps   # its clients use the `websockets` package of the test extras
 	$(BIN)/python bench/socket_bench.py
+
+bench-abuse: test-deps    # hostile clients against a real server (docs/security.md)
+	$(BIN)/python bench/abuse_bench.py
 
 translations-extract: install
 	$(BIN)/pybabel extract --no-location -F babel.cfg -k _l -o queue_app/translations/messages.pot .

@@ -1,11 +1,12 @@
-"""Real server processes for tests and the benchmark: ``run.py`` on a free port, and a
-private ``redis-server``.
+"""Real server processes for tests and the benchmark: ``run.py`` on a free port, a
+private ``redis-server``, and a raw WebSocket client for what no real client sends.
 
 Standard library only, so that ``bench/http_bench.py`` can use it without the test extras.
 A server counts as ready when it writes its own "listening" line (``... http://HOST:PORT``),
 never after a sleep; its output is drained by a thread for as long as it runs, since a
 child blocked on a full pipe would stop answering.
 """
+import base64
 import os
 import re
 import shutil
@@ -246,3 +247,92 @@ class RedisServer:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+# A raw WebSocket client ----------------------------------------------------------------
+
+ENGINE_IO_WEBSOCKET = "/socket.io/?EIO=4&transport=websocket"
+
+
+def masked_frame(payload, opcode=0x1, mask=None, final=True):
+    """One masked client WebSocket frame (text by default; ``final=False``: a fragment), as
+    RFC 6455 section 5.2 has it."""
+    mask = mask or os.urandom(4)
+    length = len(payload)
+    first = (0x80 if final else 0) | opcode
+    if length < 126:
+        header = bytes([first, 0x80 | length])
+    elif length < 65536:
+        header = bytes([first, 0x80 | 126]) + length.to_bytes(2, "big")
+    else:
+        header = bytes([first, 0x80 | 127]) + length.to_bytes(8, "big")
+    key = (mask * (length // 4 + 1))[:length]
+    body = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
+    return header + mask + body
+
+
+class RawWebSocket:
+    """A WebSocket to the server's Engine.IO on a plain socket, opened: the upgrade answered
+    (101) and Engine.IO's ``open`` packet read. Frames from the server are not masked."""
+
+    def __init__(self, port, timeout=10, source=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        self.buffer = bytearray()
+        try:
+            self._handshake(port)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def _handshake(self, port):
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {ENGINE_IO_WEBSOCKET} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                          .encode())
+        while b"\r\n\r\n" not in self.buffer:
+            self._receive()
+        head, _, rest = bytes(self.buffer).partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise ConnectionError(f"no WebSocket: {head[:60]!r}")
+        self.buffer = bytearray(rest)
+        opcode, payload = self.recv_frame()
+        if opcode != 0x1 or not payload.startswith(b"0"):
+            raise ConnectionError(f"no Engine.IO open packet: {payload[:60]!r}")
+
+    def _receive(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        self.buffer += chunk
+
+    def _take(self, count):
+        while len(self.buffer) < count:
+            self._receive()
+        data = bytes(self.buffer[:count])
+        del self.buffer[:count]
+        return data
+
+    def recv_frame(self):
+        """The next frame from the server: ``(opcode, payload)``."""
+        first, second = self._take(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._take(2), "big")
+        elif length == 127:
+            length = int.from_bytes(self._take(8), "big")
+        return first & 0x0F, self._take(length)
+
+    def send_text(self, text):
+        """One masked text frame."""
+        self.sock.sendall(masked_frame(text.encode()))
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

@@ -3,7 +3,6 @@ still sees: megabyte frames and thousands of idle connections do not stall the t
 second server on the same port says so and stops, a chunked body is read, a call made while
 Redis is down still reaches a screen on another process, and logging out closes the user's
 live connections in every process."""
-import base64
 import os
 import re
 import resource
@@ -21,7 +20,7 @@ from helpers import csrf_token, ticket_id
 from live_clients import WAIT_S
 from queue_app import serving, socket_guard
 from queue_app.day import ensure_today
-from servers import RUN_PY, RedisServer, ServerPool
+from servers import RUN_PY, RawWebSocket, RedisServer, ServerPool, masked_frame
 
 pytestmark = pytest.mark.slow
 
@@ -62,40 +61,8 @@ def wait_until(condition, timeout=WAIT_S, interval=0.05):
 
 
 def websocket(server, timeout=WAIT_S):
-    """A raw WebSocket to Engine.IO, opened (its handshake read), sending nothing more."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
-    try:
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-                      f"Host: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
-                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        received = b""
-        while b"\r\n\r\n" not in received:
-            received += sock.recv(4096)
-        assert received.startswith(b"HTTP/1.1 101"), received
-        opening = received.split(b"\r\n\r\n", 1)[1]     # Engine.IO's open packet (short)
-        while len(opening) < 2 or len(opening) < 2 + (opening[1] & 0x7F):
-            opening += sock.recv(4096)
-        assert opening[2:3] == b"0", opening
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def frame(payload, opcode=0x1, final=True):
-    """One masked client WebSocket frame (text by default; ``final=False``: a fragment)."""
-    mask = os.urandom(4)
-    length = len(payload)
-    first = (0x80 if final else 0) | opcode
-    if length < 126:
-        header = bytes([first, 0x80 | length])
-    elif length < 65536:
-        header = bytes([first, 0x80 | 126]) + length.to_bytes(2, "big")
-    else:
-        header = bytes([first, 0x80 | 127]) + length.to_bytes(8, "big")
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    """A raw WebSocket to Engine.IO, opened (its open packet read), sending nothing more."""
+    return RawWebSocket(server.port, timeout=timeout).sock
 
 
 def closed_by_server(sockets, timeout):
@@ -139,7 +106,7 @@ def test_a_megabyte_frame_is_refused_from_its_header(server):
     """The server reads the frame's declared length and answers "message too big" (close
     code 1009) without waiting for, or reading, the megabyte itself."""
     with websocket(server) as sock:
-        sock.sendall(frame(NEAR_A_MEGABYTE)[:14])   # the header and mask only
+        sock.sendall(masked_frame(NEAR_A_MEGABYTE)[:14])   # the header and mask only
         closing = sock.recv(4096)
         assert closing[:1] == b"\x88"                         # a close frame ...
         assert int.from_bytes(closing[2:4], "big") == 1009    # ... "message too big"
@@ -151,7 +118,7 @@ def test_while_one_client_sends_megabyte_frames_everyone_else_is_served(server, 
     attempts = []
 
     def abuse():
-        big = frame(NEAR_A_MEGABYTE)
+        big = masked_frame(NEAR_A_MEGABYTE)
         while not stop.is_set():
             try:
                 with websocket(server) as sock:
@@ -186,8 +153,8 @@ def test_a_message_in_many_small_frames_is_refused_when_it_grows_too_long(server
         while not stop.is_set():
             try:
                 with websocket(server) as sock:
-                    sock.sendall(frame(b"4" + b"x" * 2000, final=False))
-                    piece = frame(b"x" * 4000, opcode=0x0, final=False)
+                    sock.sendall(masked_frame(b"4" + b"x" * 2000, final=False))
+                    piece = masked_frame(b"x" * 4000, opcode=0x0, final=False)
                     while not stop.is_set():
                         sock.sendall(piece)
             except OSError as error:   # the server closed it
@@ -204,8 +171,8 @@ def test_a_message_in_many_small_frames_is_refused_when_it_grows_too_long(server
         stop.set()
         streamer.join(WAIT_S)
     with websocket(server) as sock:   # what the streaming client was told
-        sock.sendall(frame(b"4" + b"x" * 2000, final=False)
-                     + frame(b"x" * 4000, opcode=0x0, final=False))
+        sock.sendall(masked_frame(b"4" + b"x" * 2000, final=False)
+                     + masked_frame(b"x" * 4000, opcode=0x0, final=False))
         closing = sock.recv(4096)
         assert closing[:1] == b"\x88" and int.from_bytes(closing[2:4], "big") == 1009
 
