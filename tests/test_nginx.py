@@ -37,6 +37,11 @@ WAIT_S = 10
 IDLE_CONNECTIONS = 2000
 IDLE_ADDRESSES = [f"127.0.0.{last}" for last in range(2, 42)]   # 50 connections each
 PER_ADDRESS = 100   # limit_conn torn_addr in nginx.conf
+# limit_req zone=torn_sio burst=200 in nginx.conf: more than PER_ADDRESS, so that an address
+# may open all the sockets limit_conn lets it hold at once.
+SIO_BURST = 200
+HANDSHAKES_AT_MOST = 1000   # so many back to back outlast the burst, however slow the machine
+ENGINE_IO = "/socket.io/?EIO=4&transport="
 HALF_REQUEST = b"GET /api/v1/offices HTTP/1.1\r\nHost: 127.0.0.1\r\n"   # no blank line: unfinished
 SHORT_HEADER_TIMEOUT = (r"client_header_timeout 10s;", "client_header_timeout 2s;")
 
@@ -176,6 +181,31 @@ def status_from(source, port, cert, path):
     return int(status_line.split()[1])
 
 
+def engineio_handshake(port, source, cert, transport):
+    """An anonymous Engine.IO handshake from the address ``source`` over ``transport``
+    ("websocket", or "polling": a GET without sid), closed at once as a client that
+    reconnects in a loop does: (HTTP status, the first Engine.IO packet or "")."""
+    context = ssl.create_default_context(cafile=cert)
+    with open_connection(port, source, context) as sock:
+        if transport == "websocket":
+            try:
+                ws = websocket.create_connection(f"wss://127.0.0.1:{port}{ENGINE_IO}websocket",
+                                                 timeout=WAIT_S, socket=sock)
+            except websocket.WebSocketBadStatusException as refused:
+                return refused.status_code, ""
+            with contextlib.closing(ws):
+                return ws.status, ws.recv()
+        sock.sendall(f"GET {ENGINE_IO}polling HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        head, _, body = sock.makefile("rb").read().partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+def is_open_packet(packet):
+    """Whether ``packet`` is Engine.IO's open packet, which starts a session."""
+    return packet.startswith("0{") and "sid" in json.loads(packet[1:])
+
+
 def test_http_is_redirected_to_https(proxied):
     """A browser asking for http:// is sent to the same address over https://."""
     response = requests.get(proxied["http"] + "/api/v1/offices", allow_redirects=False,
@@ -269,7 +299,11 @@ def test_two_thousand_half_sent_requests_do_not_starve_a_new_client(proxied):
 
 def test_one_address_is_refused_beyond_its_connections_and_others_are_served(proxied):
     """An address holding 100 open sockets (a TV's, logged in) gets 429 Too Many Requests for
-    one more socket and for a page; a client at another address gets its page."""
+    one more socket and for a page; a client at another address gets its page.
+
+    The 101 Socket.IO requests are within the burst of /socket.io's limit_req (200), so the
+    refused socket is limit_conn's doing: the server-level limit_conn still holds in that
+    location next to its own limit_req."""
     port, cert, screen = proxied["https_port"], proxied["cert"], proxied["screen"]
     context = ssl.create_default_context(cafile=cert)
     greedy, other = "127.0.0.2", "127.0.0.3"
@@ -313,3 +347,48 @@ def test_half_sent_requests_are_dropped_after_the_header_timeout(proxied):
         half_request.sendall(HALF_REQUEST)
         assert closed_by_server(half_request), "a half-sent request was kept past the timeout"
         assert closed_by_server(silent), "a silent connection was kept past the timeout"
+
+
+def test_one_address_opening_sockets_as_fast_as_it_can_is_slowed_and_others_are_served(proxied):
+    """An address opening Engine.IO sessions back to back (WebSocket and long-polling
+    handshakes in turn, each closed at once) has its first 200 answered at once, as clients
+    reconnecting together after a restart need, and then gets 429 Too Many Requests, so that
+    it cannot take Torn's core for itself; meanwhile another address gets its handshakes
+    answered, the first address still gets its pages, and a TV connects and gets its
+    snapshot."""
+    port, cert, screen = proxied["https_port"], proxied["cert"], proxied["screen"]
+    greedy, other = "127.0.0.2", "127.0.0.3"
+    transports = ("websocket", "polling")
+    expected = {"websocket": 101, "polling": 200}
+    answered, refused = 0, dict.fromkeys(transports, 0)
+    for number in range(HANDSHAKES_AT_MOST):
+        transport = transports[number % 2]
+        status, packet = engineio_handshake(port, greedy, cert, transport)
+        if status == 429:
+            refused[transport] += 1
+            if all(refused.values()):
+                break
+            continue
+        assert (status, is_open_packet(packet)) == (expected[transport], True), (status, packet)
+        if not any(refused.values()):
+            answered += 1
+    assert all(refused.values()), \
+        f"{number + 1} handshakes back to back from one address, refused: {refused}"
+    assert answered > SIO_BURST, f"only {answered} handshakes answered before the first 429"
+
+    for transport in transports * 2:   # a handful from elsewhere, the greedy one refused
+        status, packet = engineio_handshake(port, other, cert, transport)
+        assert (status, is_open_packet(packet)) == (expected[transport], True), (status, packet)
+    assert status_from(greedy, port, cert, f"/api/v1/displays/{screen}/state") == 200
+
+    snapshot = threading.Event()
+    http = requests.Session()
+    http.verify = cert
+    client = socketio.Client(http_session=http, reconnection=False)
+    client.on("snapshot", lambda payload: snapshot.set())
+    client.connect(proxied["https"], auth={"screen": screen}, transports=["websocket"],
+                   wait_timeout=WAIT_S)
+    try:
+        assert snapshot.wait(WAIT_S), "a TV connected but got no snapshot"
+    finally:
+        client.disconnect()
