@@ -62,6 +62,7 @@ JOIN_S = 2 * SOCKET_TIMEOUT_S + 5
 ADDRESS_BUDGET = 50          # requests per path and client address (the limit: 60 a minute)
 IDLE_MEASURE_S = 1.5         # each of the three new-client measurements among idle connections
 IDLE_OPENERS = 16            # threads opening the idle connections
+SOCKETS_PER_ADDRESS = 100    # idle WebSockets from each client address
 CLOSE_WATCH_S = 15           # how long after the last idle connection opened it is watched
 RSS_SAMPLE_S = 0.05
 # The memory is read again this long after the abuse (Engine.IO pings every 25 s: whatever
@@ -511,14 +512,17 @@ def abuse_summary(tally, seconds):
             f" {tally.get('still running', 0)} clients still running at the end")
 
 
-def open_idle(port, count):
-    """``count // 2`` silent WebSockets and ``count - count // 2`` half-sent requests:
-    ``(entries, failures)``, an entry being ``[kind, socket, when it opened]``."""
+def open_idle(port, count, addresses):
+    """``count // 2`` silent WebSockets (``SOCKETS_PER_ADDRESS`` from each loopback address
+    taken from ``addresses``, as many devices would: the server limits how many one address
+    opens) and ``count - count // 2`` half-sent requests: ``(entries, failures)``, an entry
+    being ``[kind, socket, when it opened]``."""
     entries, failures, lock = [], Counter(), threading.Lock()
+    sources = [addresses.take() for _ in range(0, count // 2, SOCKETS_PER_ADDRESS)]
 
-    def websocket(_):
+    def websocket(index):
         try:
-            sock = RawWebSocket(port).sock
+            sock = RawWebSocket(port, source=sources[index // SOCKETS_PER_ADDRESS]).sock
         except OSError as error:
             with lock:
                 failures[f"WebSocket: {type(error).__name__}"] += 1
@@ -601,7 +605,7 @@ def part_idle(bench):
     with bench.server("idle") as server:
         try:
             before = new_clients(bench, server)
-            entries, failures = open_idle(server.port, count)
+            entries, failures = open_idle(server.port, count, bench.addresses)
             if not entries:
                 raise Failed(f"no idle connection could be opened: {error_cell(failures)}")
             first = min(entry[2] for entry in entries)

@@ -34,6 +34,7 @@ from http_bench import (OFFICE, Client, copy_database, expect, machine_facts, pe
                         prepare_database)
 
 CONNECT_AT_ONCE = 50   # below the listen backlog, so that no SYN is dropped and retried
+PER_ADDRESS = 100      # clients sharing one client address
 WAIT_S = 30
 
 
@@ -49,14 +50,15 @@ def resident_kib(pid):
 class Screen:
     """One raw Socket.IO connection that timestamps the ``ticket_called`` frames it gets."""
 
-    def __init__(self, bench, url, auth):
-        self.bench, self.auth = bench, auth
+    def __init__(self, bench, url, auth, source):
+        self.bench, self.auth, self.source = bench, auth, source
         self.address = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         self.connected = asyncio.Event()
         self.task = None
 
     async def run(self):
-        async with websockets.connect(self.address, max_size=None, compression=None) as ws:
+        async with websockets.connect(self.address, max_size=None, compression=None,
+                                      local_addr=(self.source, 0)) as ws:
             opening = await ws.recv()   # Engine.IO "open": 0{"sid",...}
             assert opening.startswith("0"), opening
             await ws.send("40" + json.dumps(self.auth))
@@ -108,8 +110,14 @@ class Bench:
         self.done[code] = asyncio.Event()
 
 
+def source_address(index):
+    """The loopback address of the ``index``-th client: ``PER_ADDRESS`` clients each, as TVs
+    and desks have addresses of their own (the server limits what one address opens)."""
+    return f"127.2.0.{1 + index // PER_ADDRESS}"
+
+
 async def connect_all(bench, url, auths):
-    screens = [Screen(bench, url, auth) for auth in auths]
+    screens = [Screen(bench, url, auth, source_address(i)) for i, auth in enumerate(auths)]
     for start in range(0, len(screens), CONNECT_AT_ONCE):
         batch = screens[start:start + CONNECT_AT_ONCE]
         for screen in batch:

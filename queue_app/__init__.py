@@ -113,7 +113,7 @@ def create_app(test_config=None):
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"],
                       max_http_buffer_size=socket_guard.MAX_MESSAGE_BYTES)
     app.extensions["torn.socket_guard"] = socket_guard.Guard(socketio.server)
-    app.wsgi_app = socket_guard.check_polling_posts(app.wsgi_app)
+    app.wsgi_app = socket_guard.check_socket_requests(app.wsgi_app)
     if app.config["BEHIND_PROXY"]:
         # One trusted HTTPS reverse proxy in front (docs/deploy/nginx.conf): believe its
         # X-Forwarded-* headers, and send the session cookie over HTTPS only. Wrapped

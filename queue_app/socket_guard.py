@@ -7,6 +7,8 @@
   is closed (every real client logs in with its first message).
 - Each connection may send ``RATE_BURST`` messages at once and ``RATE_PER_S`` a second after
   that; beyond, or on a message that is not Socket.IO, it is closed.
+- A client address may open ``OPEN_BURST`` Engine.IO sessions at once and ``OPEN_PER_S`` a
+  second after that (429 beyond), behind a proxy the address it forwards.
 - Only what a real client sends gets through: text packets, a Socket.IO event named by a
   text that is not reserved (``connect``, ``disconnect``); no binary packets, no acks.
 - A long-polling POST larger than a message, or that is not Engine.IO text, is refused
@@ -30,6 +32,12 @@ ACCEPTED = (sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT)
 MALFORMED = (ValueError, TypeError, IndexError, KeyError, RecursionError)
 
 MAX_MESSAGE_BYTES = 4096
+# New Engine.IO sessions per client address: a handshake costs about 0.8 ms of the server's
+# core, so one client reconnecting as fast as it can would take all of it. A browser opens
+# its connection in a few requests; after a restart every device and phone behind one
+# address (a carrier's CGNAT) comes back at once: the burst is for them (as nginx's).
+OPEN_PER_S = 10
+OPEN_BURST = 200
 LOGIN_DEADLINE_S = 10.0
 RATE_BURST = 20
 RATE_PER_S = 2.0
@@ -159,12 +167,49 @@ def _polling_body(body):
     return all(part and part[0] in POLLING_PACKETS for part in text.split("\x1e"))
 
 
-def check_polling_posts(wsgi_app, path="/socket.io/"):
-    """WSGI middleware: a long-polling POST above ``MAX_MESSAGE_BYTES`` gets 413, one that is
-    not Engine.IO text 400, before python-engineio sees it (see the module's docstring)."""
+class Openings:
+    """New Engine.IO sessions per client address: ``OPEN_BURST`` at once, then
+    ``OPEN_PER_S`` a second (a token bucket per address, kept for addresses seen lately)."""
+
+    KEPT = 10000   # addresses remembered before the full buckets are forgotten
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.buckets = {}   # address -> [tokens, when last counted]
+        self.refusing = set()   # addresses refused since they were last allowed
+
+    def allow(self, address):
+        now = self.clock()
+        if len(self.buckets) >= self.KEPT:
+            self.buckets = {kept: bucket for kept, bucket in self.buckets.items()
+                            if bucket[0] + (now - bucket[1]) * OPEN_PER_S < OPEN_BURST}
+        tokens, then = self.buckets.get(address, (OPEN_BURST, now))
+        tokens = min(OPEN_BURST, tokens + (now - then) * OPEN_PER_S)
+        if tokens < 1:
+            self.buckets[address] = [tokens, now]
+            if address not in self.refusing:   # one line in the log per outburst
+                self.refusing.add(address)
+                log.warning("socket: refusing new connections from %s, which opens too"
+                            " many", address)
+            return False
+        self.buckets[address] = [tokens - 1, now]
+        self.refusing.discard(address)
+        return True
+
+
+def check_socket_requests(wsgi_app, path="/socket.io/"):
+    """WSGI middleware before python-engineio: a new Engine.IO session beyond its address's
+    ``Openings`` gets 429; a long-polling POST above ``MAX_MESSAGE_BYTES`` 413, and one that
+    is not Engine.IO text 400 (see the module's docstring)."""
+    openings = Openings()
+
     def guarded(environ, start_response):
-        if environ.get("REQUEST_METHOD") == "POST" \
-                and environ.get("PATH_INFO", "").startswith(path):
+        if not environ.get("PATH_INFO", "").startswith(path):
+            return wsgi_app(environ, start_response)
+        if "sid=" not in environ.get("QUERY_STRING", "") \
+                and not openings.allow(environ.get("REMOTE_ADDR", "")):
+            return _refuse(start_response, "429 Too Many Requests")
+        if environ.get("REQUEST_METHOD") == "POST":
             declared = environ.get("CONTENT_LENGTH") or "0"
             if not declared.isdigit() or int(declared) > MAX_MESSAGE_BYTES:
                 return _refuse(start_response, "413 Payload Too Large")
@@ -176,27 +221,25 @@ def check_polling_posts(wsgi_app, path="/socket.io/"):
     return guarded
 
 
-class _EngineIOFrames:
-    """An eventlet WebSocket whose text frames are Engine.IO packets: any other text frame
+def _engineio_frames(wait):
+    """A WebSocket's ``wait`` whose text frames are Engine.IO packets: any other text frame
     reads as Engine.IO's close packet, so the connection ends the way a client ends it."""
-
-    def __init__(self, ws):
-        self._ws = ws
-
-    def __getattr__(self, name):
-        return getattr(self._ws, name)
-
-    def wait(self):
-        data = self._ws.wait()
+    def checked_wait():
+        data = wait()
         if isinstance(data, str) and (not data or data[0] not in "0123456789"):
             log.warning("socket: closed a connection that sent a frame that is not Engine.IO")
             return "1"
         return data
+    return checked_wait
 
 
 def _checked_websockets(websocket_class):
     """python-engineio's WebSocket class for its driver, its frames checked first."""
     class Checked(websocket_class):
         def __init__(self, handler, server):
-            super().__init__(lambda ws: handler(_EngineIOFrames(ws)), server)
+            def checked(ws):
+                # Only ``wait`` is replaced: sending, on every broadcast, stays as it was.
+                ws.wait = _engineio_frames(ws.wait)
+                return handler(ws)
+            super().__init__(checked, server)
     return Checked

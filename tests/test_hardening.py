@@ -60,9 +60,16 @@ def wait_until(condition, timeout=WAIT_S, interval=0.05):
         pause.wait(interval)
 
 
-def websocket(server, timeout=WAIT_S):
-    """A raw WebSocket to Engine.IO, opened (its open packet read), sending nothing more."""
-    return RawWebSocket(server.port, timeout=timeout).sock
+def websocket(server, timeout=WAIT_S, source=None):
+    """A raw WebSocket to Engine.IO, opened (its open packet read), sending nothing more;
+    from the loopback address ``source`` if given."""
+    return RawWebSocket(server.port, timeout=timeout, source=source).sock
+
+
+def addresses(count):
+    """``count`` loopback client addresses (Linux routes all of 127.0.0.0/8 to lo), as
+    many clients have: each address may open only so many connections at once."""
+    return [f"127.0.{1 + index // 250}.{2 + index % 250}" for index in range(count)]
 
 
 def closed_by_server(sockets, timeout):
@@ -170,7 +177,7 @@ def test_a_message_in_many_small_frames_is_refused_when_it_grows_too_long(server
     finally:
         stop.set()
         streamer.join(WAIT_S)
-    with websocket(server) as sock:   # what the streaming client was told
+    with websocket(server, source="127.0.0.2") as sock:   # what the streaming client was told
         sock.sendall(masked_frame(b"4" + b"x" * 2000, final=False)
                      + masked_frame(b"x" * 4000, opcode=0x0, final=False))
         closing = sock.recv(4096)
@@ -204,8 +211,8 @@ def test_two_thousand_idle_connections_do_not_starve_a_new_client(
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_S)
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: torn\r\n")   # never finished
             idle.append(sock)
-        for _ in range(IDLE_EACH):
-            idle.append(websocket(server))
+        for source in addresses(IDLE_EACH // 100) * 100:
+            idle.append(websocket(server, source=source))
 
         assert requests.get(f"{server.url}/login", timeout=WAIT_S).status_code == 200
         call(server, town_hall[2]["reception"], "POST", "/tickets", {"office": "OAC"},
@@ -218,6 +225,37 @@ def test_two_thousand_idle_connections_do_not_starve_a_new_client(
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_one_address_opening_connections_as_fast_as_it_can_is_slowed_and_others_served(
+        server, town_hall, listeners):
+    """Each Engine.IO handshake costs the server's core; one address may open a burst of
+    them (every device behind one carrier address reconnecting after a restart), then gets
+    429, while another address, and a TV, connect as usual."""
+    handshake = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    answers = []
+    with requests.Session() as greedy:
+        greedy.mount("http://", SourceAddress("127.0.0.2"))
+        while 429 not in answers and len(answers) < 5 * socket_guard.OPEN_BURST:
+            answers.append(greedy.get(handshake, timeout=WAIT_S).status_code)
+    assert answers.count(200) >= socket_guard.OPEN_BURST and answers[-1] == 429
+    with requests.Session() as other:
+        other.mount("http://", SourceAddress("127.0.0.3"))
+        assert other.get(handshake, timeout=WAIT_S).text.startswith("0{")
+    display = listeners(server.url, {"screen": town_hall[1]})
+    assert display.wait_for("snapshot")["seq"] > 0
+
+
+class SourceAddress(requests.adapters.HTTPAdapter):
+    """Connections from one loopback address."""
+
+    def __init__(self, address):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
 
 
 # 5. A taken port -----------------------------------------------------------------------------
