@@ -271,7 +271,8 @@ def test_two_thousand_half_sent_requests_do_not_starve_a_new_client(proxied):
     (more than Debian's 768 worker_connections on each of two cores), a TV loading its state
     still gets it, and nginx still holds every half-sent one: it has room for them all."""
     if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < IDLE_CONNECTIONS + 200:
-        pytest.skip("this process may not open enough files for the idle connections")
+        pytest.fail("this process may not open enough files for the idle connections:"
+                    " raise its limit (ulimit -n)")
     port, cert = proxied["https_port"], proxied["cert"]
     context = ssl.create_default_context(cafile=cert)
     idle = []
