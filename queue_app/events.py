@@ -75,6 +75,10 @@ def _cut_off(room, seq):
             socketio.server.disconnect(sid, namespace="/")
 
 
+# The events after which some connections must end (see _cut_offs and routes).
+ENDINGS = ("token_revoked", "user_sessions_ended", "user_desks_set", "display_key_rotated")
+
+
 def _cut_offs(event):
     """The rooms whose connections an event ends: a revoked token's, an ended user's."""
     if event["type"] == "token_revoked":
@@ -103,9 +107,15 @@ def deliver(events):
     _push_waiting_citizens(events)
 
 
-def refresh():
-    """A fresh snapshot for every connection of this process (a gap too long to replay)."""
+def refresh(since):
+    """Instead of every event after ``since`` (a gap too long to replay): the ones that end
+    connections, then a fresh snapshot for every connection of this process."""
     db = get_db()
+    for event in journal.since(db, since, types=ENDINGS):
+        for room in _cut_offs(event):
+            _cut_off(room, event["seq"])
+        for name, room, payload in routes(event):
+            socketio.emit(name, payload, to=room)
     made = {}
     for sid, audience in list(AUDIENCES.items()):
         if audience not in made:

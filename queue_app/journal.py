@@ -24,10 +24,14 @@ def record(db, now, type_, payload, *, ticket_id=None, office=None, desk_id=None
             "desk_id": desk_id, "actor": actor, "payload": payload}
 
 
-def since(db, seq, limit=None):
-    """Events after ``seq``, oldest first (at most ``limit``)."""
-    sql = "SELECT * FROM events WHERE seq > ? ORDER BY seq"
+def since(db, seq, limit=None, types=None):
+    """Events after ``seq``, oldest first (at most ``limit``; only of ``types`` if given)."""
+    sql = "SELECT * FROM events WHERE seq > ?"
     params = [seq]
+    if types is not None:
+        sql += f" AND type IN ({', '.join('?' for _ in types)})"
+        params += list(types)
+    sql += " ORDER BY seq"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)

@@ -28,7 +28,9 @@ class Relay:
     """Delivery of the journal to this process's connections.
 
     ``deliver(events)`` sends events (in order) to the rooms that may hear them;
-    ``refresh()`` gives every connection a fresh snapshot when a gap is too long to replay.
+    ``refresh(since)`` stands for delivering every event after ``since`` when the gap is too
+    long to replay: it applies the events that end connections, then gives every connection
+    a fresh snapshot.
     """
 
     def __init__(self, app, deliver, refresh):
@@ -62,8 +64,8 @@ class Relay:
         with self.lock:
             missed = journal.since(get_db(), self.delivered, limit=CATCH_UP_MAX + 1)
             if len(missed) > CATCH_UP_MAX:
-                self.delivered = journal.last_seq(get_db())
-                self.refresh()
+                since, self.delivered = self.delivered, journal.last_seq(get_db())
+                self.refresh(since)
             elif missed:
                 self._deliver(missed)
 
