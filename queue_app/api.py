@@ -1,9 +1,8 @@
 """The public JSON API, ``/api/v1``: read the input, call the queue rules, answer."""
 from flask import Blueprint, jsonify, render_template, request
-
-from . import desks, displays, occupancy, offices, tickets
 from flask_login import current_user
 
+from . import desks, displays, occupancy, offices, tickets
 from .auth import check_desk, check_ticket, current_actor, require_role
 from .day import ensure_today
 from .db import get_db

@@ -44,13 +44,43 @@ RATE_PER_S = 2.0
 SWEEP_S = 1.0
 
 
+class Buckets:
+    """Token buckets by key: ``burst`` at once, then ``per_s`` a second; a key not seen yet
+    (or forgotten) has a full bucket. At most ``kept`` keys are remembered: past that, the
+    ones whose bucket has filled up again are forgotten."""
+
+    def __init__(self, burst, per_s, clock=time.monotonic, kept=10000):
+        self.burst, self.per_s, self.clock, self.kept = burst, per_s, clock, kept
+        self.counts = {}   # key -> [tokens, when last counted]
+
+    def _tokens(self, count, now):
+        return min(self.burst, count[0] + (now - count[1]) * self.per_s)
+
+    def take(self, key):
+        """Spend one token of ``key``'s bucket; False when it is empty."""
+        now = self.clock()
+        if len(self.counts) >= self.kept:
+            self.counts = {kept: count for kept, count in self.counts.items()
+                           if self._tokens(count, now) < self.burst}
+        count = self.counts.get(key)
+        tokens = self._tokens(count, now) if count else self.burst
+        if tokens < 1:
+            self.counts[key] = [tokens, now]
+            return False
+        self.counts[key] = [tokens - 1, now]
+        return True
+
+    def forget(self, key):
+        self.counts.pop(key, None)
+
+
 class Guard:
     """Wraps a Socket.IO server's Engine.IO handlers with the limits above."""
 
     def __init__(self, server, clock=time.monotonic):
         self.server, self.clock = server, clock
         self.opened = {}    # eio sid -> when it opened, until it logs in to Socket.IO
-        self.buckets = {}   # eio sid -> [tokens, when last counted]
+        self.messages = Buckets(RATE_BURST, RATE_PER_S, clock)   # by eio sid
         eio = server.eio
         self._connect = eio.handlers["connect"]
         self._message = eio.handlers["message"]
@@ -70,13 +100,12 @@ class Guard:
 
     def on_connect(self, eio_sid, environ):
         self.opened[eio_sid] = self.clock()
-        self.buckets[eio_sid] = [RATE_BURST, self.clock()]
         return self._connect(eio_sid, environ)
 
     def on_message(self, eio_sid, data):
         if eio_sid not in self.server.environ:   # closed while this message waited
             return None
-        if not self._spend(eio_sid):
+        if not self.messages.take(eio_sid):
             return self._close(eio_sid, "sent too many messages")
         if not self._acceptable(data):
             return self._close(eio_sid, "sent a malformed packet")
@@ -106,19 +135,8 @@ class Guard:
 
     def on_disconnect(self, eio_sid, reason):
         self.opened.pop(eio_sid, None)
-        self.buckets.pop(eio_sid, None)
+        self.messages.forget(eio_sid)
         return self._disconnect(eio_sid, reason)
-
-    def _spend(self, eio_sid):
-        bucket = self.buckets.get(eio_sid)
-        if bucket is None:
-            return True
-        now = self.clock()
-        tokens = min(RATE_BURST, bucket[0] + (now - bucket[1]) * RATE_PER_S)
-        if tokens < 1:
-            return False
-        bucket[0], bucket[1] = tokens - 1, now
-        return True
 
     def _close(self, eio_sid, why):
         environ = self.server.environ.get(eio_sid, {})
@@ -167,34 +185,25 @@ def _polling_body(body):
     return all(part and part[0] in POLLING_PACKETS for part in text.split("\x1e"))
 
 
-class Openings:
-    """New Engine.IO sessions per client address: ``OPEN_BURST`` at once, then
-    ``OPEN_PER_S`` a second (a token bucket per address, kept for addresses seen lately)."""
-
-    KEPT = 10000   # addresses remembered before the full buckets are forgotten
+class Openings(Buckets):
+    """New Engine.IO sessions by client address (``OPEN_BURST``, then ``OPEN_PER_S``), with
+    one line in the log when an address starts being refused."""
 
     def __init__(self, clock=time.monotonic):
-        self.clock = clock
-        self.buckets = {}   # address -> [tokens, when last counted]
+        super().__init__(OPEN_BURST, OPEN_PER_S, clock)
         self.refusing = set()   # addresses refused since they were last allowed
 
-    def allow(self, address):
-        now = self.clock()
-        if len(self.buckets) >= self.KEPT:
-            self.buckets = {kept: bucket for kept, bucket in self.buckets.items()
-                            if bucket[0] + (now - bucket[1]) * OPEN_PER_S < OPEN_BURST}
-        tokens, then = self.buckets.get(address, (OPEN_BURST, now))
-        tokens = min(OPEN_BURST, tokens + (now - then) * OPEN_PER_S)
-        if tokens < 1:
-            self.buckets[address] = [tokens, now]
-            if address not in self.refusing:   # one line in the log per outburst
-                self.refusing.add(address)
-                log.warning("socket: refusing new connections from %s, which opens too"
-                            " many", address)
-            return False
-        self.buckets[address] = [tokens - 1, now]
-        self.refusing.discard(address)
-        return True
+    def take(self, address):
+        if super().take(address):
+            self.refusing.discard(address)
+            return True
+        if address not in self.refusing:
+            if len(self.refusing) >= self.kept:
+                self.refusing.clear()
+            self.refusing.add(address)
+            log.warning("socket: refusing new connections from %s, which opens too many",
+                        address)
+        return False
 
 
 def check_socket_requests(wsgi_app, path="/socket.io/"):
@@ -207,7 +216,7 @@ def check_socket_requests(wsgi_app, path="/socket.io/"):
         if not environ.get("PATH_INFO", "").startswith(path):
             return wsgi_app(environ, start_response)
         if "sid=" not in environ.get("QUERY_STRING", "") \
-                and not openings.allow(environ.get("REMOTE_ADDR", "")):
+                and not openings.take(environ.get("REMOTE_ADDR", "")):
             return _refuse(start_response, "429 Too Many Requests")
         if environ.get("REQUEST_METHOD") == "POST":
             declared = environ.get("CONTENT_LENGTH") or "0"
