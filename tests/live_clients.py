@@ -70,4 +70,6 @@ class Listener:
         return max(seqs, default=None)
 
     def close(self):
-        self.client.disconnect()
+        """Disconnect, and stop reconnecting too (``disconnect`` alone leaves a client that
+        lost its server retrying in a thread of its own, for the rest of the test run)."""
+        self.client.shutdown()
