@@ -66,6 +66,12 @@ def public_ticket(token):
     return jsonify(tickets.find_by_token(get_db(), token))
 
 
+@bp.get(f"/desks/<{ID}:desk_id>/queue")
+@require_role("clerk", "reception")
+def desk_queue(desk_id):
+    return jsonify(tickets.desk_queue(get_db(), desk_id))
+
+
 @bp.post(f"/desks/<{ID}:desk_id>/call-next")
 @require_role("clerk")
 def call_next(desk_id):

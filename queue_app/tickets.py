@@ -105,6 +105,24 @@ def _desk(db, desk_id):
     return row
 
 
+# The waiting tickets a desk would call, across every office it serves, in calling order:
+# call-next takes the first, and the desk's queue lists them all. One query, one order.
+DESK_QUEUE_SQL = (
+    f"{SELECT_TICKETS} WHERE t.status = 'waiting'"
+    " AND t.office IN (SELECT office FROM desk_offices WHERE desk_id = :desk)"
+    f" ORDER BY {ORDER_SQL}"
+)
+
+
+def desk_queue(db, desk_id, now=None):
+    """The waiting tickets ``desk_id`` would call, in exactly call-next's order; NotFound for
+    an unknown desk."""
+    now = now or utcnow()
+    _desk(db, desk_id)
+    rows = db.execute(DESK_QUEUE_SQL, {"desk": desk_id, "due": due_cutoff(now)}).fetchall()
+    return ticket_json.describe(db, rows, now)
+
+
 def call_next(db, desk_id, *, actor=None, now=None):
     """Give ``desk_id`` the next waiting ticket of the offices it serves, in calling order.
 
@@ -121,12 +139,8 @@ def call_next(db, desk_id, *, actor=None, now=None):
             [desk_id],
         ).fetchone():
             raise DeskBusy()
-        row = db.execute(
-            f"SELECT t.id, t.office FROM tickets t WHERE t.status = 'waiting' AND t.office IN"
-            f" (SELECT office FROM desk_offices WHERE desk_id = :desk)"
-            f" ORDER BY {ORDER_SQL} LIMIT 1",
-            {"desk": desk_id, "due": due_cutoff(now)},
-        ).fetchone()
+        row = db.execute(DESK_QUEUE_SQL + " LIMIT 1",
+                         {"desk": desk_id, "due": due_cutoff(now)}).fetchone()
         if row is None:
             return Outcome(None, events)
         db.execute(

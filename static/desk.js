@@ -143,17 +143,10 @@ setInterval(() => {
 
 // Loading -------------------------------------------------------------------------------------
 
+// The desk's queue as the server would call it (never re-sorted here: one calling order).
 async function loadWaiting() {
-  const {data: found} = await api("GET", "/tickets?status=waiting");
-  waiting = found.filter((ticket) => desk.offices.includes(ticket.office))
-    .sort((a, b) => rank(a) - rank(b));
+  ({data: waiting} = await api("GET", `/desks/${desk.id}/queue`));
   renderWaiting();
-}
-
-// Each ticket's place in its own office's queue (the server's calling order), then its issue
-// time to merge the queues of a desk serving several offices.
-function rank(ticket) {
-  return ticket.position * 1e13 + new Date(ticket.issued_at).getTime();
 }
 
 let reloadTimer = null;

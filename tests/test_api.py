@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from helpers import log_in, travel_to
 
-from queue_app import displays, journal, tickets
+from queue_app import desks, displays, journal, tickets
 from queue_app.db import connect
 
 ROLES = ("display", "clerk", "reception", "admin")
@@ -284,6 +284,41 @@ def test_call_next_gives_the_desk_the_next_ticket(call):
     assert_iso_with_offset(ticket["called_at"], near=datetime.now(timezone.utc))
     offices = {o["code"]: o["waiting"] for o in call("GET", "/offices", "clerk").get_json()}
     assert offices["OAC"] == 0
+
+
+@pytest.fixture
+def two_office_desk(app):
+    """Taulell 1 serves OAC and OMIC."""
+    db = connect(app.config["DATABASE"])
+    try:
+        desks.set_offices(db, 1, ["OAC", "OMIC"])
+    finally:
+        db.close()
+    return 1
+
+
+def test_a_desks_queue_is_exactly_the_order_call_next_gives(call, two_office_desk):
+    """A001 and A002, then an urgent C001 at a desk serving both offices: the queue the desk
+    page shows puts C001 first, as call-next does (it once listed A001, C001, A002)."""
+    issue(call, "OAC")
+    issue(call, "OAC")
+    issue(call, "OMIC", kind="urgent")
+    issue(call, "OMIC", priority=True)
+    issue(call, "OAC", kind="appointment")
+    queue = call("GET", f"/desks/{two_office_desk}/queue", "clerk").get_json()
+    assert [t["code"] for t in queue] == ["C001", "A003", "C002", "A001", "A002"]
+    called = []
+    while queue:
+        ticket = call_next(call, two_office_desk)
+        assert ticket["code"] == queue[0]["code"]
+        called.append(ticket["code"])
+        act(call, ticket["id"], "finish")
+        queue = call("GET", f"/desks/{two_office_desk}/queue", "reception").get_json()
+    assert called == ["C001", "A003", "C002", "A001", "A002"]
+
+
+def test_a_desks_queue_of_an_unknown_desk_is_404(call):
+    assert call("GET", "/desks/99/queue", "clerk").status_code == 404
 
 
 def test_call_next_order_urgent_then_priority_then_the_rest(call):

@@ -73,6 +73,7 @@ API = [
     ("api.issue_ticket", "POST", "/api/v1/tickets", RECEPTION),
     ("api.list_tickets", "GET", "/api/v1/tickets", RECEPTION_OR_CLERK),
     ("api.public_ticket", "GET", "/api/v1/tickets/{token}", PUBLIC),
+    ("api.desk_queue", "GET", "/api/v1/desks/2/queue", RECEPTION_OR_CLERK),
     ("api.call_next", "POST", "/api/v1/desks/2/call-next", CLERK),
     ("api.pause_or_resume", "POST", "/api/v1/desks/2/pause", CLERK),
     ("api.pause_or_resume", "POST", "/api/v1/desks/2/resume", CLERK),

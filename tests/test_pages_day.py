@@ -13,6 +13,8 @@ import zxingcpp
 from playwright.sync_api import expect
 
 from conftest import DESKTOP, PHONE, WAIT_MS, save_screenshot
+from queue_app import desks
+from queue_app.db import connect
 
 pytestmark = pytest.mark.slow
 
@@ -152,6 +154,26 @@ def test_a_whole_day_at_the_desks(live, people):
     keep_screenshot(clerk, "desk-phone.png", in_docs=True)
     citizen.set_viewport_size(DESKTOP)
     keep_screenshot(citizen, "ticket-desktop.png")
+
+
+def test_a_desk_serving_two_offices_lists_its_queue_as_it_will_call_it(live, people):
+    """A001 and A002, then an urgent C001, at a desk serving OAC and OMIC: the page lists
+    C001 first, and Call next gives C001 (the page once re-sorted the list by itself)."""
+    db = connect(live.path)
+    try:
+        desks.set_offices(db, 1, ["OAC", "OMIC"])
+    finally:
+        db.close()
+    for body in ({"office": "OAC"}, {"office": "OAC"}, {"office": "OMIC", "kind": "urgent"}):
+        live.api("reception", "POST", "/tickets", body, expect=201)
+    clerk = people.log_in("taulell1")
+    clerk.click("[data-desk='1']")
+    listed = clerk.locator("#waiting li .code")
+    expect(listed).to_have_text(["C001", "A001", "A002"])
+    expect(clerk.locator("[data-live]")).to_have_class(re.compile("online"))
+    clerk.keyboard.press("Space")
+    expect(clerk.locator("#ticket-code")).to_have_text("C001")
+    expect(listed).to_have_text(["A001", "A002"])
 
 
 def test_a_full_building_refuses_the_next_ticket(live, people):
