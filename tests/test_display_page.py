@@ -179,6 +179,40 @@ def test_two_quick_calls_are_both_shown_and_announced_one_after_the_other(open_s
     assert page.evaluate("TornDisplay.stats.chimes") == 2
 
 
+def test_a_failing_voice_or_chime_does_not_silence_the_next_calls(open_screen, live):
+    """The voice engine throws on one call and the audio device on another: each of those
+    is skipped (the chime still rings, or the voice still speaks), and every call after
+    them is announced as usual."""
+    page = open_screen()
+    page.evaluate("""() => {
+      const synth = window.speechSynthesis, speak = synth.speak.bind(synth);
+      let thrown = false;
+      synth.speak = (utterance) => {
+        if (!thrown && utterance.text) { thrown = true; throw new Error("engine gone"); }
+        return speak(utterance);
+      };
+    }""")
+    issue_and_call(live, "OAC", desk=1)
+    page.wait_for_function("TornDisplay.stats.failures === 1 && !TornDisplay.busy",
+                           timeout=WAIT_MS)
+    issue_and_call(live, "OAC", desk=2)
+    assert [u["text"] for u in wait_until_said(page, 1)] == ["Torn a 2, Taulell 2"]
+
+    page.evaluate("""() => {
+      const Context = window.AudioContext, create = Context.prototype.createGain;
+      let thrown = false;
+      Context.prototype.createGain = function () {
+        if (!thrown) { thrown = true; throw new Error("no audio device"); }
+        return create.call(this);
+      };
+    }""")
+    issue_and_call(live, "OAC", desk=3)
+    issue_and_call(live, "OAC", desk=4)
+    spoken = wait_until_said(page, 3)
+    assert [u["text"] for u in spoken[1:]] == ["Torn a 3, Taulell 3", "Torn a 4, Taulell 4"]
+    assert page.evaluate("TornDisplay.stats.failures") == 2
+
+
 def test_a_recall_is_announced_again(open_screen, live):
     page = open_screen()
     called = issue_and_call(live, "OMIC", desk=5)

@@ -45,7 +45,7 @@
     freshConnection: true // the next snapshot is a connection's first: it is authoritative
   };
   var stats = {snapshots: 0, events: 0, dropped: 0, announced: 0, chimes: 0, connects: 0,
-               resyncs: 0};
+               resyncs: 0, failures: 0};
 
   function $(id) { return document.getElementById(id); }
 
@@ -195,11 +195,23 @@
     pump();
   }
 
+  /* One announcement at a time. Whatever goes wrong with one (a voice engine that throws,
+   * an audio device that fails), the next one is still made: the screen must never fall
+   * silent until someone reloads it. */
   function pump() {
     if (busy || pending.length === 0) { return; }
     busy = true;
     var call = pending.shift();
-    playOne(call).then(function () {
+    var played;
+    try {
+      played = playOne(call);
+    } catch (error) {
+      played = Promise.reject(error);
+    }
+    played.catch(function (error) {
+      stats.failures += 1;
+      if (window.console) { window.console.warn("announcement failed:", error); }
+    }).then(function () {
       busy = false;
       pump();
     });
@@ -215,7 +227,12 @@
     stats.announced += 1;
     log.push({code: call.code, desk: call.desk, recall: call.recall, text: text});
     if (log.length > 20) { log.shift(); }
-    var rang = chime();
+    var rang = false;
+    try {
+      rang = chime();
+    } catch (error) {   // no chime this time; the voice still says the call
+      stats.failures += 1;
+    }
     return wait(rang ? CHIME_MS : 0)
       .then(function () { return speak(text, config.speech[language].voice); })
       .then(function () { return wait(GAP_MS); });
