@@ -9,7 +9,7 @@ MO     := $(PO:.po=.mo)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install run test test-deps lint bench bench-socket bench-abuse translations-extract clean
+.PHONY: install run test test-fast test-deps lint bench bench-socket bench-abuse translations-extract clean
 
 install: $(VENV)/.installed node_modules/.installed $(MO)
 
@@ -48,6 +48,10 @@ $(VENV)/.installed-test: setup.cfg $(VENV)/.installed
 
 test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit loop: the tests that start no server and no browser, on every core (pytest-xdist).
+test-fast: test-deps
+	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
 lint: test-deps
 	$(BIN)/flake8 queue_app display tests bench run.py
