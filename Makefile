@@ -9,7 +9,7 @@ MO     := $(PO:.po=.mo)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install run test test-fast test-deps lint bench bench-socket bench-abuse translations-extract clean
+.PHONY: install run test test-fast test-deps lint format bench bench-socket bench-abuse translations-extract clean
 
 install: $(VENV)/.installed node_modules/.installed $(MO)
 
@@ -53,8 +53,16 @@ test: test-deps
 test-fast: test-deps
 	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
+# ruff (pyproject.toml): pycodestyle, pyflakes, import order, bugbear, and the format check.
+LINTED := queue_app display tests bench run.py
+
 lint: test-deps
-	$(BIN)/flake8 queue_app display tests bench run.py
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+format: test-deps
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 bench: install
 	$(BIN)/python bench/http_bench.py

@@ -1,4 +1,5 @@
 """Serve Torn. The async mode is set up first, before anything else is imported."""
+
 import argparse
 import gc
 import os
@@ -19,9 +20,11 @@ def main(argv=None):
     if not os.environ.get("QUEUE_SECRET_KEY") and not os.environ.get("QUEUE_DEMO"):
         # Outside the demo the key that signs staff sessions must be chosen and kept by
         # whoever runs the server, not generated behind their back.
-        sys.exit("run.py: set QUEUE_SECRET_KEY (e.g. `python -c 'import secrets; print("
-                 "secrets.token_hex(32))'`), or QUEUE_DEMO=1 for the demo (`make run`), which"
-                 " generates one into instance/secret_key.")
+        sys.exit(
+            "run.py: set QUEUE_SECRET_KEY (e.g. `python -c 'import secrets; print("
+            "secrets.token_hex(32))'`), or QUEUE_DEMO=1 for the demo (`make run`), which"
+            " generates one into instance/secret_key."
+        )
     if args.db:
         os.environ["QUEUE_DATABASE"] = args.db
     mode = os.environ.get("QUEUE_ASYNC_MODE", "eventlet")
@@ -51,8 +54,9 @@ def main(argv=None):
         ceiling = serving.connection_ceiling(app.config["MAX_CONNECTIONS"])
         serving.serve_eventlet(app, sock, ceiling)
     else:
-        socketio.run(app, host=args.host, port=args.port, log_output=True,
-                     allow_unsafe_werkzeug=True)
+        socketio.run(
+            app, host=args.host, port=args.port, log_output=True, allow_unsafe_werkzeug=True
+        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ rate-limited per client address (60 and 10 a minute, not settable from the envir
 each measuring client binds loopback addresses 127.x.y.z of its own, each used for at most
 ``ADDRESS_BUDGET`` requests per path. Not a test: it prints figures and asserts nothing.
 """
+
 import argparse
 import contextlib
 import http.client
@@ -55,29 +56,30 @@ from servers import RawWebSocket, ServerPool, masked_frame
 from socket_bench import resident_kib
 
 MEGABYTE = 1_000_000
-SOCKET_TIMEOUT_S = 10        # any client socket's single wait
+SOCKET_TIMEOUT_S = 10  # any client socket's single wait
 HTTP_TIMEOUT_S = 15
-CHILD_START_S = 60           # a spawned child imports the benchmark's modules first
+CHILD_START_S = 60  # a spawned child imports the benchmark's modules first
 JOIN_S = 2 * SOCKET_TIMEOUT_S + 5
-ADDRESS_BUDGET = 50          # requests per path and client address (the limit: 60 a minute)
-IDLE_MEASURE_S = 1.5         # each of the three new-client measurements among idle connections
-IDLE_OPENERS = 16            # threads opening the idle connections
-SOCKETS_PER_ADDRESS = 100    # idle WebSockets from each client address
-CLOSE_WATCH_S = 15           # how long after the last idle connection opened it is watched
+ADDRESS_BUDGET = 50  # requests per path and client address (the limit: 60 a minute)
+IDLE_MEASURE_S = 1.5  # each of the three new-client measurements among idle connections
+IDLE_OPENERS = 16  # threads opening the idle connections
+SOCKETS_PER_ADDRESS = 100  # idle WebSockets from each client address
+CLOSE_WATCH_S = 15  # how long after the last idle connection opened it is watched
 RSS_SAMPLE_S = 0.05
 # The memory is read again this long after the abuse (Engine.IO pings every 25 s: whatever
 # waits for a connection's first ping is gone after that).
 LATER_S = (5, 30)
 LOGIN_EACH = 30
 LOGIN_WARM_UP = 2
-EXISTING_USER = "taulell1"   # a clerk of the demo (seed.USERS)
+EXISTING_USER = "taulell1"  # a clerk of the demo (seed.USERS)
 UNKNOWN_USER = "ningu-1234"
-HALF_SENT = b"GET / HTTP/1.1\r\nHost: x\r\n"       # never finished: no blank line
+HALF_SENT = b"GET / HTTP/1.1\r\nHost: x\r\n"  # never finished: no blank line
 LOGIN_FAILED = b'id="login-error"'
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 # Raw sockets ----------------------------------------------------------------------------------
+
 
 def megabyte_frame():
     """An Engine.IO message packet ("4") of a megabyte, in one masked text frame."""
@@ -107,6 +109,7 @@ def send_counting(sock, data):
 
 # Abusive clients (a child process) ------------------------------------------------------------
 
+
 class Abuser(threading.Thread):
     """Opens a WebSocket, sends a megabyte (one frame, or fragments), reads how it is
     closed, and again, until ``stop``; counts what happened in ``tally``."""
@@ -120,7 +123,7 @@ class Abuser(threading.Thread):
         while not self.stop.is_set():
             try:
                 ws = RawWebSocket(self.port)
-            except OSError:   # refused, reset or timed out before the frame
+            except OSError:  # refused, reset or timed out before the frame
                 self.tally["handshake errors"] += 1
                 self.stop.wait(0.01)
                 continue
@@ -173,10 +176,11 @@ def abuse(port, count, kind, ready, stop, results):
 def abusing(port, count, kind="megabyte"):
     """``count`` abusive clients in a child process while the block runs; afterwards the
     dict it yields holds their tallies. The child is ended whatever happens."""
-    spawn = multiprocessing.get_context("spawn")   # this process has threads: no fork
+    spawn = multiprocessing.get_context("spawn")  # this process has threads: no fork
     ready, stop, results = spawn.Event(), spawn.Event(), spawn.Queue()
-    child = spawn.Process(target=abuse, args=(port, count, kind, ready, stop, results),
-                          name="abusers")
+    child = spawn.Process(
+        target=abuse, args=(port, count, kind, ready, stop, results), name="abusers"
+    )
     child.start()
     tally = {}
     try:
@@ -209,6 +213,7 @@ def child_result(child, results):
 
 
 # Measuring clients ----------------------------------------------------------------------------
+
 
 class LoopbackAddresses:
     """Loopback source addresses 127.x.y.z, each handed out once: the server's rate limits
@@ -264,7 +269,7 @@ class Probe:
     def _failed(self, label, kind):
         self.errors[label][kind] += 1
         self._drop()
-        time.sleep(0.01)   # a server that refuses everything must not make this spin
+        time.sleep(0.01)  # a server that refuses everything must not make this spin
 
     def _request(self, label):
         if self.source is None or self.used >= ADDRESS_BUDGET * len(self.paths):
@@ -272,7 +277,8 @@ class Probe:
             self.source, self.used = self.addresses.take(), 0
         if self.connection is None:
             self.connection = http.client.HTTPConnection(
-                "127.0.0.1", self.port, timeout=HTTP_TIMEOUT_S, source_address=(self.source, 0))
+                "127.0.0.1", self.port, timeout=HTTP_TIMEOUT_S, source_address=(self.source, 0)
+            )
             if self.keep_alive:
                 try:
                     self.connection.connect()
@@ -297,14 +303,18 @@ class Probe:
 
 def public_paths(key):
     """The two public GETs a probe times, by label."""
-    return {"GET /healthz": "/healthz", "GET /api/v1/displays/<key>/state":
-            f"/api/v1/displays/{key}/state"}
+    return {
+        "GET /healthz": "/healthz",
+        "GET /api/v1/displays/<key>/state": f"/api/v1/displays/{key}/state",
+    }
 
 
 def pooled(probe):
     """Every path of a probe together: ``(latencies, errors)``."""
-    return ([value for values in probe.latencies.values() for value in values],
-            sum(probe.errors.values(), Counter()))
+    return (
+        [value for values in probe.latencies.values() for value in values],
+        sum(probe.errors.values(), Counter()),
+    )
 
 
 def snapshot_seconds(port, key, source):
@@ -317,7 +327,7 @@ def snapshot_seconds(port, key, source):
             opcode, payload = ws.recv_frame()
             if opcode == 0x8 or payload.startswith(b"44"):
                 raise ConnectionError(f"refused: {payload[:80]!r}")
-            if payload == b"2":            # Engine.IO ping
+            if payload == b"2":  # Engine.IO ping
                 ws.send_text("3")
             elif payload.startswith(b'42["snapshot"'):
                 return time.perf_counter() - started
@@ -337,6 +347,7 @@ def snapshot_probe(port, key, addresses, seconds):
 
 
 # Server facts ---------------------------------------------------------------------------------
+
 
 def cpu_seconds(pid):
     """CPU time (user and system, every thread) the process has used so far."""
@@ -364,7 +375,7 @@ class Sampler(threading.Thread):
             try:
                 self.peak_kib = max(self.peak_kib, resident_kib(self.pid))
                 self.peak_files = max(self.peak_files, open_files(self.pid))
-            except OSError:   # the server is gone
+            except OSError:  # the server is gone
                 return
 
     def __enter__(self):
@@ -380,13 +391,16 @@ def server_log_note(server):
     """What the server's output says: its lines, the socket guard's closings, tracebacks."""
     output = server.output
     lines = output.count("\n")
-    return (f"Server log: {lines} lines,"
-            f" {output.count('socket: closed a connection')} 'socket: closed a connection'"
-            f" ({output.count('did not log in')} 'did not log in'),"
-            f" {output.count('Traceback')} 'Traceback'")
+    return (
+        f"Server log: {lines} lines,"
+        f" {output.count('socket: closed a connection')} 'socket: closed a connection'"
+        f" ({output.count('did not log in')} 'did not log in'),"
+        f" {output.count('Traceback')} 'Traceback'"
+    )
 
 
 # Formatting -----------------------------------------------------------------------------------
+
 
 def ms(seconds):
     """Seconds as milliseconds, for a table cell."""
@@ -398,8 +412,11 @@ def latency_cells(values):
     if not values:
         return "0 | - | - | - | -"
     values = sorted(values)
-    return " | ".join([str(len(values))] + [ms(percentile(values, f)) for f in (.5, .9, .99)]
-                      + [ms(values[-1])])
+    return " | ".join(
+        [str(len(values))]
+        + [ms(percentile(values, f)) for f in (0.5, 0.9, 0.99)]
+        + [ms(values[-1])]
+    )
 
 
 def error_cell(errors):
@@ -421,6 +438,7 @@ def title(text):
 
 
 # The parts ------------------------------------------------------------------------------------
+
 
 class Bench:
     """What every part shares: the demo's template, its screen key, the client addresses."""
@@ -447,8 +465,7 @@ class Bench:
         """The public endpoints timed for ``seconds``, with the server's CPU use meanwhile."""
         cpu = cpu_seconds(server.process.pid)
         started = time.monotonic()
-        probe = Probe(server.port, public_paths(self.key), self.addresses,
-                      keep_alive).run(seconds)
+        probe = Probe(server.port, public_paths(self.key), self.addresses, keep_alive).run(seconds)
         probe.cpu_share = (cpu_seconds(server.process.pid) - cpu) / (time.monotonic() - started)
         return probe
 
@@ -479,37 +496,49 @@ def part_frames(bench):
         print("frames: fragments done", file=sys.stderr)
         note = server_log_note(server)
     title("1. Megabyte frames")
-    print(f"One client times GET /healthz and GET /api/v1/displays/<key>/state in turn, one"
-          f" request at a time on keep-alive connections, for {seconds} s with no abuse, then"
-          f" for {seconds} s while ONE other client opens a WebSocket, sends a masked 1 MB"
-          " frame, is closed, and again, then while it sends the megabyte as 4000-byte"
-          " fragments instead; latency in ms at the client.\n")
-    print("| while | request | count | p50 | p90 | p99 | max | errors | abusive frames"
-          " | server CPU |")
+    print(
+        f"One client times GET /healthz and GET /api/v1/displays/<key>/state in turn, one"
+        f" request at a time on keep-alive connections, for {seconds} s with no abuse, then"
+        f" for {seconds} s while ONE other client opens a WebSocket, sends a masked 1 MB"
+        " frame, is closed, and again, then while it sends the megabyte as 4000-byte"
+        " fragments instead; latency in ms at the client.\n"
+    )
+    print(
+        "| while | request | count | p50 | p90 | p99 | max | errors | abusive frames | server CPU |"
+    )
     print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for name, probe, frames in (("no abuse", quiet, "-"),
-                                ("1 client sending 1 MB frames", abused,
-                                 tally.get("frames", "?")),
-                                ("1 client sending 1 MB in fragments", fragmented,
-                                 fragments_tally.get("frames", "?"))):
+    for name, probe, frames in (
+        ("no abuse", quiet, "-"),
+        ("1 client sending 1 MB frames", abused, tally.get("frames", "?")),
+        ("1 client sending 1 MB in fragments", fragmented, fragments_tally.get("frames", "?")),
+    ):
         for label, values in probe.latencies.items():
-            print(f"| {name} | {label} | {latency_cells(values)} |"
-                  f" {error_cell(probe.errors[label])}"
-                  f" | {frames} | {probe.cpu_share:.0%} |")
-    print(f"\nThe abusive client, whole frames: {abuse_summary(tally, seconds)}; in fragments:"
-          f" {abuse_summary(fragments_tally, seconds)}. {note}.")
+            print(
+                f"| {name} | {label} | {latency_cells(values)} |"
+                f" {error_cell(probe.errors[label])}"
+                f" | {frames} | {probe.cpu_share:.0%} |"
+            )
+    print(
+        f"\nThe abusive client, whole frames: {abuse_summary(tally, seconds)}; in fragments:"
+        f" {abuse_summary(fragments_tally, seconds)}. {note}."
+    )
 
 
 def abuse_summary(tally, seconds):
     """One sentence on what the abusive clients did and how the server answered."""
     frames = tally.get("frames", 0)
-    closings = ", ".join(f"{n} {kind}" for kind, n in sorted(tally.items())
-                         if kind.startswith("closed ") or kind == "reset")
-    return (f"{frames} frames ({frames / seconds:.0f}/s),"
-            f" {tally.get('bytes sent', 0) / MEGABYTE:.0f} MB taken by the kernel,"
-            f" {tally.get('send cut', 0)} sends cut short; endings: {closings or 'none'};"
-            f" {tally.get('handshake errors', 0)} failed handshakes,"
-            f" {tally.get('still running', 0)} clients still running at the end")
+    closings = ", ".join(
+        f"{n} {kind}"
+        for kind, n in sorted(tally.items())
+        if kind.startswith("closed ") or kind == "reset"
+    )
+    return (
+        f"{frames} frames ({frames / seconds:.0f}/s),"
+        f" {tally.get('bytes sent', 0) / MEGABYTE:.0f} MB taken by the kernel,"
+        f" {tally.get('send cut', 0)} sends cut short; endings: {closings or 'none'};"
+        f" {tally.get('handshake errors', 0)} failed handshakes,"
+        f" {tally.get('still running', 0)} clients still running at the end"
+    )
 
 
 def open_idle(port, count, addresses):
@@ -539,13 +568,13 @@ def open_idle(port, count, addresses):
         entries.append(["half-sent HTTP request", sock, time.monotonic()])
         try:
             sock.sendall(HALF_SENT)
-        except OSError as error:   # still watched: the server already hung up
+        except OSError as error:  # still watched: the server already hung up
             with lock:
                 failures[f"HTTP send: {type(error).__name__}"] += 1
 
     pool = ThreadPoolExecutor(max_workers=IDLE_OPENERS)
     try:
-        list(pool.map(websocket, range(count // 2)))   # the slow ones first
+        list(pool.map(websocket, range(count // 2)))  # the slow ones first
         list(pool.map(half_sent, range(count - count // 2)))
     except BaseException:
         pool.shutdown(cancel_futures=True)
@@ -562,7 +591,7 @@ class CloseWatcher(threading.Thread):
     def __init__(self, entries):
         super().__init__(daemon=True, name="close-watcher")
         self.entries = entries
-        self.closed_at = {}    # index in entries -> when
+        self.closed_at = {}  # index in entries -> when
         self.stop = threading.Event()
 
     def run(self):
@@ -575,7 +604,7 @@ class CloseWatcher(threading.Thread):
                 for key, _ in selector.select(0.2):
                     try:
                         if key.fileobj.recv(65536):
-                            continue        # e.g. Engine.IO's close packet before the end
+                            continue  # e.g. Engine.IO's close packet before the end
                     except BlockingIOError:
                         continue
                     except OSError:
@@ -625,29 +654,36 @@ def part_idle(bench):
                 entry[1].close()
         note = server_log_note(server)
     title("2. Idle connections")
-    print(f"New clients timed one after the other ({IDLE_MEASURE_S} s each), with no idle"
-          f" connection, then while {len(entries)} idle ones are open ({count // 2} silent"
-          f" WebSockets, then {count - count // 2} requests sent without their final blank"
-          f" line, opened in {last - first:.1f} s by {IDLE_OPENERS} threads; measured from"
-          f" {window[0]:.1f} s to {window[1]:.1f} s after the first opened, when"
-          f" {window[2]} of them had been closed); latency in ms.\n")
+    print(
+        f"New clients timed one after the other ({IDLE_MEASURE_S} s each), with no idle"
+        f" connection, then while {len(entries)} idle ones are open ({count // 2} silent"
+        f" WebSockets, then {count - count // 2} requests sent without their final blank"
+        f" line, opened in {last - first:.1f} s by {IDLE_OPENERS} threads; measured from"
+        f" {window[0]:.1f} s to {window[1]:.1f} s after the first opened, when"
+        f" {window[2]} of them had been closed); latency in ms.\n"
+    )
     print("| while | client | count | p50 | p90 | p99 | max | errors |")
     print("|---|---|--:|--:|--:|--:|--:|--:|")
     for name, rows in (("no idle connection", before), (f"{len(entries)} idle", during)):
         for client, values, errors in rows:
             print(f"| {name} | {client} | {latency_cells(values)} | {error_cell(errors)} |")
-    print(f"\nThe idle connections, watched until {CLOSE_WATCH_S} s after the last one opened;"
-          " lifetime: from its opening until the server ended it, in s.\n")
+    print(
+        f"\nThe idle connections, watched until {CLOSE_WATCH_S} s after the last one opened;"
+        " lifetime: from its opening until the server ended it, in s.\n"
+    )
     print("| kind | opened | closed by the server | still open | lifetime min | p50 | max |")
     print("|---|--:|--:|--:|--:|--:|--:|")
     for kind in ("half-sent HTTP request", "silent WebSocket"):
         indexes = [i for i, entry in enumerate(entries) if entry[0] == kind]
-        lives = sorted(watcher.closed_at[i] - entries[i][2] for i in indexes
-                       if i in watcher.closed_at)
-        cells = (f"{lives[0]:.1f} | {statistics.median(lives):.1f} | {lives[-1]:.1f}"
-                 if lives else "- | - | -")
-        print(f"| {kind} | {len(indexes)} | {len(lives)} | {len(indexes) - len(lives)} |"
-              f" {cells} |")
+        lives = sorted(
+            watcher.closed_at[i] - entries[i][2] for i in indexes if i in watcher.closed_at
+        )
+        cells = (
+            f"{lives[0]:.1f} | {statistics.median(lives):.1f} | {lives[-1]:.1f}"
+            if lives
+            else "- | - | -"
+        )
+        print(f"| {kind} | {len(indexes)} | {len(lives)} | {len(indexes) - len(lives)} | {cells} |")
     if failures:
         print(f"\nNot opened: {error_cell(failures)}.")
     print(f"\n{note}.")
@@ -671,32 +707,45 @@ def part_memory(bench):
         note = server_log_note(server)
     title("3. Memory with abusive clients")
     later = [f"{delay} s later" for delay in LATER_S]
-    print(f"{count} clients at once (threads of a child process) send masked 1 MB frames, each"
-          f" reconnecting when closed, for {seconds} s; the server's VmRSS in MiB and its open"
-          f" files: before, at the peak (sampled every {RSS_SAMPLE_S * 1000:.0f} ms), when the"
-          f" clients have stopped, and {' and '.join(later)}.\n")
+    print(
+        f"{count} clients at once (threads of a child process) send masked 1 MB frames, each"
+        f" reconnecting when closed, for {seconds} s; the server's VmRSS in MiB and its open"
+        f" files: before, at the peak (sampled every {RSS_SAMPLE_S * 1000:.0f} ms), when the"
+        f" clients have stopped, and {' and '.join(later)}.\n"
+    )
     print("| abusers | frames | | before | peak | at the end | " + " | ".join(later) + " |")
     print("|--:|--:|---|--:|--:|--:|" + "--:|" * len(later))
     peak = max(before, sampler.peak_kib, readings[0][0])
-    print(f"| {count} | {tally.get('frames', '?')} | RSS MiB | {mib(before)} | {mib(peak)} | "
-          + " | ".join(mib(rss) for rss, _ in readings) + " |")
-    print(f"| | | open files | {files_before} | {max(files_before, sampler.peak_files)} | "
-          + " | ".join(str(files) for _, files in readings) + " |")
-    print("\nMeanwhile one client timed GET /healthz and GET /api/v1/displays/<key>/state in"
-          " turn on keep-alive connections (both together; latency in ms).\n")
+    print(
+        f"| {count} | {tally.get('frames', '?')} | RSS MiB | {mib(before)} | {mib(peak)} | "
+        + " | ".join(mib(rss) for rss, _ in readings)
+        + " |"
+    )
+    print(
+        f"| | | open files | {files_before} | {max(files_before, sampler.peak_files)} | "
+        + " | ".join(str(files) for _, files in readings)
+        + " |"
+    )
+    print(
+        "\nMeanwhile one client timed GET /healthz and GET /api/v1/displays/<key>/state in"
+        " turn on keep-alive connections (both together; latency in ms).\n"
+    )
     print("| while | count | p50 | p90 | p99 | max | errors | server CPU |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|")
     values, errors = pooled(probe)
-    print(f"| {count} clients sending 1 MB frames | {latency_cells(values)} | {error_cell(errors)}"
-          f" | {probe.cpu_share:.0%} |")
+    print(
+        f"| {count} clients sending 1 MB frames | {latency_cells(values)} | {error_cell(errors)}"
+        f" | {probe.cpu_share:.0%} |"
+    )
     print(f"\nThe abusive clients: {abuse_summary(tally, seconds)}. {note}.")
 
 
 def login_attempt(port, source, username):
     """``GET /login`` then ``POST /login`` as a browser does, from ``source``; the POST's
     ``(status, seconds)``, the status 401 for a 200 that does not say the login failed."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_S,
-                                            source_address=(source, 0))
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=HTTP_TIMEOUT_S, source_address=(source, 0)
+    )
     try:
         connection.request("GET", "/login")
         page = connection.getresponse()
@@ -705,15 +754,20 @@ def login_attempt(port, source, username):
         token = CSRF_FIELD.search(html)
         if page.status != 200 or not token:
             raise Failed(f"GET /login: HTTP {page.status}, no CSRF token")
-        body = urlencode({"csrf_token": token[1], "username": username,
-                          "password": "not-the-password"})
+        body = urlencode(
+            {"csrf_token": token[1], "username": username, "password": "not-the-password"}
+        )
         started = time.perf_counter()
-        connection.request("POST", "/login", body=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies})
+        connection.request(
+            "POST",
+            "/login",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies},
+        )
         answer = connection.getresponse()
         shown = answer.read()
         seconds = time.perf_counter() - started
-        if answer.status == 200 and LOGIN_FAILED not in shown:   # e.g. the CSRF token refused
+        if answer.status == 200 and LOGIN_FAILED not in shown:  # e.g. the CSRF token refused
             return 401, seconds
         return answer.status, seconds
     finally:
@@ -729,27 +783,35 @@ def part_login(bench):
         for attempt in range(2 * (LOGIN_WARM_UP + LOGIN_EACH)):
             label = list(names)[attempt % 2]
             status, seconds = login_attempt(server.port, bench.addresses.take(), names[label])
-            if status != 200:   # a failed login shows the form again; 429 is the limit
+            if status != 200:  # a failed login shows the form again; 429 is the limit
                 errors[f"{label}: HTTP {status}"] += 1
             elif attempt >= 2 * LOGIN_WARM_UP:
                 times[label].append(seconds)
         print("login: done", file=sys.stderr)
     title("4. Login timing")
-    print(f"POST /login after GET /login (its cookie and CSRF token, like a browser), each"
-          f" attempt from its own client address, {LOGIN_EACH} of each kind alternately after"
-          f" {LOGIN_WARM_UP} of each not counted; time of the POST in ms.\n")
+    print(
+        f"POST /login after GET /login (its cookie and CSRF token, like a browser), each"
+        f" attempt from its own client address, {LOGIN_EACH} of each kind alternately after"
+        f" {LOGIN_WARM_UP} of each not counted; time of the POST in ms.\n"
+    )
     print("| attempt | user name | count | p50 | mean | min | max |")
     print("|---|---|--:|--:|--:|--:|--:|")
     for label, values in times.items():
         values.sort()
-        cells = (f"{ms(percentile(values, .5))} | {ms(statistics.mean(values))} |"
-                 f" {ms(values[0])} | {ms(values[-1])}" if values else "- | - | - | -")
+        cells = (
+            f"{ms(percentile(values, 0.5))} | {ms(statistics.mean(values))} |"
+            f" {ms(values[0])} | {ms(values[-1])}"
+            if values
+            else "- | - | - | -"
+        )
         print(f"| {label} | {names[label]} | {len(values)} | {cells} |")
     wrong, unknown = times.values()
     if wrong and unknown:
-        print(f"\nDifference of the means (wrong password − unknown name):"
-              f" {ms(statistics.mean(wrong) - statistics.mean(unknown))} ms;"
-              f" of the medians: {ms(statistics.median(wrong) - statistics.median(unknown))} ms.")
+        print(
+            f"\nDifference of the means (wrong password − unknown name):"
+            f" {ms(statistics.mean(wrong) - statistics.mean(unknown))} ms;"
+            f" of the medians: {ms(statistics.median(wrong) - statistics.median(unknown))} ms."
+        )
     if errors:
         print(f"\nErrors: {error_cell(errors)}.")
 
@@ -758,6 +820,7 @@ PARTS = {"frames": part_frames, "idle": part_idle, "memory": part_memory, "login
 
 
 # Main -----------------------------------------------------------------------------------------
+
 
 def raise_file_limit():
     """Soft RLIMIT_NOFILE up to the hard one: thousands of client sockets in this process."""
@@ -769,12 +832,21 @@ def raise_file_limit():
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=10,
-                        help="length of each measurement of parts 1 and 3 (default 10)")
-    parser.add_argument("--idle", type=int, default=2000,
-                        help="idle connections of part 2, half of each kind (default 2000)")
-    parser.add_argument("--abusers", type=int, default=300,
-                        help="abusive clients at once in part 3 (default 300)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=10,
+        help="length of each measurement of parts 1 and 3 (default 10)",
+    )
+    parser.add_argument(
+        "--idle",
+        type=int,
+        default=2000,
+        help="idle connections of part 2, half of each kind (default 2000)",
+    )
+    parser.add_argument(
+        "--abusers", type=int, default=300, help="abusive clients at once in part 3 (default 300)"
+    )
     parser.add_argument("--only", choices=PARTS, help="run only this part")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.idle < 2 or args.abusers < 1:
@@ -788,8 +860,11 @@ def main(argv=None):
     if args.idle + 256 > files:
         sys.exit(f"this process may open only {files} files: lower --idle")
     facts = machine_facts("eventlet", None)[:3] + [
-        ("clients", "this process (http.client, raw sockets; one client address 127.x.y.z per"
-                    f" {ADDRESS_BUDGET} requests per path); abusive ones in a child process"),
+        (
+            "clients",
+            "this process (http.client, raw sockets; one client address 127.x.y.z per"
+            f" {ADDRESS_BUDGET} requests per path); abusive ones in a child process",
+        ),
         ("limits", f"open files {files}"),
     ]
     for name, value in facts:

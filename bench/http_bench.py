@@ -15,6 +15,7 @@ servers are stopped and the directory removed at the end. Clients are threads of
 process, each with its own keep-alive ``http.client.HTTPConnection`` (standard library, so
 that ``make bench`` needs nothing beyond ``make install``). Not a test: it measures.
 """
+
 import argparse
 import http.client
 import json
@@ -54,8 +55,9 @@ class Client:
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                self.connection.request(method, self.prefix + path, body=payload,
-                                        headers=self.headers)
+                self.connection.request(
+                    method, self.prefix + path, body=payload, headers=self.headers
+                )
                 response = self.connection.getresponse()
                 data = response.read()
             except (http.client.RemoteDisconnected, ConnectionError):
@@ -92,10 +94,14 @@ def summary(name, clients, latencies, elapsed):
     """One row of the results table."""
     values = sorted(latencies)
     return {
-        "scenario": name, "clients": clients, "requests": len(values),
+        "scenario": name,
+        "clients": clients,
+        "requests": len(values),
         "per_s": len(values) / elapsed,
-        "p50": percentile(values, 0.50) * 1000, "p90": percentile(values, 0.90) * 1000,
-        "p99": percentile(values, 0.99) * 1000, "max": values[-1] * 1000,
+        "p50": percentile(values, 0.50) * 1000,
+        "p90": percentile(values, 0.90) * 1000,
+        "p99": percentile(values, 0.99) * 1000,
+        "max": values[-1] * 1000,
     }
 
 
@@ -152,10 +158,12 @@ def scenario(url, tokens, desks, total, clients, depth):
             latencies = []
             for _ in range(share(count, clients, i)):
                 status, body, seconds = team.receptions[i].request(
-                    "POST", "/tickets", {"office": OFFICE})
+                    "POST", "/tickets", {"office": OFFICE}
+                )
                 expect(status, 201, body, "issue")
                 latencies.append(seconds)
             return latencies
+
         return work
 
     def call(count):
@@ -163,14 +171,17 @@ def scenario(url, tokens, desks, total, clients, depth):
             calls, finishes = [], []
             for _ in range(share(count, clients, i)):
                 status, ticket, seconds = team.clerks[i].request(
-                    "POST", f"/desks/{desks[i]}/call-next")
+                    "POST", f"/desks/{desks[i]}/call-next"
+                )
                 expect(status, 200, ticket, f"call-next at desk {desks[i]}")
                 calls.append(seconds)
                 status, body, seconds = team.clerks[i].request(
-                    "POST", f"/tickets/{ticket['id']}/finish")
+                    "POST", f"/tickets/{ticket['id']}/finish"
+                )
                 expect(status, 200, body, "finish")
                 finishes.append(seconds)
             return calls, finishes
+
         return work
 
     try:
@@ -186,8 +197,10 @@ def scenario(url, tokens, desks, total, clients, depth):
     finally:
         team.close()
     # Each call is followed by its finish: both rows count calls per second.
-    return [summary(name, clients, latencies, elapsed[0])
-            for name, (latencies, elapsed) in timings.items()]
+    return [
+        summary(name, clients, latencies, elapsed[0])
+        for name, (latencies, elapsed) in timings.items()
+    ]
 
 
 def prepare_database(directory):
@@ -206,11 +219,15 @@ def prepare_database(directory):
         migrate(db)
         seed.seed_demo(db)
         with write_transaction(db):
-            db.execute("INSERT OR IGNORE INTO desk_offices (desk_id, office)"
-                       " SELECT id, ? FROM desks", [OFFICE])
+            db.execute(
+                "INSERT OR IGNORE INTO desk_offices (desk_id, office) SELECT id, ? FROM desks",
+                [OFFICE],
+            )
         occupancy.set_counts(db, limit=BIG_LIMIT)
-        tokens = {role: accounts.create_token(db, f"bench-{role}", role)
-                  for role in ("admin", "reception", "clerk")}
+        tokens = {
+            role: accounts.create_token(db, f"bench-{role}", role)
+            for role in ("admin", "reception", "clerk")
+        }
     finally:
         db.close()
     return path, tokens
@@ -238,11 +255,14 @@ def ready_target(url, tokens, needed):
         expect(status, 200, state, "GET /occupancy")
         if state["limit"] - state["inside"] < needed:
             if not tokens.get("admin"):
-                raise Failed(f"the building has room for {state['limit'] - state['inside']}"
-                             f" people, the benchmark issues {needed}: give --token-admin")
+                raise Failed(
+                    f"the building has room for {state['limit'] - state['inside']}"
+                    f" people, the benchmark issues {needed}: give --token-admin"
+                )
             admin = Client(url, tokens["admin"])
-            status, body, _ = admin.request("PUT", "/occupancy",
-                                            {"limit": min(BIG_LIMIT, state["inside"] + needed)})
+            status, body, _ = admin.request(
+                "PUT", "/occupancy", {"limit": min(BIG_LIMIT, state["inside"] + needed)}
+            )
             admin.close()
             expect(status, 200, body, "PUT /occupancy")
         status, desks, _ = clerk.request("GET", "/desks")
@@ -260,10 +280,16 @@ def ready_target(url, tokens, needed):
 
 def machine_facts(mode, url):
     return [
-        ("machine", f"{platform.machine()}, {os.cpu_count()} logical cores,"
-                    f" {platform.system()} {platform.release()}"),
-        ("python", f"{platform.python_implementation()} {platform.python_version()},"
-                   f" SQLite {sqlite3.sqlite_version}"),
+        (
+            "machine",
+            f"{platform.machine()}, {os.cpu_count()} logical cores,"
+            f" {platform.system()} {platform.release()}",
+        ),
+        (
+            "python",
+            f"{platform.python_implementation()} {platform.python_version()},"
+            f" SQLite {sqlite3.sqlite_version}",
+        ),
         ("server", f"run.py, async mode {mode}" if mode else f"already running at {url}"),
         ("clients", "threads of one process, http.client with one keep-alive connection each"),
     ]
@@ -272,16 +298,20 @@ def machine_facts(mode, url):
 def print_report(facts, rows, args):
     for name, value in facts:
         print(f"{name:8} {value}")
-    print(f"\n{args.requests} tickets per scenario, in rounds of {args.depth} (issue them,"
-          " then call and finish them)" + ("" if args.url else ", each scenario on a fresh"
-                                           " copy of the demo")
-          + ";\nlatency in ms, measured at the client; call-next and finish rows count"
-          " calls per second.\n")
+    print(
+        f"\n{args.requests} tickets per scenario, in rounds of {args.depth} (issue them,"
+        " then call and finish them)"
+        + ("" if args.url else ", each scenario on a fresh copy of the demo")
+        + ";\nlatency in ms, measured at the client; call-next and finish rows count"
+        " calls per second.\n"
+    )
     print("| scenario | clients | requests | per s | p50 | p90 | p99 | max |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|")
     for row in rows:
-        print(f"| {row['scenario']} | {row['clients']} | {row['requests']} | {row['per_s']:.0f} |"
-              f" {row['p50']:.2f} | {row['p90']:.2f} | {row['p99']:.2f} | {row['max']:.1f} |")
+        print(
+            f"| {row['scenario']} | {row['clients']} | {row['requests']} | {row['per_s']:.0f} |"
+            f" {row['p50']:.2f} | {row['p90']:.2f} | {row['p99']:.2f} | {row['max']:.1f} |"
+        )
 
 
 ORDER = ("issue", "call-next", "finish")
@@ -292,8 +322,10 @@ def on_url(url, tokens, args, client_counts):
     desks = ready_target(url, tokens, args.depth)
     counts = [n for n in [1, *client_counts] if n <= len(desks)]
     if len(counts) < 1 + len(client_counts):
-        print(f"note: only {len(desks)} desks serve {OFFICE}; at most that many clients",
-              file=sys.stderr)
+        print(
+            f"note: only {len(desks)} desks serve {OFFICE}; at most that many clients",
+            file=sys.stderr,
+        )
     rows = []
     for clients in counts:
         rows.extend(scenario(url, tokens, desks, args.requests, clients, args.depth))
@@ -317,8 +349,7 @@ def on_own_servers(args, client_counts):
                 desks = ready_target(server.url, tokens, args.depth)
                 if clients > len(desks):
                     raise Failed(f"{clients} clients but only {len(desks)} desks")
-                rows.extend(scenario(server.url, tokens, desks, args.requests, clients,
-                                     args.depth))
+                rows.extend(scenario(server.url, tokens, desks, args.requests, clients, args.depth))
             finally:
                 server.stop()
             print(f"{clients} client(s): done ({args.mode} server on {path})", file=sys.stderr)
@@ -329,18 +360,27 @@ def on_own_servers(args, client_counts):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", choices=("eventlet", "threading"), default="eventlet",
-                        help="async mode of the server this benchmark starts (default eventlet)")
+    parser.add_argument(
+        "--mode",
+        choices=("eventlet", "threading"),
+        default="eventlet",
+        help="async mode of the server this benchmark starts (default eventlet)",
+    )
     parser.add_argument("--url", help="benchmark a server already running at this address")
     for role in ("reception", "clerk", "admin"):
         parser.add_argument(f"--token-{role}", help=f"API token of a {role} (with --url)")
-    parser.add_argument("--requests", type=int, default=2000,
-                        help="operations per scenario (default 2000)")
-    parser.add_argument("--clients", default="4,8",
-                        help="concurrent client counts, comma separated (default 4,8)")
-    parser.add_argument("--depth", type=int, default=100,
-                        help="longest queue: tickets issued per round before calling them"
-                             " (default 100)")
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="operations per scenario (default 2000)"
+    )
+    parser.add_argument(
+        "--clients", default="4,8", help="concurrent client counts, comma separated (default 4,8)"
+    )
+    parser.add_argument(
+        "--depth",
+        type=int,
+        default=100,
+        help="longest queue: tickets issued per round before calling them (default 100)",
+    )
     args = parser.parse_args(argv)
     if args.url and not (args.token_reception and args.token_clerk):
         parser.error("--url needs --token-reception and --token-clerk")
@@ -351,8 +391,11 @@ def main(argv=None):
     args = parse_args(argv)
     client_counts = [int(n) for n in args.clients.split(",") if n.strip()]
     if args.url:
-        tokens = {"reception": args.token_reception, "clerk": args.token_clerk,
-                  "admin": args.token_admin}
+        tokens = {
+            "reception": args.token_reception,
+            "clerk": args.token_clerk,
+            "admin": args.token_admin,
+        }
         rows = on_url(args.url, tokens, args, client_counts)
     else:
         rows = on_own_servers(args, client_counts)

@@ -18,6 +18,7 @@ asyncio loop of this process) that only note the arrival time of each frame, so 
 measurement is not dominated by a heavy client; they answer the server's pings. The HTTP
 calls come from a thread of the same process. Not a test: it measures.
 """
+
 import argparse
 import asyncio
 import gc
@@ -30,11 +31,18 @@ import time
 
 import websockets
 
-from http_bench import (OFFICE, Client, copy_database, expect, machine_facts, percentile,
-                        prepare_database)
+from http_bench import (
+    OFFICE,
+    Client,
+    copy_database,
+    expect,
+    machine_facts,
+    percentile,
+    prepare_database,
+)
 
-CONNECT_AT_ONCE = 50   # below the listen backlog, so that no SYN is dropped and retried
-PER_ADDRESS = 100      # clients sharing one client address
+CONNECT_AT_ONCE = 50  # below the listen backlog, so that no SYN is dropped and retried
+PER_ADDRESS = 100  # clients sharing one client address
 WAIT_S = 30
 
 
@@ -57,13 +65,14 @@ class Screen:
         self.task = None
 
     async def run(self):
-        async with websockets.connect(self.address, max_size=None, compression=None,
-                                      local_addr=(self.source, 0)) as ws:
-            opening = await ws.recv()   # Engine.IO "open": 0{"sid",...}
+        async with websockets.connect(
+            self.address, max_size=None, compression=None, local_addr=(self.source, 0)
+        ) as ws:
+            opening = await ws.recv()  # Engine.IO "open": 0{"sid",...}
             assert opening.startswith("0"), opening
             await ws.send("40" + json.dumps(self.auth))
             async for frame in ws:
-                if frame == "2":                       # server ping
+                if frame == "2":  # server ping
                     await ws.send("3")
                 elif frame.startswith('42["ticket_called"'):
                     self.bench.arrived(time.perf_counter(), frame)
@@ -80,7 +89,7 @@ class Bench:
 
     def __init__(self, expected):
         self.expected = expected
-        self.by_code = {}      # code -> [started, arrival moments]
+        self.by_code = {}  # code -> [started, arrival moments]
         self.done = {}
         self.settled = asyncio.Event()
         self.seen_waiting = 0
@@ -119,7 +128,7 @@ def source_address(index):
 async def connect_all(bench, url, auths):
     screens = [Screen(bench, url, auth, source_address(i)) for i, auth in enumerate(auths)]
     for start in range(0, len(screens), CONNECT_AT_ONCE):
-        batch = screens[start:start + CONNECT_AT_ONCE]
+        batch = screens[start : start + CONNECT_AT_ONCE]
         for screen in batch:
             screen.task = asyncio.create_task(screen.run())
         await asyncio.wait_for(asyncio.gather(*(s.connected.wait() for s in batch)), WAIT_S)
@@ -130,8 +139,10 @@ async def measure(url, tokens, screen_key, clients, calls):
     """Connect ``clients`` screens, make ``calls`` calls; the latencies and memory."""
     loop = asyncio.get_running_loop()
     bench = Bench(clients)
-    auths = [{"screen": screen_key} if i % 2 == 0 else {"token": tokens["clerk"], "desk": 1}
-             for i in range(clients)]
+    auths = [
+        {"screen": screen_key} if i % 2 == 0 else {"token": tokens["clerk"], "desk": 1}
+        for i in range(clients)
+    ]
     reception, clerk = Client(url, tokens["reception"]), Client(url, tokens["clerk"])
     screens = await connect_all(bench, url, auths)
     # The clients are the measuring instrument: keep the collector's pauses out of it.
@@ -143,14 +154,16 @@ async def measure(url, tokens, screen_key, clients, calls):
         for _ in range(calls):
             bench.expect_issue()
             status, ticket, _ = await loop.run_in_executor(
-                None, reception.request, "POST", "/tickets", {"office": OFFICE})
+                None, reception.request, "POST", "/tickets", {"office": OFFICE}
+            )
             expect(status, 201, ticket, "issue")
             # Time each call on a quiet system: the issue's broadcasts have all arrived.
             await asyncio.wait_for(bench.settled.wait(), WAIT_S)
             started = time.perf_counter()
             bench.expect_call(ticket["code"], started)
             status, called, seconds = await loop.run_in_executor(
-                None, clerk.request, "POST", "/desks/1/call-next")
+                None, clerk.request, "POST", "/desks/1/call-next"
+            )
             expect(status, 200, called, "call-next")
             http_calls.append(seconds)
             await asyncio.wait_for(bench.done[ticket["code"]].wait(), WAIT_S)
@@ -158,7 +171,8 @@ async def measure(url, tokens, screen_key, clients, calls):
             latencies.extend(moment - started for moment in arrivals)
             last_arrivals.append(max(arrivals) - started)
             status, body, _ = await loop.run_in_executor(
-                None, clerk.request, "POST", f"/tickets/{called['id']}/finish")
+                None, clerk.request, "POST", f"/tickets/{called['id']}/finish"
+            )
             expect(status, 200, body, "finish")
         return latencies, last_arrivals, http_calls
     finally:
@@ -179,15 +193,20 @@ def one_run(mode, clients, calls, directory, template, tokens, screen_key):
     try:
         before = resident_kib(server.process.pid)
         latencies, last, http_calls = asyncio.run(
-            measure(server.url, tokens, screen_key, clients, calls))
+            measure(server.url, tokens, screen_key, clients, calls)
+        )
         after = resident_kib(server.process.pid)
     finally:
         server.stop()
     values = sorted(latencies)
     return {
-        "mode": mode, "clients": clients, "calls": calls,
-        "p50": percentile(values, 0.50) * 1000, "p99": percentile(values, 0.99) * 1000,
-        "max": values[-1] * 1000, "last_mean": sum(last) / len(last) * 1000,
+        "mode": mode,
+        "clients": clients,
+        "calls": calls,
+        "p50": percentile(values, 0.50) * 1000,
+        "p99": percentile(values, 0.99) * 1000,
+        "max": values[-1] * 1000,
+        "last_mean": sum(last) / len(last) * 1000,
         "http_p50": percentile(sorted(http_calls), 0.50) * 1000,
         "kib_per_client": (after - before) / clients,
     }
@@ -211,22 +230,29 @@ def main(argv=None):
         db.close()
         for mode in args.modes.split(","):
             for clients in (int(n) for n in args.clients.split(",")):
-                rows.append(one_run(mode, clients, args.calls, directory, template, tokens,
-                                    screen_key))
+                rows.append(
+                    one_run(mode, clients, args.calls, directory, template, tokens, screen_key)
+                )
                 print(f"{mode} {clients} clients: done", file=sys.stderr)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     for name, value in machine_facts(None, None)[:2]:
         print(f"{name:8} {value}")
-    print(f"\n{args.calls} calls per run; latency from sending call-next to each client's"
-          " ticket_called frame, in ms.\n")
-    print("| mode | clients | p50 | p99 | max | mean until the last client | call-next HTTP p50"
-          " | server KiB per client |")
+    print(
+        f"\n{args.calls} calls per run; latency from sending call-next to each client's"
+        " ticket_called frame, in ms.\n"
+    )
+    print(
+        "| mode | clients | p50 | p99 | max | mean until the last client | call-next HTTP p50"
+        " | server KiB per client |"
+    )
     print("|---|--:|--:|--:|--:|--:|--:|--:|")
     for row in rows:
-        print(f"| {row['mode']} | {row['clients']} | {row['p50']:.1f} | {row['p99']:.1f} |"
-              f" {row['max']:.1f} | {row['last_mean']:.1f} | {row['http_p50']:.1f} |"
-              f" {row['kib_per_client']:.0f} |")
+        print(
+            f"| {row['mode']} | {row['clients']} | {row['p50']:.1f} | {row['p99']:.1f} |"
+            f" {row['max']:.1f} | {row['last_mean']:.1f} | {row['http_p50']:.1f} |"
+            f" {row['kib_per_client']:.0f} |"
+        )
     return 0
 
 

@@ -1,7 +1,9 @@
 """The waiting-room TV display: the ``/display/<key>`` page and its own assets."""
+
 from flask import Blueprint
 
-bp = Blueprint("display", __name__, url_prefix="/display", static_folder="static",
-               static_url_path="/static")
+bp = Blueprint(
+    "display", __name__, url_prefix="/display", static_folder="static", static_url_path="/static"
+)
 
 from . import views  # noqa: E402,F401  (routes register on bp)

@@ -6,6 +6,7 @@ as a word), then the number as a number without its leading zeros ("A023" -> "a 
 said "vint-i-tres"), then the desk's name exactly as it is painted on the desk. The
 sentences come from the catalogs; the page fills them in (``display.js``, ``spokenText``).
 """
+
 from flask_babel import force_locale, gettext
 
 # The speech synthesis voice asked for in each screen language.
@@ -14,14 +15,74 @@ VOICES = {"ca": "ca-ES", "es": "es-ES", "en": "en-GB"}
 # Letter names as a voice should say them. English voices spell a lone capital letter
 # by themselves, so English keeps the letters as they are.
 LETTER_NAMES = {
-    "ca": dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", [
-        "a", "be", "ce", "de", "e", "efa", "ge", "hac", "i", "jota", "ca", "ela", "ema",
-        "ena", "o", "pe", "cu", "erra", "essa", "te", "u", "ve", "ve doble", "ics",
-        "i grega", "zeta"])),
-    "es": dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", [
-        "a", "be", "ce", "de", "e", "efe", "ge", "hache", "i", "jota", "ka", "ele", "eme",
-        "ene", "o", "pe", "cu", "erre", "ese", "te", "u", "uve", "uve doble", "equis",
-        "i griega", "zeta"])),
+    "ca": dict(
+        zip(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            [
+                "a",
+                "be",
+                "ce",
+                "de",
+                "e",
+                "efa",
+                "ge",
+                "hac",
+                "i",
+                "jota",
+                "ca",
+                "ela",
+                "ema",
+                "ena",
+                "o",
+                "pe",
+                "cu",
+                "erra",
+                "essa",
+                "te",
+                "u",
+                "ve",
+                "ve doble",
+                "ics",
+                "i grega",
+                "zeta",
+            ],
+            strict=True,
+        )
+    ),
+    "es": dict(
+        zip(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            [
+                "a",
+                "be",
+                "ce",
+                "de",
+                "e",
+                "efe",
+                "ge",
+                "hache",
+                "i",
+                "jota",
+                "ka",
+                "ele",
+                "eme",
+                "ene",
+                "o",
+                "pe",
+                "cu",
+                "erre",
+                "ese",
+                "te",
+                "u",
+                "uve",
+                "uve doble",
+                "equis",
+                "i griega",
+                "zeta",
+            ],
+            strict=True,
+        )
+    ),
     "en": {},
 }
 

@@ -1,4 +1,5 @@
 """The TV page: served by key, no login; everything on it arrives over Socket.IO."""
+
 from flask import current_app, g, render_template
 from flask_babel import gettext as _
 
@@ -32,8 +33,11 @@ def _page_config(display):
         "nearFull": NEAR_FULL,
         "speech": speech_settings(LANGUAGES),
         "text": {
-            "occupancy": {"ok": _("There is room"), "near": _("Nearly full"),
-                          "full": _("Building full")},
+            "occupancy": {
+                "ok": _("There is room"),
+                "near": _("Nearly full"),
+                "full": _("Building full"),
+            },
         },
     }
 
@@ -47,9 +51,15 @@ def screen(key):
     except NotFound:
         return _no_referrer(render_template("display/unknown.html"), 404)
     g.language = display["language"]
-    return _no_referrer(render_template(
-        "display/screen.html", display=display, offices=_offices(db, display["offices"]),
-        history_rows=HISTORY_ROWS, config=_page_config(display)))
+    return _no_referrer(
+        render_template(
+            "display/screen.html",
+            display=display,
+            offices=_offices(db, display["offices"]),
+            history_rows=HISTORY_ROWS,
+            config=_page_config(display),
+        )
+    )
 
 
 def _no_referrer(body, status=200):

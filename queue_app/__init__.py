@@ -1,4 +1,5 @@
 """Torn: the reception queue and waiting-room display of a town hall."""
+
 import os
 import secrets
 import warnings
@@ -48,9 +49,12 @@ def _secret_key(app):
 def create_app(test_config=None):
     """The application factory; ``test_config`` overrides the environment's settings."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    app = Flask(__name__, instance_path=os.path.join(root, "instance"),
-                template_folder=os.path.join(root, "templates"),
-                static_folder=os.path.join(root, "static"))
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(root, "instance"),
+        template_folder=os.path.join(root, "templates"),
+        static_folder=os.path.join(root, "static"),
+    )
     app.config.from_mapping(
         DATABASE=os.environ.get("QUEUE_DATABASE") or os.path.join(app.instance_path, "queue.db"),
         TIMEZONE=os.environ.get("QUEUE_TIMEZONE", "Europe/Madrid"),
@@ -82,14 +86,28 @@ def create_app(test_config=None):
 
     from display import bp as display_bp
 
-    from . import (admin, api, assets, auth, cli, db, desk, events,  # noqa: F401
-                   health, reception, security, socket_guard, ticket_page)
+    from . import (  # noqa: F401
+        admin,
+        api,
+        assets,
+        auth,
+        cli,
+        db,
+        desk,
+        events,
+        health,
+        reception,
+        security,
+        socket_guard,
+        ticket_page,
+    )
+
     # (events registers its Socket.IO handlers on import)
     from .auth import login_manager
 
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
-    security.init_app(app)   # first: a refused request costs nothing more
+    security.init_app(app)  # first: a refused request costs nothing more
     csrf.init_app(app)
     csrf.exempt(api.bp)
     app.teardown_appcontext(db.close_db)
@@ -102,6 +120,7 @@ def create_app(test_config=None):
     @app.context_processor
     def language():
         return {"current_language": str(get_locale() or "ca")}
+
     api.register_error_handlers(app)
     cli.register(app)
     if app.config["ASYNC_MODE"] == "eventlet":
@@ -110,8 +129,11 @@ def create_app(test_config=None):
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     # No message queue for Socket.IO itself: each process delivers the journal to its own
     # connections, and QUEUE_MESSAGE_QUEUE only wakes the others up (relay.py).
-    socketio.init_app(app, async_mode=app.config["ASYNC_MODE"],
-                      max_http_buffer_size=socket_guard.MAX_MESSAGE_BYTES)
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        max_http_buffer_size=socket_guard.MAX_MESSAGE_BYTES,
+    )
     app.extensions["torn.socket_guard"] = socket_guard.Guard(socketio.server)
     app.wsgi_app = socket_guard.check_socket_requests(app.wsgi_app)
     if app.config["BEHIND_PROXY"]:

@@ -5,6 +5,7 @@ A user's sessions carry the user's current ``session_key`` (random); ending the 
 issued before stops working at once, and the journal's ``user_sessions_ended`` closes the
 user's live connections in every server process.
 """
+
 import hashlib
 import hmac
 import secrets
@@ -25,18 +26,23 @@ TOKEN_PREFIX = "torn_"
 
 def _check_role(role):
     if role not in ROLES:
-        raise InvalidInput(_l("role must be one of: %(roles)s.", roles=', '.join(ROLES)))
+        raise InvalidInput(_l("role must be one of: %(roles)s.", roles=", ".join(ROLES)))
 
 
 def create_user(db, username, password, role, *, actor=None, now=None):
     """A new staff login; the password is stored only as a salted scrypt hash."""
     _check_role(role)
-    if not isinstance(username, str) or not username.strip() or len(username) > 64 \
-            or any(c.isspace() for c in username):
+    if (
+        not isinstance(username, str)
+        or not username.strip()
+        or len(username) > 64
+        or any(c.isspace() for c in username)
+    ):
         raise InvalidInput(_l("username must be 1 to 64 characters without spaces."))
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise InvalidInput(_l("password must have at least %(minimum)s characters.",
-                              minimum=MIN_PASSWORD))
+        raise InvalidInput(
+            _l("password must have at least %(minimum)s characters.", minimum=MIN_PASSWORD)
+        )
     now = now or utcnow()
     password_hash = generate_password_hash(password)
     with write_transaction(db):
@@ -47,8 +53,7 @@ def create_user(db, username, password, role, *, actor=None, now=None):
             " VALUES (?, ?, ?, ?, ?)",
             [username, password_hash, role, stamp(now), _new_session_key()],
         )
-        event = record(db, now, "user_created", {"username": username, "role": role},
-                       actor=actor)
+        event = record(db, now, "user_created", {"username": username, "role": role}, actor=actor)
     return Outcome({"id": cursor.lastrowid, "username": username, "role": role}, [event])
 
 
@@ -59,8 +64,9 @@ def _new_session_key():
 def session_user(db, user_id, session_key):
     """The user ``{"id","username","role","session_key"}`` whose sessions still carry
     ``session_key``, or None (no such user, or its sessions were ended)."""
-    row = db.execute("SELECT id, username, role, session_key FROM users WHERE id = ?",
-                     [user_id]).fetchone()
+    row = db.execute(
+        "SELECT id, username, role, session_key FROM users WHERE id = ?", [user_id]
+    ).fetchone()
     if row is None or not hmac.compare_digest(row["session_key"], session_key):
         return None
     return dict(row)
@@ -78,17 +84,25 @@ def authenticate(db, username, password):
     matches = check_password_hash(row["password_hash"] if row else _NO_USER_HASH, password)
     if row is None or not matches:
         return None
-    return {"id": row["id"], "username": row["username"], "role": row["role"],
-            "session_key": row["session_key"]}
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "role": row["role"],
+        "session_key": row["session_key"],
+    }
 
 
 def _end_sessions(db, user, reason, now, actor):
     """Inside a transaction: no session of ``user`` works any more; the journal event that
     closes its live connections."""
     db.execute("UPDATE users SET session_key = ? WHERE id = ?", [_new_session_key(), user["id"]])
-    return record(db, now, "user_sessions_ended",
-                  {"user": user["id"], "username": user["username"], "reason": reason},
-                  actor=actor)
+    return record(
+        db,
+        now,
+        "user_sessions_ended",
+        {"user": user["id"], "username": user["username"], "reason": reason},
+        actor=actor,
+    )
 
 
 def log_out(db, user_id, *, actor=None, now=None):
@@ -134,13 +148,29 @@ def revoke_token(db, name, *, actor=None, now=None):
     """Revoke every live API token called ``name``; the value is how many were revoked."""
     now = now or utcnow()
     with write_transaction(db):
-        ids = [row[0] for row in db.execute(
-            "SELECT id FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name])]
-        db.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                   [stamp(now), name])
-        events = [record(db, now, "token_revoked",
-                         {"name": name, "count": len(ids), "tokens": ids}, actor=actor)
-                  ] if ids else []
+        ids = [
+            row[0]
+            for row in db.execute(
+                "SELECT id FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
+            )
+        ]
+        db.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            [stamp(now), name],
+        )
+        events = (
+            [
+                record(
+                    db,
+                    now,
+                    "token_revoked",
+                    {"name": name, "count": len(ids), "tokens": ids},
+                    actor=actor,
+                )
+            ]
+            if ids
+            else []
+        )
     return Outcome(len(ids), events)
 
 
@@ -150,22 +180,26 @@ def list_users(db):
     limits = {}
     for user_id, desk_id in db.execute("SELECT user_id, desk_id FROM user_desks ORDER BY desk_id"):
         limits.setdefault(user_id, []).append(desk_id)
-    return [dict(row, desks=limits.get(row["id"], [])) for row in db.execute(
-        "SELECT id, username, role, created_at FROM users ORDER BY username")]
+    return [
+        dict(row, desks=limits.get(row["id"], []))
+        for row in db.execute("SELECT id, username, role, created_at FROM users ORDER BY username")
+    ]
 
 
 def allowed_desks(db, user_id):
     """The ids of the desks a user may act at, or None for every desk."""
-    ids = {row[0] for row in db.execute("SELECT desk_id FROM user_desks WHERE user_id = ?",
-                                        [user_id])}
+    ids = {
+        row[0] for row in db.execute("SELECT desk_id FROM user_desks WHERE user_id = ?", [user_id])
+    }
     return ids or None
 
 
 def set_desks(db, username, desk_ids, *, actor=None, now=None):
     """Limit a clerk user to some desks (none: every desk). Its open pages reconnect under
     the new limit (the journal's ``user_desks_set`` closes their live connections)."""
-    if not isinstance(desk_ids, list) or any(isinstance(i, bool) or not isinstance(i, int)
-                                             for i in desk_ids):
+    if not isinstance(desk_ids, list) or any(
+        isinstance(i, bool) or not isinstance(i, int) for i in desk_ids
+    ):
         raise InvalidInput(_l("The desks must be a list of desk ids."))
     chosen = sorted(set(desk_ids))
     now = now or utcnow()
@@ -175,31 +209,44 @@ def set_desks(db, username, desk_ids, *, actor=None, now=None):
         if not set(chosen) <= known:
             raise InvalidInput(_l("There is no desk with that id."))
         db.execute("DELETE FROM user_desks WHERE user_id = ?", [user["id"]])
-        db.conn.executemany("INSERT INTO user_desks (user_id, desk_id) VALUES (?, ?)",
-                            [(user["id"], desk_id) for desk_id in chosen])
-        event = record(db, now, "user_desks_set",
-                       {"user": user["id"], "username": username, "desks": chosen}, actor=actor)
+        db.conn.executemany(
+            "INSERT INTO user_desks (user_id, desk_id) VALUES (?, ?)",
+            [(user["id"], desk_id) for desk_id in chosen],
+        )
+        event = record(
+            db,
+            now,
+            "user_desks_set",
+            {"user": user["id"], "username": username, "desks": chosen},
+            actor=actor,
+        )
     return Outcome(chosen, [event])
 
 
 def list_tokens(db):
     """Every API token as ``{"id","name","role","created_at","revoked_at"}`` (never the token,
     which is stored hashed only), newest first."""
-    return [dict(row) for row in db.execute(
-        "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id DESC")]
+    return [
+        dict(row)
+        for row in db.execute(
+            "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id DESC"
+        )
+    ]
 
 
 def _user_row(db, username):
-    row = db.execute("SELECT id, username, role FROM users WHERE username = ?",
-                     [username]).fetchone()
+    row = db.execute(
+        "SELECT id, username, role FROM users WHERE username = ?", [username]
+    ).fetchone()
     if row is None:
         raise NotFound(_l("There is no user with that name."))
     return row
 
 
 def _other_admins(db, username):
-    return db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND username <> ?",
-                      [username]).fetchone()[0]
+    return db.execute(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND username <> ?", [username]
+    ).fetchone()[0]
 
 
 def set_role(db, username, role, *, actor=None, now=None):
@@ -215,10 +262,16 @@ def set_role(db, username, role, *, actor=None, now=None):
         if user["role"] == "admin" and role != "admin" and not _other_admins(db, username):
             raise Conflict(_l("At least one administrator must remain."))
         db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
-        events = [_end_sessions(db, user, "role_changed", now, actor),
-                  record(db, now, "user_role_changed",
-                         {"username": username, "role": role, "previous": user["role"]},
-                         actor=actor)]
+        events = [
+            _end_sessions(db, user, "role_changed", now, actor),
+            record(
+                db,
+                now,
+                "user_role_changed",
+                {"username": username, "role": role, "previous": user["role"]},
+                actor=actor,
+            ),
+        ]
     return Outcome({"id": user["id"], "username": username, "role": role}, events)
 
 
@@ -226,16 +279,22 @@ def set_password(db, username, password, *, actor=None, now=None):
     """Reset a user's password (stored only as a salted scrypt hash; never journaled); the
     user's open sessions end."""
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(_l("The password must have %(low)s to %(high)s characters.",
-                              low=MIN_PASSWORD, high=MAX_PASSWORD))
+        raise InvalidInput(
+            _l(
+                "The password must have %(low)s to %(high)s characters.",
+                low=MIN_PASSWORD,
+                high=MAX_PASSWORD,
+            )
+        )
     now = now or utcnow()
     password_hash = generate_password_hash(password)
     with write_transaction(db):
         user = _user_row(db, username)
-        db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                   [password_hash, user["id"]])
-        events = [_end_sessions(db, user, "password_set", now, actor),
-                  record(db, now, "user_password_set", {"username": username}, actor=actor)]
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user["id"]])
+        events = [
+            _end_sessions(db, user, "password_set", now, actor),
+            record(db, now, "user_password_set", {"username": username}, actor=actor),
+        ]
     return Outcome(None, events)
 
 
@@ -251,6 +310,9 @@ def delete_user(db, username, *, actor=None, now=None):
             raise Conflict(_l("At least one administrator must remain."))
         events = [_end_sessions(db, user, "deleted", now, actor)]
         db.execute("DELETE FROM users WHERE id = ?", [user["id"]])
-        events.append(record(db, now, "user_deleted",
-                             {"username": username, "role": user["role"]}, actor=actor))
+        events.append(
+            record(
+                db, now, "user_deleted", {"username": username, "role": user["role"]}, actor=actor
+            )
+        )
     return Outcome(None, events)

@@ -1,6 +1,7 @@
 """The administrator's page, ``/admin``: users, desks' offices, display screens, the building's
 limit and API tokens. Plain forms (each with its CSRF token) that post, then come back to the
 page with a message; every change goes through a domain function that journals its actor."""
+
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -65,43 +66,65 @@ def home():
     """Every section of the administration, each with its forms."""
     db = get_db()
     return render_template(
-        "admin/home.html", users=accounts.list_users(db), roles=accounts.ROLES,
-        desks=desks.list_desks(db), offices=offices.list_offices(db),
-        displays=displays.list_displays(db), languages=displays.LANGUAGES,
-        occupancy=occupancy.read(db), tokens=accounts.list_tokens(db))
+        "admin/home.html",
+        users=accounts.list_users(db),
+        roles=accounts.ROLES,
+        desks=desks.list_desks(db),
+        offices=offices.list_offices(db),
+        displays=displays.list_displays(db),
+        languages=displays.LANGUAGES,
+        occupancy=occupancy.read(db),
+        tokens=accounts.list_tokens(db),
+    )
 
 
 @bp.post("/users")
 @page_for("admin")
 def create_user():
-    return _apply("users", lambda: accounts.create_user(
-        get_db(), _field("username"), _passwords(), _field("role"), actor=current_user.actor),
-        _("The user was created."))
+    return _apply(
+        "users",
+        lambda: accounts.create_user(
+            get_db(), _field("username"), _passwords(), _field("role"), actor=current_user.actor
+        ),
+        _("The user was created."),
+    )
 
 
 @bp.post("/users/role")
 @page_for("admin")
 def set_role():
-    return _apply("users", lambda: accounts.set_role(
-        get_db(), _field("username"), _field("role"), actor=current_user.actor),
-        _("The role was changed."))
+    return _apply(
+        "users",
+        lambda: accounts.set_role(
+            get_db(), _field("username"), _field("role"), actor=current_user.actor
+        ),
+        _("The role was changed."),
+    )
 
 
 @bp.post("/users/password")
 @page_for("admin")
 def set_password():
-    return _apply("users", lambda: accounts.set_password(
-        get_db(), _field("username"), _passwords(), actor=current_user.actor),
-        _("The password was changed."))
+    return _apply(
+        "users",
+        lambda: accounts.set_password(
+            get_db(), _field("username"), _passwords(), actor=current_user.actor
+        ),
+        _("The password was changed."),
+    )
 
 
 @bp.post("/users/desks")
 @page_for("admin")
 def set_user_desks():
     """Limit a clerk to the desks ticked (none ticked: every desk)."""
-    return _apply("users", lambda: accounts.set_desks(
-        get_db(), _field("username"), _ids("desks"), actor=current_user.actor),
-        _("The user's desks were saved."))
+    return _apply(
+        "users",
+        lambda: accounts.set_desks(
+            get_db(), _field("username"), _ids("desks"), actor=current_user.actor
+        ),
+        _("The user's desks were saved."),
+    )
 
 
 def _ids(name):
@@ -115,59 +138,93 @@ def _ids(name):
 @bp.post("/users/delete")
 @page_for("admin")
 def delete_user():
-    return _apply("users", lambda: accounts.delete_user(
-        get_db(), _field("username"), actor=current_user.actor),
-        _("The user was deleted."))
+    return _apply(
+        "users",
+        lambda: accounts.delete_user(get_db(), _field("username"), actor=current_user.actor),
+        _("The user was deleted."),
+    )
 
 
 @bp.post("/desks")
 @page_for("admin")
 def create_desk():
-    return _apply("desks", lambda: desks.create_desk(
-        get_db(), _field("name"), request.form.getlist("offices"), actor=current_user.actor),
-        _("The desk was created."))
+    return _apply(
+        "desks",
+        lambda: desks.create_desk(
+            get_db(), _field("name"), request.form.getlist("offices"), actor=current_user.actor
+        ),
+        _("The desk was created."),
+    )
 
 
 @bp.post("/desks/<int(max=9223372036854775807):desk_id>/offices")
 @page_for("admin")
 def set_desk_offices(desk_id):
-    return _apply("desks", lambda: desks.set_offices(
-        get_db(), desk_id, request.form.getlist("offices"), actor=current_user.actor),
-        _("The desk's offices were saved."))
+    return _apply(
+        "desks",
+        lambda: desks.set_offices(
+            get_db(), desk_id, request.form.getlist("offices"), actor=current_user.actor
+        ),
+        _("The desk's offices were saved."),
+    )
 
 
 @bp.post("/displays")
 @page_for("admin")
 def create_display():
-    return _apply("displays", lambda: displays.create_display(
-        get_db(), _field("name"), request.form.getlist("offices") or None,
-        _field("language"), _field("message"), actor=current_user.actor),
-        _("The display screen was created."))
+    return _apply(
+        "displays",
+        lambda: displays.create_display(
+            get_db(),
+            _field("name"),
+            request.form.getlist("offices") or None,
+            _field("language"),
+            _field("message"),
+            actor=current_user.actor,
+        ),
+        _("The display screen was created."),
+    )
 
 
 @bp.post("/displays/<int(max=9223372036854775807):display_id>")
 @page_for("admin")
 def update_display(display_id):
-    return _apply("displays", lambda: displays.update_display(
-        get_db(), display_id, request.form.getlist("offices"), _field("language"),
-        _field("message"), actor=current_user.actor),
-        _("The display screen was saved."))
+    return _apply(
+        "displays",
+        lambda: displays.update_display(
+            get_db(),
+            display_id,
+            request.form.getlist("offices"),
+            _field("language"),
+            _field("message"),
+            actor=current_user.actor,
+        ),
+        _("The display screen was saved."),
+    )
 
 
 @bp.post("/displays/<int(max=9223372036854775807):display_id>/key")
 @page_for("admin")
 def rotate_display_key(display_id):
-    return _apply("displays", lambda: displays.rotate_key(
-        get_db(), displays.find_by_id(get_db(), display_id)["name"], actor=current_user.actor),
-        _("The display screen has a new address: open it on its TV."))
+    return _apply(
+        "displays",
+        lambda: displays.rotate_key(
+            get_db(), displays.find_by_id(get_db(), display_id)["name"], actor=current_user.actor
+        ),
+        _("The display screen has a new address: open it on its TV."),
+    )
 
 
 @bp.post("/building")
 @page_for("admin")
 def set_building():
-    return _apply("building", lambda: occupancy.set_counts(
-        get_db(), inside=_number("inside"), limit=_number("limit"), actor=current_user.actor),
-        _("The building's counts were saved."))
+    return _apply(
+        "building",
+        lambda: occupancy.set_counts(
+            get_db(), inside=_number("inside"), limit=_number("limit"), actor=current_user.actor
+        ),
+        _("The building's counts were saved."),
+    )
 
 
 @bp.post("/tokens")
@@ -175,13 +232,15 @@ def set_building():
 def create_token():
     """The new token is shown on this answer only: it is stored hashed, never shown again."""
     try:
-        token = accounts.create_token(get_db(), _field("name"), _field("role"),
-                                      actor=current_user.actor)
+        token = accounts.create_token(
+            get_db(), _field("name"), _field("role"), actor=current_user.actor
+        )
     except QueueError as error:
         flash(str(error), "error:tokens")
         return redirect(url_for("admin.home", _anchor="tokens"))
-    response = make_response(render_template("admin/token.html", token=token,
-                                             name=_field("name"), role=_field("role")))
+    response = make_response(
+        render_template("admin/token.html", token=token, name=_field("name"), role=_field("role"))
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

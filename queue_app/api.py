@@ -1,4 +1,5 @@
 """The public JSON API, ``/api/v1``: read the input, call the queue rules, answer."""
+
 from flask import Blueprint, jsonify, render_template, request
 from flask_login import current_user
 
@@ -44,20 +45,30 @@ def list_desks():
 @require_role("reception")
 def issue_ticket():
     body = json_object({"office", "kind", "priority", "party_size", "appointment_at"})
-    return done(tickets.issue(
-        get_db(), required_text(body, "office"), kind=text(body, "kind", "walk_in"),
-        priority=body.get("priority", False), party_size=body.get("party_size", 1),
-        appointment_at=instant(body, "appointment_at"), actor=current_actor(),
-    ), 201)
+    return done(
+        tickets.issue(
+            get_db(),
+            required_text(body, "office"),
+            kind=text(body, "kind", "walk_in"),
+            priority=body.get("priority", False),
+            party_size=body.get("party_size", 1),
+            appointment_at=instant(body, "appointment_at"),
+            actor=current_actor(),
+        ),
+        201,
+    )
 
 
 @bp.get("/tickets")
 @require_role("reception", "clerk")
 def list_tickets():
-    return jsonify(tickets.list_today(
-        get_db(), office=request.args.get("office") or None,
-        status=request.args.get("status") or None,
-    ))
+    return jsonify(
+        tickets.list_today(
+            get_db(),
+            office=request.args.get("office") or None,
+            status=request.args.get("status") or None,
+        )
+    )
 
 
 @bp.get("/tickets/<token>")
@@ -94,13 +105,14 @@ def pause_or_resume(desk_id, action):
 
 
 TICKET_ACTIONS = {
-    "recall": tickets.recall, "start": tickets.start, "finish": tickets.finish,
+    "recall": tickets.recall,
+    "start": tickets.start,
+    "finish": tickets.finish,
     "no-show": tickets.no_show,
 }
 
 
-@bp.post(f"/tickets/<{ID}:ticket_id>/"
-         "<any(recall, start, finish, 'no-show'):action>")
+@bp.post(f"/tickets/<{ID}:ticket_id>/<any(recall, start, finish, 'no-show'):action>")
 @require_role("clerk")
 def ticket_action(ticket_id, action):
     check_ticket(ticket_id)
@@ -113,8 +125,9 @@ def ticket_action(ticket_id, action):
 def transfer_ticket(ticket_id):
     check_ticket(ticket_id)
     body = json_object({"office"})
-    return done(tickets.transfer(get_db(), ticket_id, required_text(body, "office"),
-                                 actor=current_actor()))
+    return done(
+        tickets.transfer(get_db(), ticket_id, required_text(body, "office"), actor=current_actor())
+    )
 
 
 @bp.post(f"/tickets/<{ID}:ticket_id>/cancel")
@@ -143,8 +156,11 @@ def count_people(direction):
 @require_role("admin")
 def set_occupancy():
     body = json_object({"inside", "limit"})
-    return done(occupancy.set_counts(get_db(), inside=body.get("inside"),
-                                     limit=body.get("limit"), actor=current_actor()))
+    return done(
+        occupancy.set_counts(
+            get_db(), inside=body.get("inside"), limit=body.get("limit"), actor=current_actor()
+        )
+    )
 
 
 @bp.get("/displays/<key>/state")
@@ -154,8 +170,15 @@ def display_state(key):
     return jsonify(displays.snapshot(db, displays.find_by_key(db, key)))
 
 
-HTTP_CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 413: "too_large", 429: "too_many_requests"}
+HTTP_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "too_many_requests",
+}
 
 
 def error_body(code, message, status):
@@ -172,19 +195,20 @@ def register_error_handlers(app):
     @app.errorhandler(QueueError)
     def queue_refusal(error):
         if not request.path.startswith("/api/"):
-            return render_template("error.html", status=error.status, message=error), \
-                error.status
+            return render_template("error.html", status=error.status, message=error), error.status
         return error_body(error.code, error, error.status)
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        if error.code < 400:   # routing redirects stay redirects
+        if error.code < 400:  # routing redirects stay redirects
             return error
         if not request.path.startswith("/api/"):
-            return render_template("error.html", status=error.code,
-                                   message=error.description), error.code
-        response, status = error_body(HTTP_CODES.get(error.code, "http_error"),
-                                      error.description, error.code)
+            return render_template(
+                "error.html", status=error.code, message=error.description
+            ), error.code
+        response, status = error_body(
+            HTTP_CODES.get(error.code, "http_error"), error.description, error.code
+        )
         if getattr(error, "valid_methods", None):  # a 405 must say what is allowed
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response, status

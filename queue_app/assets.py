@@ -1,4 +1,5 @@
 """Browser libraries installed by npm (``make install``), served from ``node_modules``."""
+
 import os
 
 from flask import Blueprint, abort, send_from_directory
@@ -18,5 +19,4 @@ def vendor_file(name):
     folder = VENDOR_FILES.get(name)
     if folder is None:
         abort(404)
-    return send_from_directory(os.path.join(ROOT, "node_modules", folder), name,
-                               max_age=3600)
+    return send_from_directory(os.path.join(ROOT, "node_modules", folder), name, max_age=3600)

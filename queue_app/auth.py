@@ -3,11 +3,21 @@
 Also the pages that open and close a session: ``/login``, ``/logout``, ``/`` (each role's
 own page) and ``/language/<code>``.
 """
+
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -15,16 +25,20 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from . import LANGUAGES, accounts, csrf, desks
-from .security import limiter, login_limit
 from .db import get_db
 from .errors import Forbidden, Unauthorized
 from .events import broadcast
+from .security import limiter, login_limit
 
 login_manager = LoginManager()
 bp = Blueprint("auth", __name__)
 # Where each role works; the display role's screens use /display/<key> without a login.
-LANDING = {"admin": "admin.home", "reception": "reception.page", "clerk": "desk.page",
-           "display": "auth.display_role"}
+LANDING = {
+    "admin": "admin.home",
+    "reception": "reception.page",
+    "clerk": "desk.page",
+    "display": "auth.display_role",
+}
 
 
 class Principal(UserMixin):
@@ -65,8 +79,12 @@ def load_user(user_id):
     An ``Authorization`` header speaks for the request, whatever session cookie comes along.
     """
     ident, _, session_key = user_id.partition(":")
-    if not ident.isdigit() or len(ident) > 18 or not session_key \
-            or "Authorization" in request.headers:
+    if (
+        not ident.isdigit()
+        or len(ident) > 18
+        or not session_key
+        or "Authorization" in request.headers
+    ):
         return None
     user = accounts.session_user(get_db(), int(ident), session_key)
     return user and Principal.of_user(user)
@@ -92,6 +110,7 @@ def require_role(*roles):
 
     No roles means any authenticated principal; ``admin`` may do everything.
     """
+
     def decorate(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
@@ -106,7 +125,9 @@ def require_role(*roles):
                 # API tokens need no such proof: no browser adds them by itself.
                 csrf.protect()
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorate
 
 
@@ -128,6 +149,7 @@ def check_ticket(ticket_id):
 def page_for(*roles):
     """A page of logged-in staff: anonymous visitors go to the login page, other roles get
     a 403 page. No roles means any staff login; ``admin`` may open every page."""
+
     def decorate(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
@@ -136,7 +158,9 @@ def page_for(*roles):
             if roles and current_user.role != "admin" and current_user.role not in roles:
                 abort(make_response(render_template("auth/forbidden.html"), 403))
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorate
 
 
@@ -155,8 +179,13 @@ def safe_next(target):
     if any(ord(c) < 32 or ord(c) == 127 for c in target):
         abort(400, _l("The address to go back to is not valid."))
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return None
     return target
 
@@ -187,7 +216,7 @@ def login():
     """Staff log in; each role then lands on its own page (or where it was going)."""
     form = LoginForm()
     failed = False
-    going = safe_next(request.args.get("next"))   # a bad address is refused before logging in
+    going = safe_next(request.args.get("next"))  # a bad address is refused before logging in
     if form.validate_on_submit():
         user = accounts.authenticate(get_db(), form.username.data.strip(), form.password.data)
         if user is not None:
@@ -205,8 +234,9 @@ def logout():
         if current_user.is_authenticated and current_user.kind == "user":
             # Every session of this user ends, a copied cookie included, and its pages'
             # live connections close (in every server process).
-            broadcast(accounts.log_out(get_db(), current_user.ident,
-                                       actor=current_user.actor).events)
+            broadcast(
+                accounts.log_out(get_db(), current_user.ident, actor=current_user.actor).events
+            )
         logout_user()
         flash(_l("You have logged out."))
         return redirect(url_for("auth.login"))

@@ -1,4 +1,5 @@
 """The ``flask --app queue_app`` commands for setting up and running a town hall."""
+
 import sys
 
 import click
@@ -84,8 +85,10 @@ def create_display_command(name, offices, language):
         screen = displays.create_display(get_db(), name, codes, language, actor="cli").value
     except QueueError as error:
         _refusal(error)
-    click.echo(f"Display {screen['name']} showing {', '.join(screen['offices'])}"
-               f" in {screen['language']}; open /display/KEY with this key:")
+    click.echo(
+        f"Display {screen['name']} showing {', '.join(screen['offices'])}"
+        f" in {screen['language']}; open /display/KEY with this key:"
+    )
     click.echo(screen["key"])
 
 
@@ -115,7 +118,13 @@ def rotate_display_key_command(name):
 
 def register(app):
     """Attach the commands to the app's ``flask`` CLI."""
-    for command in (init_db_command, seed_demo_command, create_user_command,
-                    create_token_command, create_display_command, revoke_token_command,
-                    rotate_display_key_command):
+    for command in (
+        init_db_command,
+        seed_demo_command,
+        create_user_command,
+        create_token_command,
+        create_display_command,
+        revoke_token_command,
+        rotate_display_key_command,
+    ):
         app.cli.add_command(command)

@@ -1,4 +1,5 @@
 """Time in the town hall: stored instants are UTC, days and displays are local."""
+
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 

@@ -1,4 +1,5 @@
 """The business day: the first request of a new local day closes the previous one."""
+
 from contextlib import contextmanager
 
 from . import occupancy, ticket_json
@@ -37,11 +38,20 @@ def roll_over(db, now):
     )
     for row in open_rows:
         ticket = ticket_json.load(db, row["id"], now)
-        events.append(record(db, now, "ticket_changed", {"ticket": ticket},
-                             ticket_id=row["id"], office=row["office"]))
+        events.append(
+            record(
+                db,
+                now,
+                "ticket_changed",
+                {"ticket": ticket},
+                ticket_id=row["id"],
+                office=row["office"],
+            )
+        )
     for office in sorted({row["office"] for row in open_rows if row["status"] == "waiting"}):
-        events.append(record(db, now, "queue_changed", {"office": office, "waiting": 0},
-                             office=office))
+        events.append(
+            record(db, now, "queue_changed", {"office": office, "waiting": 0}, office=office)
+        )
     events.append(occupancy.reset(db, now))
     return events
 

@@ -1,4 +1,5 @@
 """The SQLite connection: taken lazily per request on ``g``, WAL, durable commits."""
+
 import atexit
 import os
 import sqlite3

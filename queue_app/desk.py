@@ -5,8 +5,17 @@ a link from elsewhere cannot move a clerk to another desk. ``?choose=1`` shows t
 again. A clerk limited to some desks sees only those, and one limited to a single desk
 goes straight to it. Every action goes through ``/api/v1`` from the page's script.
 """
-from flask import Blueprint, abort, make_response, redirect, render_template, request, session, \
-    url_for
+
+from flask import (
+    Blueprint,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -36,10 +45,10 @@ def page():
     every_office = offices.list_offices(db)
     names = {office["code"]: office["name"] for office in every_office}
     if desk is None or (request.args.get("choose") and len(usable) > 1):
-        return render_template("desk/choose.html", desks=usable, chosen=desk,
-                               office_names=names)
-    return render_template("desk/page.html", desk=desk, offices=every_office,
-                           labels=labels(), office_names=names)
+        return render_template("desk/choose.html", desks=usable, chosen=desk, office_names=names)
+    return render_template(
+        "desk/page.html", desk=desk, offices=every_office, labels=labels(), office_names=names
+    )
 
 
 @bp.post("/desk")

@@ -1,4 +1,5 @@
 """Clerks' desks: which offices each serves, its current ticket, pause and resume."""
+
 from flask_babel import lazy_gettext as _l
 
 from . import day, ticket_json
@@ -23,9 +24,14 @@ def list_desks(db, now=None, desk_id=None, display_safe=False):
         params.append(desk_id)
     desks = []
     for row in db.execute(sql + " ORDER BY position, id", params).fetchall():
-        offices = [r[0] for r in db.execute(
-            "SELECT d.office FROM desk_offices d JOIN offices o ON o.code = d.office"
-            " WHERE d.desk_id = ? ORDER BY o.position, o.code", [row["id"]])]
+        offices = [
+            r[0]
+            for r in db.execute(
+                "SELECT d.office FROM desk_offices d JOIN offices o ON o.code = d.office"
+                " WHERE d.desk_id = ? ORDER BY o.position, o.code",
+                [row["id"]],
+            )
+        ]
         current = db.execute(
             f"{SELECT_TICKETS} WHERE t.desk_id = ? AND t.status IN ('called', 'serving')",
             [row["id"]],
@@ -33,10 +39,16 @@ def list_desks(db, now=None, desk_id=None, display_safe=False):
         ticket = ticket_json.describe(db, current, now)[0] if current else None
         if ticket and display_safe:
             ticket = ticket_json.for_display(ticket)
-        desks.append({
-            "id": row["id"], "name": row["name"], "offices": offices, "current": ticket,
-            "paused": bool(row["paused"]), "pause_reason": row["pause_reason"],
-        })
+        desks.append(
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "offices": offices,
+                "current": ticket,
+                "paused": bool(row["paused"]),
+                "pause_reason": row["pause_reason"],
+            }
+        )
     return desks
 
 
@@ -50,8 +62,13 @@ def may_act_on_ticket(db, desk_ids, ticket_id):
     if row["desk_id"] is not None:
         return row["desk_id"] in desk_ids
     marks = ", ".join("?" for _ in desk_ids)
-    return db.execute(f"SELECT 1 FROM desk_offices WHERE office = ? AND desk_id IN ({marks})",
-                      [row["office"], *desk_ids]).fetchone() is not None
+    return (
+        db.execute(
+            f"SELECT 1 FROM desk_offices WHERE office = ? AND desk_id IN ({marks})",
+            [row["office"], *desk_ids],
+        ).fetchone()
+        is not None
+    )
 
 
 def get_desk(db, desk_id, now=None):
@@ -70,13 +87,16 @@ def desk_event(db, desk_id, now, actor):
 
 def _set_paused(db, desk_id, paused, reason, actor, now):
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
-        raise InvalidInput(_l("reason must be text of at most %(maximum)s characters.",
-                              maximum=MAX_REASON))
+        raise InvalidInput(
+            _l("reason must be text of at most %(maximum)s characters.", maximum=MAX_REASON)
+        )
     now = now or utcnow()
     with day.change(db, now) as events:
         get_desk(db, desk_id, now)
-        db.execute("UPDATE desks SET paused = ?, pause_reason = ? WHERE id = ?",
-                   [int(paused), reason if paused else None, desk_id])
+        db.execute(
+            "UPDATE desks SET paused = ?, pause_reason = ? WHERE id = ?",
+            [int(paused), reason if paused else None, desk_id],
+        )
         event = desk_event(db, desk_id, now, actor)
         events.append(event)
     return Outcome(event["payload"]["desk"], events)
@@ -103,8 +123,10 @@ def set_offices(db, desk_id, offices, *, actor=None, now=None):
         get_desk(db, desk_id, now)
         codes = _check_offices(db, offices)
         db.execute("DELETE FROM desk_offices WHERE desk_id = ?", [desk_id])
-        db.conn.executemany("INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
-                            [(desk_id, code) for code in codes])
+        db.conn.executemany(
+            "INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
+            [(desk_id, code) for code in codes],
+        )
         event = desk_event(db, desk_id, now, actor)
         events.append(event)
     return Outcome(event["payload"]["desk"], events)
@@ -122,9 +144,13 @@ def create_desk(db, name, offices, *, actor=None, now=None):
             raise Conflict(_l("A desk with that name already exists."))
         desk_id = db.execute(
             "INSERT INTO desks (name, position)"
-            " SELECT ?, COALESCE(MAX(position), 0) + 1 FROM desks", [name]).lastrowid
-        db.conn.executemany("INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
-                            [(desk_id, code) for code in codes])
+            " SELECT ?, COALESCE(MAX(position), 0) + 1 FROM desks",
+            [name],
+        ).lastrowid
+        db.conn.executemany(
+            "INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
+            [(desk_id, code) for code in codes],
+        )
         event = desk_event(db, desk_id, now, actor)
         events.append(event)
     return Outcome(event["payload"]["desk"], events)

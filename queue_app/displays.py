@@ -1,4 +1,5 @@
 """Display screens (the waiting-room TVs) and what one of them shows."""
+
 import json
 import secrets
 
@@ -46,8 +47,9 @@ def rotate_key(db, name, *, actor=None, now=None):
     """Give the display screen called ``name`` a new key; the old one stops working."""
     now = now or utcnow()
     with write_transaction(db):
-        cursor = db.execute("UPDATE displays SET key = ? WHERE name = ?",
-                            [secrets.token_urlsafe(24), name])
+        cursor = db.execute(
+            "UPDATE displays SET key = ? WHERE name = ?", [secrets.token_urlsafe(24), name]
+        )
         if not cursor.rowcount:
             raise NotFound(_l("There is no display screen with that name."))
         display = db.execute("SELECT * FROM displays WHERE name = ?", [name]).fetchone()
@@ -92,8 +94,14 @@ def recent_calls(db, offices, limit=RECENT_CALLS, display_safe=True):
         seen.add(row["ticket_id"])
         payload = json.loads(row["payload"])
         ticket = for_display(payload["ticket"]) if display_safe else payload["ticket"]
-        calls.append({"seq": row["seq"], "ticket": ticket,
-                      "desk": payload["desk"], "recall": payload["recall"]})
+        calls.append(
+            {
+                "seq": row["seq"],
+                "ticket": ticket,
+                "desk": payload["desk"],
+                "recall": payload["recall"],
+            }
+        )
         if len(calls) == limit:
             break
     return calls
@@ -112,14 +120,17 @@ def state(db, offices, display_safe=True):
 
 def snapshot(db, display):
     """What a display screen shows now: its offices' ``state`` plus its own settings."""
-    return dict(state(db, display["offices"]),
-                display={k: display[k] for k in ("name", "offices", "language", "message")})
+    return dict(
+        state(db, display["offices"]),
+        display={k: display[k] for k in ("name", "offices", "language", "message")},
+    )
 
 
 def _check_settings(language, message):
     if language not in LANGUAGES:
-        raise InvalidInput(_l("The language must be one of: %(codes)s.",
-                              codes=", ".join(LANGUAGES)))
+        raise InvalidInput(
+            _l("The language must be one of: %(codes)s.", codes=", ".join(LANGUAGES))
+        )
     if not isinstance(message, str) or len(message) > MAX_MESSAGE:
         raise InvalidInput(_l("The message must have at most %(n)s characters.", n=MAX_MESSAGE))
 
@@ -132,8 +143,9 @@ def _changed(db, display_id, now, actor):
     """Journal a screen's settings as they are now (never its key), inside a transaction."""
     display = find_by_id(db, display_id)
     settings = {k: display[k] for k in ("id", "name", "offices", "language", "message")}
-    return Outcome(display, [record(db, now, "display_changed", {"display": settings},
-                                    actor=actor)])
+    return Outcome(
+        display, [record(db, now, "display_changed", {"display": settings}, actor=actor)]
+    )
 
 
 def update_display(db, display_id, offices, language, message, *, actor=None, now=None):
@@ -143,6 +155,8 @@ def update_display(db, display_id, offices, language, message, *, actor=None, no
     with write_transaction(db):
         find_by_id(db, display_id)
         codes = _check_offices(db, offices)
-        db.execute("UPDATE displays SET offices = ?, language = ?, message = ? WHERE id = ?",
-                   [json.dumps(codes), language, message.strip(), display_id])
+        db.execute(
+            "UPDATE displays SET offices = ?, language = ?, message = ? WHERE id = ?",
+            [json.dumps(codes), language, message.strip(), display_id],
+        )
         return _changed(db, display_id, now, actor)

@@ -1,4 +1,5 @@
 """Domain refusals: one exception type per refusal, each carrying its API code and status."""
+
 from flask_babel import lazy_gettext as _l
 
 

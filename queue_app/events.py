@@ -9,6 +9,7 @@ reception, admin), ``displays`` and ``reception`` (occupancy), ``staff`` (all st
 Each server process delivers the journal to its own connections (``relay.py``): emits here
 never cross processes, and a process knows every room its connections joined.
 """
+
 from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room
@@ -39,22 +40,33 @@ def routes(event):
     kind, payload, office, seq = event["type"], event["payload"], event["office"], event["seq"]
     out = []
     if kind == "ticket_called":
-        safe = {"seq": seq, "ticket": for_display(payload["ticket"]), "desk": payload["desk"],
-                "recall": payload["recall"]}
-        out += [(kind, f"display:{office}", safe),
-                (kind, f"staff:{office}", {"seq": seq, **payload})]
+        safe = {
+            "seq": seq,
+            "ticket": for_display(payload["ticket"]),
+            "desk": payload["desk"],
+            "recall": payload["recall"],
+        }
+        out += [
+            (kind, f"display:{office}", safe),
+            (kind, f"staff:{office}", {"seq": seq, **payload}),
+        ]
     elif kind == "queue_changed":
-        out += [(kind, f"{audience}:{office}", {"seq": seq, **payload})
-                for audience in ("display", "staff")]
+        out += [
+            (kind, f"{audience}:{office}", {"seq": seq, **payload})
+            for audience in ("display", "staff")
+        ]
     elif kind == "occupancy_changed":
         out += [(kind, room, {"seq": seq, **payload}) for room in ("displays", "reception")]
     elif kind == "ticket_changed":
         ticket = payload["ticket"]
-        out += [(kind, f"staff:{office}", {"seq": seq, "ticket": ticket}),
-                (kind, f"ticket:{ticket['id']}", {"seq": seq, "ticket": _public(ticket)})]
+        out += [
+            (kind, f"staff:{office}", {"seq": seq, "ticket": ticket}),
+            (kind, f"ticket:{ticket['id']}", {"seq": seq, "ticket": _public(ticket)}),
+        ]
     elif kind == "desk_changed":
-        out += [(kind, f"staff:{code}", {"seq": seq, **payload})
-                for code in payload["desk"]["offices"]]
+        out += [
+            (kind, f"staff:{code}", {"seq": seq, **payload}) for code in payload["desk"]["offices"]
+        ]
     elif kind == "display_changed":
         # The screen itself hears that its settings changed (never its key).
         out.append((kind, f"screen:{payload['display']['id']}", {"seq": seq, **payload}))
@@ -137,7 +149,7 @@ def _moved_queues(events):
     for event in events:
         if event["type"] == "queue_changed":
             moved[event["office"]] = event["seq"]
-        elif event["type"] == "desk_changed":   # a paused desk changes everyone's estimate
+        elif event["type"] == "desk_changed":  # a paused desk changes everyone's estimate
             for office in event["payload"]["desk"]["offices"]:
                 moved[office] = event["seq"]
     return moved
@@ -146,8 +158,11 @@ def _moved_queues(events):
 def _citizens_listening():
     """The ``ticket:<id>`` rooms with a connection in this process (which delivers only to
     its own connections), so that tickets nobody follows here cost nothing."""
-    return {room for room in socketio.server.manager.rooms.get("/", {})
-            if isinstance(room, str) and room.startswith("ticket:")}
+    return {
+        room
+        for room in socketio.server.manager.rooms.get("/", {})
+        if isinstance(room, str) and room.startswith("ticket:")
+    }
 
 
 def _push_waiting_citizens(events):
@@ -168,13 +183,17 @@ def _push_waiting_citizens(events):
     now = utcnow()
     for office, seq in moved.items():
         with read_transaction(db):
-            rows = db.execute(f"{SELECT_TICKETS} WHERE t.status = 'waiting' AND t.office = ?",
-                              [office]).fetchall()
+            rows = db.execute(
+                f"{SELECT_TICKETS} WHERE t.status = 'waiting' AND t.office = ?", [office]
+            ).fetchall()
             rows = [row for row in rows if f"ticket:{row['id']}" in listening]
             waiting = ticket_json.describe(db, rows, now)
         for ticket in waiting:
-            socketio.emit("ticket_changed", {"seq": seq, "ticket": _public(ticket)},
-                          to=f"ticket:{ticket['id']}")
+            socketio.emit(
+                "ticket_changed",
+                {"seq": seq, "ticket": _public(ticket)},
+                to=f"ticket:{ticket['id']}",
+            )
 
 
 # What each connection of this process hears: ``{sid: (audience, offices, ticket id)}``,
@@ -205,7 +224,7 @@ def _principal_rooms(db, role, desk_id, allowed=None):
 
 # Keys, tokens and ids a connection may present; anything else is no credential at all.
 MAX_CREDENTIAL = 256
-MAX_ID = 2 ** 63 - 1
+MAX_ID = 2**63 - 1
 
 
 def _credential(auth, name):
@@ -215,7 +234,7 @@ def _credential(auth, name):
         return None
     try:
         value.encode("utf-8")
-    except UnicodeEncodeError:   # a lone surrogate
+    except UnicodeEncodeError:  # a lone surrogate
         return None
     return value
 
@@ -232,8 +251,7 @@ def _identify(db, auth):
     """``(rooms, audience, offices, ticket)`` for a connection, or refuse it."""
     auth = auth if isinstance(auth, dict) else {}
     if "screen" in auth or "ticket" in auth or "token" in auth:
-        screen, ticket, token = (_credential(auth, name)
-                                 for name in ("screen", "ticket", "token"))
+        screen, ticket, token = (_credential(auth, name) for name in ("screen", "ticket", "token"))
         if not (screen or ticket or token):
             raise ConnectionRefusedError("unauthorized")
     else:
@@ -256,8 +274,9 @@ def _identify(db, auth):
         joined, audience, offices = _principal_rooms(db, found["role"], desk_id)
         return joined + [f"token:{found['id']}"], audience, offices, None
     if current_user.is_authenticated and current_user.kind == "user":
-        joined, audience, offices = _principal_rooms(db, current_user.role, desk_id,
-                                                     current_user.desks)
+        joined, audience, offices = _principal_rooms(
+            db, current_user.role, desk_id, current_user.desks
+        )
         return joined + [f"user:{current_user.ident}"], audience, offices, None
     raise ConnectionRefusedError("unauthorized")
 
@@ -306,8 +325,12 @@ def resync(data=None, *_extra):
     since = data.get("since") if isinstance(data, dict) else None
     # A ticket's snapshot is as small as one event, and holds the place in the queue that
     # the journal's events alone cannot give back (see _push_waiting_citizens).
-    if audience[0] == "ticket" or isinstance(since, bool) or not isinstance(since, int) \
-            or not 0 <= since <= MAX_ID:
+    if (
+        audience[0] == "ticket"
+        or isinstance(since, bool)
+        or not isinstance(since, int)
+        or not 0 <= since <= MAX_ID
+    ):
         emit("snapshot", snapshot(db, *audience))
         return
     missed = journal.since(db, since, limit=RESYNC_MAX_EVENTS + 1)

@@ -6,6 +6,7 @@ that fail: ``database`` (cannot be read, or its folder cannot be written or is n
 and ``message_queue`` (set but unreachable; screens on other processes then hear of calls
 within a second through the journal instead of at once).
 """
+
 import os
 import shutil
 import sqlite3
@@ -45,7 +46,8 @@ def healthz():
     degraded = [] if database_ok() else ["database"]
     if current_app.extensions["torn.relay"].message_queue_up() is False:
         degraded.append("message_queue")
-    response = jsonify({"status": "degraded", "degraded": degraded} if degraded
-                       else {"status": "ok"})
+    response = jsonify(
+        {"status": "degraded", "degraded": degraded} if degraded else {"status": "ok"}
+    )
     response.headers["Cache-Control"] = "no-store"
     return response, 503 if degraded else 200

@@ -1,4 +1,5 @@
 """The append-only event journal: every change, with a rising ``seq``."""
+
 import json
 from dataclasses import dataclass, field
 
@@ -20,8 +21,15 @@ def record(db, now, type_, payload, *, ticket_id=None, office=None, desk_id=None
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [stamp(now), type_, ticket_id, office, desk_id, actor, json.dumps(payload)],
     )
-    return {"seq": cursor.lastrowid, "type": type_, "ticket_id": ticket_id, "office": office,
-            "desk_id": desk_id, "actor": actor, "payload": payload}
+    return {
+        "seq": cursor.lastrowid,
+        "type": type_,
+        "ticket_id": ticket_id,
+        "office": office,
+        "desk_id": desk_id,
+        "actor": actor,
+        "payload": payload,
+    }
 
 
 def since(db, seq, limit=None, types=None):

@@ -1,4 +1,5 @@
 """Schema steps, applied in order at start-up and recorded in the database."""
+
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("torn")
@@ -9,31 +10,65 @@ def m001_initial(db):
     """Offices, desks, tickets, users, API tokens, settings and the event journal."""
     db["offices"].create(
         {"code": str, "name": str, "letter": str, "position": int, "default_service_s": int},
-        pk="code", not_null={"name", "letter"}, defaults={"position": 0, "default_service_s": 300},
+        pk="code",
+        not_null={"name", "letter"},
+        defaults={"position": 0, "default_service_s": 300},
     )
     db["offices"].create_index(["letter"], unique=True)
     db["desks"].create(
         {"id": int, "name": str, "paused": int, "pause_reason": str, "position": int},
-        pk="id", not_null={"name"}, defaults={"paused": 0, "position": 0},
+        pk="id",
+        not_null={"name"},
+        defaults={"paused": 0, "position": 0},
     )
     db["desks"].create_index(["name"], unique=True)
     db["desk_offices"].create(
-        {"desk_id": int, "office": str}, pk=("desk_id", "office"),
+        {"desk_id": int, "office": str},
+        pk=("desk_id", "office"),
         foreign_keys=[("desk_id", "desks", "id"), ("office", "offices", "code")],
     )
     db["tickets"].create(
         {
-            "id": int, "token": str, "day": str, "issued_office": str, "number": int,
-            "code": str, "office": str, "kind": str, "priority": int, "party_size": int,
-            "appointment_at": str, "status": str, "desk_id": int, "issued_at": str,
-            "called_at": str, "started_at": str, "finished_at": str, "recalls": int,
+            "id": int,
+            "token": str,
+            "day": str,
+            "issued_office": str,
+            "number": int,
+            "code": str,
+            "office": str,
+            "kind": str,
+            "priority": int,
+            "party_size": int,
+            "appointment_at": str,
+            "status": str,
+            "desk_id": int,
+            "issued_at": str,
+            "called_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "recalls": int,
         },
         pk="id",
-        not_null={"token", "day", "issued_office", "number", "code", "office", "kind",
-                  "priority", "party_size", "status", "issued_at", "recalls"},
+        not_null={
+            "token",
+            "day",
+            "issued_office",
+            "number",
+            "code",
+            "office",
+            "kind",
+            "priority",
+            "party_size",
+            "status",
+            "issued_at",
+            "recalls",
+        },
         defaults={"priority": 0, "party_size": 1, "recalls": 0},
-        foreign_keys=[("office", "offices", "code"), ("issued_office", "offices", "code"),
-                      ("desk_id", "desks", "id")],
+        foreign_keys=[
+            ("office", "offices", "code"),
+            ("issued_office", "offices", "code"),
+            ("desk_id", "desks", "id"),
+        ],
     )
     db["tickets"].create_index(["token"], unique=True)
     db["tickets"].create_index(["day", "issued_office", "number"], unique=True)
@@ -41,13 +76,21 @@ def m001_initial(db):
     db["tickets"].create_index(["desk_id", "status"])
     db["users"].create(
         {"id": int, "username": str, "password_hash": str, "role": str, "created_at": str},
-        pk="id", not_null={"username", "password_hash", "role", "created_at"},
+        pk="id",
+        not_null={"username", "password_hash", "role", "created_at"},
     )
     db["users"].create_index(["username"], unique=True)
     db["api_tokens"].create(
-        {"id": int, "name": str, "role": str, "token_hash": str, "created_at": str,
-         "revoked_at": str},
-        pk="id", not_null={"name", "role", "token_hash", "created_at"},
+        {
+            "id": int,
+            "name": str,
+            "role": str,
+            "token_hash": str,
+            "created_at": str,
+            "revoked_at": str,
+        },
+        pk="id",
+        not_null={"name", "role", "token_hash", "created_at"},
     )
     db["api_tokens"].create_index(["token_hash"], unique=True)
     db["settings"].create({"key": str, "value": str}, pk="key")
@@ -71,7 +114,8 @@ def m002_displays(db):
     """Display screens: a secret key, the offices shown, the language, a message line."""
     db["displays"].create(
         {"id": int, "name": str, "key": str, "offices": str, "language": str, "message": str},
-        pk="id", not_null={"name", "key", "offices", "language"},
+        pk="id",
+        not_null={"name", "key", "offices", "language"},
         defaults={"language": "ca", "message": ""},
     )
     db["displays"].create_index(["key"], unique=True)
@@ -99,7 +143,8 @@ def m004_service_times(db):
     """Running totals of service time per office and day, so estimates cost O(1)."""
     db["service_times"].create(
         {"day": str, "office": str, "served": int, "total_s": float},
-        pk=("day", "office"), not_null={"served", "total_s"},
+        pk=("day", "office"),
+        not_null={"served", "total_s"},
     )
     db.execute(
         "INSERT INTO service_times (day, office, served, total_s)"

@@ -1,5 +1,7 @@
 """The building's occupancy (aforament): who is inside against the limit."""
+
 from flask_babel import lazy_gettext as _l
+
 from . import day
 from .clock import utcnow
 from .db import get_setting, put_setting
@@ -45,8 +47,9 @@ def release(db, count, now, actor=None):
 
 def _check_count(count):
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
-        raise InvalidInput(_l("count must be a whole number from 1 to %(maximum)s.",
-                              maximum=MAX_COUNT))
+        raise InvalidInput(
+            _l("count must be a whole number from 1 to %(maximum)s.", maximum=MAX_COUNT)
+        )
 
 
 def enter(db, count=1, *, actor=None, now=None):
@@ -70,17 +73,27 @@ def leave(db, count=1, *, actor=None, now=None):
 def set_counts(db, inside=None, limit=None, *, actor=None, now=None):
     """An administrator corrects the count inside or sets the building's limit."""
     for name, value, low in (("inside", inside, 0), ("limit", limit, 1)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or not low <= value <= MAX_LIMIT):
-            raise InvalidInput(_l("%(name)s must be a whole number from %(low)s to %(maximum)s.",
-                                  name=name, low=low, maximum=MAX_LIMIT))
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_LIMIT
+        ):
+            raise InvalidInput(
+                _l(
+                    "%(name)s must be a whole number from %(low)s to %(maximum)s.",
+                    name=name,
+                    low=low,
+                    maximum=MAX_LIMIT,
+                )
+            )
     now = now or utcnow()
     with day.change(db, now) as events:
         state = read(db)
-        events.append(_store(
-            db,
-            state["inside"] if inside is None else inside,
-            state["limit"] if limit is None else limit,
-            now, actor,
-        ))
+        events.append(
+            _store(
+                db,
+                state["inside"] if inside is None else inside,
+                state["limit"] if limit is None else limit,
+                now,
+                actor,
+            )
+        )
     return Outcome(read(db), events)

@@ -1,4 +1,5 @@
 """Offices and their queues."""
+
 from flask_babel import lazy_gettext as _l
 
 from .errors import InvalidInput, UnknownOffice
@@ -7,7 +8,8 @@ from .errors import InvalidInput, UnknownOffice
 def list_offices(db):
     """Every office with how many tickets wait in its queue."""
     return [
-        dict(row) for row in db.execute(
+        dict(row)
+        for row in db.execute(
             "SELECT o.code, o.name, o.letter, (SELECT COUNT(*) FROM tickets t"
             " WHERE t.status = 'waiting' AND t.office = o.code) AS waiting"
             " FROM offices o ORDER BY o.position, o.code"
@@ -18,7 +20,8 @@ def list_offices(db):
 def waiting_by_office(db, offices=None):
     """``{office: waiting}`` for the given offices (all when None)."""
     return {
-        office["code"]: office["waiting"] for office in list_offices(db)
+        office["code"]: office["waiting"]
+        for office in list_offices(db)
         if offices is None or office["code"] in offices
     }
 
@@ -29,8 +32,11 @@ def check_codes(db, codes, none_message):
     Refused with ``none_message`` when empty or not a list of text, and as UnknownOffice
     when one is not an office.
     """
-    if not isinstance(codes, (list, tuple)) or not codes \
-            or not all(isinstance(code, str) for code in codes):
+    if (
+        not isinstance(codes, (list, tuple))
+        or not codes
+        or not all(isinstance(code, str) for code in codes)
+    ):
         raise InvalidInput(none_message)
     known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
     unknown = sorted(set(codes) - set(known))

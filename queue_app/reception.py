@@ -3,6 +3,7 @@
 Everything the page changes goes through ``/api/v1`` from its script; these views only
 render the page and the printable ticket.
 """
+
 from datetime import datetime
 
 from flask import Blueprint, render_template
@@ -20,8 +21,12 @@ bp = Blueprint("reception", __name__)
 def page():
     """Office buttons, issue options, the last ticket, today's tickets and the occupancy."""
     db = get_db()
-    return render_template("reception/page.html", offices=offices.list_offices(db),
-                           occupancy=occupancy.read(db), labels=labels())
+    return render_template(
+        "reception/page.html",
+        offices=offices.list_offices(db),
+        occupancy=occupancy.read(db),
+        labels=labels(),
+    )
 
 
 @bp.get("/reception/tickets/<int(max=9223372036854775807):ticket_id>/print")
@@ -32,6 +37,12 @@ def print_ticket(ticket_id):
     ticket = tickets.find(db, ticket_id)
     url = citizen_url(ticket["token"])
     return render_template(
-        "reception/ticket_print.html", ticket=ticket, office=office_names(db)[ticket["office"]],
-        issued_at=datetime.fromisoformat(ticket["issued_at"]), citizen_url=url, qr=qr_svg(url),
-        labels=labels(), town_hall=town_hall())
+        "reception/ticket_print.html",
+        ticket=ticket,
+        office=office_names(db)[ticket["office"]],
+        issued_at=datetime.fromisoformat(ticket["issued_at"]),
+        citizen_url=url,
+        qr=qr_svg(url),
+        labels=labels(),
+        town_hall=town_hall(),
+    )

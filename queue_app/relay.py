@@ -8,8 +8,10 @@ learn that the journal grew from a wake-up on the message queue (Redis publish/s
 Every process also reads the journal every ``POLL_S`` seconds, so an event written while
 Redis was down, or by a command-line tool, still reaches every screen, at most that late.
 """
+
 import logging
 import threading
+from itertools import pairwise
 
 from . import journal
 from .db import get_db
@@ -36,11 +38,11 @@ class Relay:
     def __init__(self, app, deliver, refresh):
         self.app, self.deliver, self.refresh = app, deliver, refresh
         self.url = app.config["MESSAGE_QUEUE"]
-        self.delivered = None      # the newest seq delivered here
+        self.delivered = None  # the newest seq delivered here
         self.lock = threading.RLock()
-        self.wanted = threading.Event()   # a wake-up is waiting to be published
-        self.listening = False     # subscribed to the message queue right now
-        self.publishing = True     # the last wake-up could be published
+        self.wanted = threading.Event()  # a wake-up is waiting to be published
+        self.listening = False  # subscribed to the message queue right now
+        self.publishing = True  # the last wake-up could be published
 
     def start_from(self, seq):
         """Events up to ``seq`` count as delivered (a process starting on a journal)."""
@@ -97,9 +99,12 @@ class Relay:
     def _redis(self):
         import redis
 
-        return redis.Redis.from_url(self.url, socket_timeout=REDIS_TIMEOUT_S,
-                                    socket_connect_timeout=REDIS_TIMEOUT_S,
-                                    health_check_interval=0)
+        return redis.Redis.from_url(
+            self.url,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            health_check_interval=0,
+        )
 
     def _listen(self):
         """Wake up whenever another process says the journal grew."""
@@ -109,15 +114,16 @@ class Relay:
                 pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
                 self.listening, pause = True, RETRY_MIN_S
-                self._in_app(self.catch_up)   # what was said while nobody listened
+                self._in_app(self.catch_up)  # what was said while nobody listened
                 while True:
                     # A timeout is only a quiet moment; a broken connection raises.
                     if pubsub.get_message(timeout=REDIS_TIMEOUT_S) is not None:
                         self._in_app(self.catch_up)
             except Exception as error:
                 if self.listening:
-                    log.warning("relay: lost the message queue (%s); retrying",
-                                type(error).__name__)
+                    log.warning(
+                        "relay: lost the message queue (%s); retrying", type(error).__name__
+                    )
                 self.listening = False
                 _sleep(pause)
                 pause = min(pause * 2, RETRY_MAX_S)
@@ -134,10 +140,12 @@ class Relay:
                 self.publishing, pause = True, RETRY_MIN_S
             except Exception as error:
                 if self.publishing:
-                    log.warning("relay: cannot publish to the message queue (%s); retrying",
-                                type(error).__name__)
+                    log.warning(
+                        "relay: cannot publish to the message queue (%s); retrying",
+                        type(error).__name__,
+                    )
                 self.publishing = False
-                self.wanted.set()   # said again once it is back (the others poll meanwhile)
+                self.wanted.set()  # said again once it is back (the others poll meanwhile)
                 _sleep(pause)
                 pause = min(pause * 2, RETRY_MAX_S)
 
@@ -149,7 +157,7 @@ class Relay:
 
 
 def _contiguous(events):
-    return all(later["seq"] == earlier["seq"] + 1 for earlier, later in zip(events, events[1:]))
+    return all(later["seq"] == earlier["seq"] + 1 for earlier, later in pairwise(events))
 
 
 def _sleep(seconds):

@@ -1,4 +1,5 @@
 """The demo town hall: the Casa de la Vila of Mollet del Vallès after reopening."""
+
 from . import accounts, displays
 from .db import put_setting, write_transaction
 
@@ -11,7 +12,9 @@ OFFICES = [
     ("ORGT", "T", "Organisme de Gestió Tributària"),
 ]
 DESKS = [(f"Taulell {n}", ["OAC"]) for n in range(1, 5)] + [
-    ("Taulell 5", ["OMIC"]), ("Taulell 6", ["OFIM"]), ("Taulell 7", ["HAB"]),
+    ("Taulell 5", ["OMIC"]),
+    ("Taulell 6", ["OFIM"]),
+    ("Taulell 7", ["HAB"]),
     ("Taulell 8", ["ORGT"]),
 ]
 USERS = [("admin", "admin", "admin-demo"), ("recepcio", "reception", "recepcio-demo")] + [
@@ -19,8 +22,10 @@ USERS = [("admin", "admin", "admin-demo"), ("recepcio", "reception", "recepcio-d
 ]
 CAPACITY = 50
 DISPLAY_NAME = "Sala d'espera"
-DISPLAY_MESSAGE = ("Cal portar mascareta i rentar-se les mans amb hidrogel. "
-                   "Mantingueu la distància. Entrada i sortida per itineraris diferents.")
+DISPLAY_MESSAGE = (
+    "Cal portar mascareta i rentar-se les mans amb hidrogel. "
+    "Mantingueu la distància. Entrada i sortida per itineraris diferents."
+)
 
 
 def is_empty(db):
@@ -35,14 +40,20 @@ def seed_demo(db):
         for position, (code, letter, name) in enumerate(OFFICES):
             db.execute(
                 "INSERT INTO offices (code, name, letter, position) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(code) DO NOTHING", [code, name, letter, position])
+                " ON CONFLICT(code) DO NOTHING",
+                [code, name, letter, position],
+            )
         for position, (name, served) in enumerate(DESKS):
-            db.execute("INSERT INTO desks (name, position) VALUES (?, ?)"
-                       " ON CONFLICT(name) DO NOTHING", [name, position])
+            db.execute(
+                "INSERT INTO desks (name, position) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                [name, position],
+            )
             desk_id = db.execute("SELECT id FROM desks WHERE name = ?", [name]).fetchone()[0]
             for office in served:
-                db.execute("INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, ?)",
-                           [desk_id, office])
+                db.execute(
+                    "INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, ?)",
+                    [desk_id, office],
+                )
         if fresh:
             put_setting(db, "limit", CAPACITY)
     logins = []

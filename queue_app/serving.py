@@ -12,6 +12,7 @@ Limits (docs/security.md says why each has its value):
 - ``QUEUE_MAX_CONNECTIONS`` (default ``MAX_CONNECTIONS``): connections served at once; the
   process's file-descriptor limit is raised to fit them (or the ceiling lowered, said aloud).
 """
+
 import errno
 import resource
 import socket
@@ -43,9 +44,11 @@ def connection_ceiling(wanted):
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
     ceiling = max(1, min(wanted, needed - SPARE_DESCRIPTORS))
     if ceiling < wanted:
-        print(f"run.py: the file-descriptor limit ({hard}) allows only {ceiling} connections,"
-              f" not {wanted}; raise it (`ulimit -n`, LimitNOFILE=) to serve more.",
-              file=sys.stderr)
+        print(
+            f"run.py: the file-descriptor limit ({hard}) allows only {ceiling} connections,"
+            f" not {wanted}; raise it (`ulimit -n`, LimitNOFILE=) to serve more.",
+            file=sys.stderr,
+        )
     return ceiling
 
 
@@ -56,12 +59,15 @@ def listen(host, port):
 
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return eventlet.listen((host, port), family=family, backlog=LISTEN_BACKLOG,
-                               reuse_port=False)
+        return eventlet.listen(
+            (host, port), family=family, backlog=LISTEN_BACKLOG, reuse_port=False
+        )
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            raise PortInUse(f"{host}:{port} is already in use (Address already in use):"
-                            " is another Torn server running there?") from None
+            raise PortInUse(
+                f"{host}:{port} is already in use (Address already in use):"
+                " is another Torn server running there?"
+            ) from None
         raise
 
 
@@ -76,7 +82,8 @@ def protocol():
         def handle_one_request(self):
             # eventlet's server closes a connection quietly on socket.timeout.
             self._head_deadline = eventlet.Timeout(
-                HEAD_TIMEOUT_S, socket.timeout("request head too slow"))
+                HEAD_TIMEOUT_S, socket.timeout("request head too slow")
+            )
             try:
                 super().handle_one_request()
             finally:
@@ -86,7 +93,7 @@ def protocol():
             try:
                 return super().parse_request()
             finally:
-                self._head_deadline.cancel()   # the head is in: the request may take its time
+                self._head_deadline.cancel()  # the head is in: the request may take its time
 
     return HttpProtocol
 
@@ -113,8 +120,9 @@ def bounded_websocket_messages():
             self.size += len(data)
             if self.size > self.max_frame_length:
                 raise websocket.FailedConnectionError(
-                    1009, f"Incoming message is above the length limit of"
-                          f" {self.max_frame_length} bytes.")
+                    1009,
+                    f"Incoming message is above the length limit of {self.max_frame_length} bytes.",
+                )
             super().push(data, final)
 
     websocket.RFC6455WebSocket.Message = BoundedMessage
@@ -127,10 +135,12 @@ def chunked_bodies(app):
     say so with ``wsgi.input_terminated``; without it Werkzeug reads such a body as empty
     (and still caps it at ``MAX_CONTENT_LENGTH`` with it).
     """
+
     def wsgi(environ, start_response):
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             environ["wsgi.input_terminated"] = True
         return app(environ, start_response)
+
     return wsgi
 
 
@@ -139,5 +149,11 @@ def serve_eventlet(app, sock, max_connections):
     import eventlet.wsgi
 
     bounded_websocket_messages()
-    eventlet.wsgi.server(sock, chunked_bodies(app), log_output=True, max_size=max_connections,
-                         socket_timeout=SOCKET_TIMEOUT_S, protocol=protocol())
+    eventlet.wsgi.server(
+        sock,
+        chunked_bodies(app),
+        log_output=True,
+        max_size=max_connections,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        protocol=protocol(),
+    )

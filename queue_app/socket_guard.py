@@ -17,6 +17,7 @@
   of the server's connections for ever. A WebSocket frame that is not an Engine.IO packet
   ends its connection quietly (python-engineio would raise outside its own error handling).
 """
+
 import io
 import logging
 import time
@@ -51,7 +52,7 @@ class Buckets:
 
     def __init__(self, burst, per_s, clock=time.monotonic, kept=10000):
         self.burst, self.per_s, self.clock, self.kept = burst, per_s, clock, kept
-        self.counts = {}   # key -> [tokens, when last counted]
+        self.counts = {}  # key -> [tokens, when last counted]
 
     def _tokens(self, count, now):
         return min(self.burst, count[0] + (now - count[1]) * self.per_s)
@@ -60,8 +61,11 @@ class Buckets:
         """Spend one token of ``key``'s bucket; False when it is empty."""
         now = self.clock()
         if len(self.counts) >= self.kept:
-            self.counts = {kept: count for kept, count in self.counts.items()
-                           if self._tokens(count, now) < self.burst}
+            self.counts = {
+                kept: count
+                for kept, count in self.counts.items()
+                if self._tokens(count, now) < self.burst
+            }
         count = self.counts.get(key)
         tokens = self._tokens(count, now) if count else self.burst
         if tokens < 1:
@@ -79,8 +83,8 @@ class Guard:
 
     def __init__(self, server, clock=time.monotonic):
         self.server, self.clock = server, clock
-        self.opened = {}    # eio sid -> when it opened, until it logs in to Socket.IO
-        self.messages = Buckets(RATE_BURST, RATE_PER_S, clock)   # by eio sid
+        self.opened = {}  # eio sid -> when it opened, until it logs in to Socket.IO
+        self.messages = Buckets(RATE_BURST, RATE_PER_S, clock)  # by eio sid
         eio = server.eio
         self._connect = eio.handlers["connect"]
         self._message = eio.handlers["message"]
@@ -95,15 +99,14 @@ class Guard:
         server._handle_eio_disconnect = self.on_disconnect
         if eio._async.get("websocket") is not None:
             # python-engineio's table of its async driver, shared by every server: a copy.
-            eio._async = dict(eio._async,
-                              websocket=_checked_websockets(eio._async["websocket"]))
+            eio._async = dict(eio._async, websocket=_checked_websockets(eio._async["websocket"]))
 
     def on_connect(self, eio_sid, environ):
         self.opened[eio_sid] = self.clock()
         return self._connect(eio_sid, environ)
 
     def on_message(self, eio_sid, data):
-        if eio_sid not in self.server.environ:   # closed while this message waited
+        if eio_sid not in self.server.environ:  # closed while this message waited
             return None
         if not self.messages.take(eio_sid):
             return self._close(eio_sid, "sent too many messages")
@@ -111,7 +114,7 @@ class Guard:
             return self._close(eio_sid, "sent a malformed packet")
         try:
             result = self._message(eio_sid, data)
-        except MALFORMED:   # what python-socketio raises on a packet it cannot read
+        except MALFORMED:  # what python-socketio raises on a packet it cannot read
             return self._close(eio_sid, "sent a malformed packet")
         if eio_sid in self.opened and self.server.manager.sid_from_eio_sid(eio_sid, "/"):
             del self.opened[eio_sid]
@@ -129,8 +132,12 @@ class Guard:
             return False
         if decoded.packet_type == sio_packet.EVENT:
             event = decoded.data
-            return isinstance(event, list) and bool(event) and isinstance(event[0], str) \
+            return (
+                isinstance(event, list)
+                and bool(event)
+                and isinstance(event[0], str)
                 and event[0] not in self.server.reserved_events
+            )
         return True
 
     def on_disconnect(self, eio_sid, reason):
@@ -140,8 +147,9 @@ class Guard:
 
     def _close(self, eio_sid, why):
         environ = self.server.environ.get(eio_sid, {})
-        log.warning("socket: closed a connection from %s that %s",
-                    environ.get("REMOTE_ADDR", "?"), why)
+        log.warning(
+            "socket: closed a connection from %s that %s", environ.get("REMOTE_ADDR", "?"), why
+        )
         self.opened.pop(eio_sid, None)
         eio = self.server.eio
         socket = eio.sockets.get(eio_sid)
@@ -167,7 +175,7 @@ class Guard:
             sleep(SWEEP_S)
             try:
                 self.sweep()
-            except Exception:   # one odd connection must not end the sweeper
+            except Exception:  # one odd connection must not end the sweeper
                 log.exception("socket: the sweeper failed once")
 
 
@@ -191,7 +199,7 @@ class Openings(Buckets):
 
     def __init__(self, clock=time.monotonic):
         super().__init__(OPEN_BURST, OPEN_PER_S, clock)
-        self.refusing = set()   # addresses refused since they were last allowed
+        self.refusing = set()  # addresses refused since they were last allowed
 
     def take(self, address):
         if super().take(address):
@@ -201,8 +209,7 @@ class Openings(Buckets):
             if len(self.refusing) >= self.kept:
                 self.refusing.clear()
             self.refusing.add(address)
-            log.warning("socket: refusing new connections from %s, which opens too many",
-                        address)
+            log.warning("socket: refusing new connections from %s, which opens too many", address)
         return False
 
 
@@ -215,8 +222,9 @@ def check_socket_requests(wsgi_app, path="/socket.io/"):
     def guarded(environ, start_response):
         if not environ.get("PATH_INFO", "").startswith(path):
             return wsgi_app(environ, start_response)
-        if "sid=" not in environ.get("QUERY_STRING", "") \
-                and not openings.take(environ.get("REMOTE_ADDR", "")):
+        if "sid=" not in environ.get("QUERY_STRING", "") and not openings.take(
+            environ.get("REMOTE_ADDR", "")
+        ):
             return _refuse(start_response, "429 Too Many Requests")
         if environ.get("REQUEST_METHOD") == "POST":
             declared = environ.get("CONTENT_LENGTH") or "0"
@@ -227,28 +235,34 @@ def check_socket_requests(wsgi_app, path="/socket.io/"):
                 return _refuse(start_response, "400 Bad Request")
             environ["wsgi.input"] = io.BytesIO(body)
         return wsgi_app(environ, start_response)
+
     return guarded
 
 
 def _engineio_frames(wait):
     """A WebSocket's ``wait`` whose text frames are Engine.IO packets: any other text frame
     reads as Engine.IO's close packet, so the connection ends the way a client ends it."""
+
     def checked_wait():
         data = wait()
         if isinstance(data, str) and (not data or data[0] not in "0123456789"):
             log.warning("socket: closed a connection that sent a frame that is not Engine.IO")
             return "1"
         return data
+
     return checked_wait
 
 
 def _checked_websockets(websocket_class):
     """python-engineio's WebSocket class for its driver, its frames checked first."""
+
     class Checked(websocket_class):
         def __init__(self, handler, server):
             def checked(ws):
                 # Only ``wait`` is replaced: sending, on every broadcast, stays as it was.
                 ws.wait = _engineio_frames(ws.wait)
                 return handler(ws)
+
             super().__init__(checked, server)
+
     return Checked

@@ -1,4 +1,5 @@
 """The ticket as the contract returns it everywhere, and the calling order it depends on."""
+
 from datetime import timedelta
 
 from .clock import local_day, local_iso, stamp
@@ -91,14 +92,23 @@ def describe(db, rows, now, public=False):
             if open_desks:
                 estimate = round((position + 1) * average / open_desks)
         ticket = {
-            "id": row["id"], "code": row["code"], "office": row["office"],
-            "number": row["number"], "kind": row["kind"], "priority": bool(row["priority"]),
-            "party_size": row["party_size"], "status": row["status"], "desk": row["desk_name"],
-            "issued_at": local_iso(row["issued_at"]), "called_at": local_iso(row["called_at"]),
+            "id": row["id"],
+            "code": row["code"],
+            "office": row["office"],
+            "number": row["number"],
+            "kind": row["kind"],
+            "priority": bool(row["priority"]),
+            "party_size": row["party_size"],
+            "status": row["status"],
+            "desk": row["desk_name"],
+            "issued_at": local_iso(row["issued_at"]),
+            "called_at": local_iso(row["called_at"]),
             "started_at": local_iso(row["started_at"]),
             "finished_at": local_iso(row["finished_at"]),
             "appointment_at": local_iso(row["appointment_at"]),
-            "recalls": row["recalls"], "position": position, "estimated_wait_s": estimate,
+            "recalls": row["recalls"],
+            "position": position,
+            "estimated_wait_s": estimate,
             "token": row["token"],
         }
         if public:

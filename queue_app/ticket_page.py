@@ -3,6 +3,7 @@
 Public and without login: the token is the secret, and the page shows that ticket alone.
 Also the words every page uses for a ticket's status and kind, and the QR code itself.
 """
+
 import segno
 from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import lazy_gettext as _l
@@ -16,18 +17,23 @@ bp = Blueprint("ticket_page", __name__)
 TOWN_HALL = "Ajuntament de Mollet del Vallès"
 
 STATUS_LABELS = {
-    "waiting": _l("Waiting"), "called": _l("Called"), "serving": _l("Being served"),
-    "done": _l("Done"), "no_show": _l("Did not come"), "cancelled": _l("Cancelled"),
+    "waiting": _l("Waiting"),
+    "called": _l("Called"),
+    "serving": _l("Being served"),
+    "done": _l("Done"),
+    "no_show": _l("Did not come"),
+    "cancelled": _l("Cancelled"),
     "expired": _l("Expired"),
 }
-KIND_LABELS = {"walk_in": _l("Walk-in"), "appointment": _l("Appointment"),
-               "urgent": _l("Urgent")}
+KIND_LABELS = {"walk_in": _l("Walk-in"), "appointment": _l("Appointment"), "urgent": _l("Urgent")}
 
 
 def labels():
     """Status and kind names in the page's language, for templates and page scripts."""
-    return {"status": {key: str(value) for key, value in STATUS_LABELS.items()},
-            "kind": {key: str(value) for key, value in KIND_LABELS.items()}}
+    return {
+        "status": {key: str(value) for key, value in STATUS_LABELS.items()},
+        "kind": {key: str(value) for key, value in KIND_LABELS.items()},
+    }
 
 
 def town_hall():
@@ -50,8 +56,11 @@ def citizen_url(token):
 
 def qr_svg(data):
     """A QR code as inline SVG, sized by CSS (medium error correction survives a crease)."""
-    return Markup(segno.make_qr(data, error="m").svg_inline(
-        border=4, omitsize=True, svgclass="qr", lineclass=None, dark="#000", light="#fff"))
+    return Markup(
+        segno.make_qr(data, error="m").svg_inline(
+            border=4, omitsize=True, svgclass="qr", lineclass=None, dark="#000", light="#fff"
+        )
+    )
 
 
 @bp.get("/t/<token>")
@@ -60,9 +69,15 @@ def show(token):
     """One citizen's ticket: code, status, people ahead, estimated wait; live afterwards."""
     db = get_db()
     ticket = tickets.find_by_token(db, token)
-    response = current_app.make_response(render_template(
-        "ticket/page.html", ticket=ticket, offices=office_names(db), labels=labels(),
-        town_hall=town_hall()))
+    response = current_app.make_response(
+        render_template(
+            "ticket/page.html",
+            ticket=ticket,
+            offices=office_names(db),
+            labels=labels(),
+            town_hall=town_hall(),
+        )
+    )
     # The address is the ticket's only secret: keep it out of caches, indexes and referrers.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -1,12 +1,13 @@
 """Tickets: issuing, calling in order, and every step of a ticket's life."""
-from flask_babel import lazy_gettext as _l
+
 import secrets
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from . import day, desks, occupancy, ticket_json
 from .clock import local_day, stamp, utcnow
-from .errors import (DeskBusy, DeskPaused, InvalidInput, InvalidTransition, NotFound,
-                     UnknownOffice)
+from .errors import DeskBusy, DeskPaused, InvalidInput, InvalidTransition, NotFound, UnknownOffice
 from .journal import Outcome, record
 from .migrations import SERVICE_SECONDS_SQL
 from .ticket_json import ORDER_SQL, SELECT_TICKETS, due_cutoff
@@ -39,35 +40,62 @@ def _waiting_count(db, office):
 
 
 def _queue_event(db, now, office, actor):
-    return record(db, now, "queue_changed",
-                  {"office": office, "waiting": _waiting_count(db, office)},
-                  office=office, actor=actor)
+    return record(
+        db,
+        now,
+        "queue_changed",
+        {"office": office, "waiting": _waiting_count(db, office)},
+        office=office,
+        actor=actor,
+    )
 
 
 def _ticket_event(db, now, ticket, actor, type_="ticket_changed", **extra):
     row = db.execute("SELECT office, desk_id FROM tickets WHERE id = ?", [ticket["id"]]).fetchone()
-    return record(db, now, type_, {"ticket": ticket, **extra}, ticket_id=ticket["id"],
-                  office=row["office"], desk_id=row["desk_id"], actor=actor)
+    return record(
+        db,
+        now,
+        type_,
+        {"ticket": ticket, **extra},
+        ticket_id=ticket["id"],
+        office=row["office"],
+        desk_id=row["desk_id"],
+        actor=actor,
+    )
 
 
 def _check_issue_input(kind, priority, party_size, appointment_at):
     if kind not in KINDS:
-        raise InvalidInput(_l("kind must be one of: %(kinds)s.", kinds=', '.join(KINDS)))
+        raise InvalidInput(_l("kind must be one of: %(kinds)s.", kinds=", ".join(KINDS)))
     if not isinstance(priority, bool):
         raise InvalidInput(_l("priority must be true or false."))
-    if (isinstance(party_size, bool) or not isinstance(party_size, int)
-            or not 1 <= party_size <= MAX_PARTY_SIZE):
-        raise InvalidInput(_l("party_size must be a whole number from 1 to %(maximum)s.",
-                              maximum=MAX_PARTY_SIZE))
+    if (
+        isinstance(party_size, bool)
+        or not isinstance(party_size, int)
+        or not 1 <= party_size <= MAX_PARTY_SIZE
+    ):
+        raise InvalidInput(
+            _l("party_size must be a whole number from 1 to %(maximum)s.", maximum=MAX_PARTY_SIZE)
+        )
     if appointment_at is not None and kind != "appointment":
         raise InvalidInput(_l("appointment_at goes only with kind appointment."))
-    if appointment_at is not None and (not isinstance(appointment_at, datetime)
-                                       or appointment_at.tzinfo is None):
+    if appointment_at is not None and (
+        not isinstance(appointment_at, datetime) or appointment_at.tzinfo is None
+    ):
         raise InvalidInput(_l("appointment_at must be a date and time with its offset."))
 
 
-def issue(db, office, kind="walk_in", priority=False, party_size=1, appointment_at=None,
-          *, actor=None, now=None):
+def issue(
+    db,
+    office,
+    kind="walk_in",
+    priority=False,
+    party_size=1,
+    appointment_at=None,
+    *,
+    actor=None,
+    now=None,
+):
     """Issue the next ticket of ``office`` for today, admitting its party into the building.
 
     Raises ``UnknownOffice``, ``InvalidInput`` or ``CapacityFull``; writes nothing then.
@@ -88,9 +116,19 @@ def issue(db, office, kind="walk_in", priority=False, party_size=1, appointment_
             "INSERT INTO tickets (token, day, issued_office, number, code, office, kind, priority,"
             " party_size, appointment_at, status, issued_at, recalls)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, 0)",
-            [secrets.token_urlsafe(16), today, office, number, f"{letter}{number:03d}", office,
-             kind, int(priority), party_size,
-             stamp(appointment_at) if appointment_at is not None else None, stamp(now)],
+            [
+                secrets.token_urlsafe(16),
+                today,
+                office,
+                number,
+                f"{letter}{number:03d}",
+                office,
+                kind,
+                int(priority),
+                party_size,
+                stamp(appointment_at) if appointment_at is not None else None,
+                stamp(now),
+            ],
         )
         ticket = ticket_json.load(db, cursor.lastrowid, now)
         events.append(_ticket_event(db, now, ticket, actor))
@@ -139,8 +177,9 @@ def call_next(db, desk_id, *, actor=None, now=None):
             [desk_id],
         ).fetchone():
             raise DeskBusy()
-        row = db.execute(DESK_QUEUE_SQL + " LIMIT 1",
-                         {"desk": desk_id, "due": due_cutoff(now)}).fetchone()
+        row = db.execute(
+            DESK_QUEUE_SQL + " LIMIT 1", {"desk": desk_id, "due": due_cutoff(now)}
+        ).fetchone()
         if row is None:
             return Outcome(None, events)
         db.execute(
@@ -148,8 +187,9 @@ def call_next(db, desk_id, *, actor=None, now=None):
             [desk_id, stamp(now), row["id"]],
         )
         ticket = ticket_json.load(db, row["id"], now)
-        events.append(_ticket_event(db, now, ticket, actor, "ticket_called",
-                                    desk=desk["name"], recall=False))
+        events.append(
+            _ticket_event(db, now, ticket, actor, "ticket_called", desk=desk["name"], recall=False)
+        )
         events.append(_ticket_event(db, now, ticket, actor))
         events.append(_queue_event(db, now, row["office"], actor))
     return Outcome(ticket, events)
@@ -161,8 +201,12 @@ def _locked_ticket(db, ticket_id, action):
         raise NotFound(_l("There is no ticket with that id."))
     if row["status"] not in ALLOWED_FROM[action]:
         raise InvalidTransition(
-            _l("A ticket that is %(status)s cannot be given '%(action)s'.",
-               status=row["status"], action=action))
+            _l(
+                "A ticket that is %(status)s cannot be given '%(action)s'.",
+                status=row["status"],
+                action=action,
+            )
+        )
     return row
 
 
@@ -182,8 +226,10 @@ def _finish_as(db, ticket_id, action, status, *, actor, now):
     now = now or utcnow()
     with day.change(db, now) as events:
         row = _locked_ticket(db, ticket_id, action)
-        db.execute("UPDATE tickets SET status = ?, finished_at = ? WHERE id = ?",
-                   [status, stamp(now), ticket_id])
+        db.execute(
+            "UPDATE tickets SET status = ?, finished_at = ? WHERE id = ?",
+            [status, stamp(now), ticket_id],
+        )
         if status == "done":
             _count_service(db, ticket_id, now)
         ticket = ticket_json.load(db, ticket_id, now)
@@ -201,8 +247,9 @@ def recall(db, ticket_id, *, actor=None, now=None):
         _locked_ticket(db, ticket_id, "recall")
         db.execute("UPDATE tickets SET recalls = recalls + 1 WHERE id = ?", [ticket_id])
         ticket = ticket_json.load(db, ticket_id, now)
-        events.append(_ticket_event(db, now, ticket, actor, "ticket_called",
-                                    desk=ticket["desk"], recall=True))
+        events.append(
+            _ticket_event(db, now, ticket, actor, "ticket_called", desk=ticket["desk"], recall=True)
+        )
         events.append(_ticket_event(db, now, ticket, actor))
     return Outcome(ticket, events)
 
@@ -212,8 +259,10 @@ def start(db, ticket_id, *, actor=None, now=None):
     now = now or utcnow()
     with day.change(db, now) as events:
         _locked_ticket(db, ticket_id, "start")
-        db.execute("UPDATE tickets SET status = 'serving', started_at = ? WHERE id = ?",
-                   [stamp(now), ticket_id])
+        db.execute(
+            "UPDATE tickets SET status = 'serving', started_at = ? WHERE id = ?",
+            [stamp(now), ticket_id],
+        )
         ticket = ticket_json.load(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
     return Outcome(ticket, events)
@@ -279,7 +328,7 @@ def list_today(db, office=None, status=None, now=None):
     """Today's tickets, oldest first, optionally of one office and/or one status."""
     now = now or utcnow()
     if status is not None and status not in STATUSES:
-        raise InvalidInput(_l("status must be one of: %(statuses)s.", statuses=', '.join(STATUSES)))
+        raise InvalidInput(_l("status must be one of: %(statuses)s.", statuses=", ".join(STATUSES)))
     if office is not None:
         _office_letter(db, office)
     sql = f"{SELECT_TICKETS} WHERE t.day = ?"

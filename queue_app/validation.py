@@ -1,8 +1,9 @@
 """Reading client input strictly: a JSON object with known fields of the right types."""
-from flask_babel import lazy_gettext as _l
+
 import json
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 
 from .clock import EARLIEST_YEAR, LATEST_YEAR, parse_instant
 from .errors import InvalidInput
@@ -31,7 +32,7 @@ def json_object(allowed):
         raise InvalidJson(_l("The body must be a JSON object."))
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise InvalidInput(_l("Unknown field: %(codes)s.", codes=', '.join(unknown)))
+        raise InvalidInput(_l("Unknown field: %(codes)s.", codes=", ".join(unknown)))
     return body
 
 
@@ -41,8 +42,13 @@ def text(body, name, default=None, max_length=MAX_TEXT):
     if value is None:
         return default
     if not isinstance(value, str) or len(value) > max_length:
-        raise InvalidInput(_l("%(name)s must be text of at most %(maximum)s characters.",
-                              name=name, maximum=max_length))
+        raise InvalidInput(
+            _l(
+                "%(name)s must be text of at most %(maximum)s characters.",
+                name=name,
+                maximum=max_length,
+            )
+        )
     return value
 
 
@@ -62,6 +68,12 @@ def instant(body, name):
     try:
         return parse_instant(value)
     except ValueError:
-        raise InvalidInput(_l("%(name)s must be an ISO 8601 date and time between the years"
-                              " %(earliest)s and %(latest)s.", name=name,
-                              earliest=EARLIEST_YEAR, latest=LATEST_YEAR)) from None
+        raise InvalidInput(
+            _l(
+                "%(name)s must be an ISO 8601 date and time between the years"
+                " %(earliest)s and %(latest)s.",
+                name=name,
+                earliest=EARLIEST_YEAR,
+                latest=LATEST_YEAR,
+            )
+        ) from None

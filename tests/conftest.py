@@ -1,5 +1,6 @@
 """Fixtures: a seeded demo town hall per test, the app on it, callers for each role, and a
 real server with a real browser."""
+
 import os
 import re
 import shutil
@@ -77,8 +78,9 @@ def app(template, tmp_path):
     opened = connect(path)
     ensure_today(opened)
     opened.close()
-    return create_app({"TESTING": True, "DATABASE": path, "ASYNC_MODE": "threading",
-                       "SECRET_KEY": "test-secret"})
+    return create_app(
+        {"TESTING": True, "DATABASE": path, "ASYNC_MODE": "threading", "SECRET_KEY": "test-secret"}
+    )
 
 
 @pytest.fixture
@@ -133,11 +135,19 @@ def api(client, tokens):
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling out, and this machine's
 # closed network refuses it many times a second.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         "test-artifacts")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+ARTIFACTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts"
+)
 
 
 class LiveTownHall:
@@ -153,8 +163,12 @@ class LiveTownHall:
     def api(self, role, method, path, json=None, expect=None):
         """Call ``/api/v1`` as ``role``; the decoded body (asserting ``expect`` if given)."""
         response = requests.request(
-            method, f"{self.url}/api/v1{path}", json=json, timeout=10,
-            headers={"Authorization": f"Bearer {self.tokens[role]}"})
+            method,
+            f"{self.url}/api/v1{path}",
+            json=json,
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.tokens[role]}"},
+        )
         if expect is not None:
             assert response.status_code == expect, response.text
         return response.json() if response.content else None
@@ -183,8 +197,10 @@ def live_pair(db, tmp_path, tokens):
     screen_key = db.execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
     with RedisServer(tmp_path) as redis, ServerPool() as pool:
         env = {"QUEUE_MESSAGE_QUEUE": redis.url}
-        yield redis, *(LiveTownHall(pool.start(path, env=env), path, tokens, screen_key)
-                       for _ in range(2))
+        yield (
+            redis,
+            *(LiveTownHall(pool.start(path, env=env), path, tokens, screen_key) for _ in range(2)),
+        )
 
 
 @pytest.fixture(scope="session")
@@ -193,8 +209,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 
@@ -202,9 +219,14 @@ def browser():
 def watch_for_errors(page, errors):
     """Collect the page's uncaught script errors and Content-Security-Policy refusals."""
     page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"{page.url}: {message.text}")
             if message.type == "error" and "Content Security Policy" in message.text
-            else None)
+            else None
+        ),
+    )
 
 
 @pytest.fixture
@@ -240,8 +262,9 @@ class Browsers:
 
     def public(self, path, viewport=PHONE):
         """A fresh context (its own cookies), in Catalan, at ``path``."""
-        context = self.browser.new_context(viewport=viewport, locale="ca-ES",
-                                           has_touch=viewport is PHONE)
+        context = self.browser.new_context(
+            viewport=viewport, locale="ca-ES", has_touch=viewport is PHONE
+        )
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)

@@ -1,4 +1,5 @@
 """Small helpers shared by test modules (fixtures live in conftest.py)."""
+
 import re
 import sys
 from datetime import datetime, timedelta
@@ -14,8 +15,10 @@ MINUTE = timedelta(minutes=1)
 
 def db_state(db, tables):
     """Every row of ``tables`` and the journal's last seq: what a refusal must leave as it was."""
-    state = {table: [tuple(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY 1")]
-             for table in tables}
+    state = {
+        table: [tuple(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY 1")]
+        for table in tables
+    }
     state["last_seq"] = journal.last_seq(db)
     return state
 
@@ -33,8 +36,9 @@ def log_in(app, client, username):
     """A browser session for ``username``, as Flask-Login keeps it after a login."""
     db = connect(app.config["DATABASE"])
     try:
-        user_id, key = db.execute("SELECT id, session_key FROM users WHERE username = ?",
-                                  [username]).fetchone()
+        user_id, key = db.execute(
+            "SELECT id, session_key FROM users WHERE username = ?", [username]
+        ).fetchone()
     finally:
         db.close()
     with client.session_transaction() as session:
@@ -49,9 +53,11 @@ def travel_to(monkeypatch, moment):
             monkeypatch.setattr(module, "utcnow", lambda: moment)
 
 
-CSRF_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                        r'name="csrf_token" value="([^"]+)"|'
-                        r'name="csrf-token" content="([^"]+)"')
+CSRF_TOKEN = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"|'
+    r'name="csrf-token" content="([^"]+)"'
+)
 
 
 def csrf_token(page_html):
@@ -65,5 +71,11 @@ def form_login(client, username, password=None, next_=None):
     """Log in through the login form, as a browser does; the response to the POST."""
     token = csrf_token(client.get("/login").get_data(as_text=True))
     path = "/login" + (f"?next={next_}" if next_ else "")
-    return client.post(path, data={"username": username, "password": password or
-                                   f"{username}-demo", "csrf_token": token})
+    return client.post(
+        path,
+        data={
+            "username": username,
+            "password": password or f"{username}-demo",
+            "csrf_token": token,
+        },
+    )

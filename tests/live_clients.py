@@ -1,10 +1,17 @@
 """A recording Socket.IO client for tests against real servers (python-socketio)."""
+
 import threading
 
 import socketio
 
-EVENTS = ("snapshot", "ticket_called", "queue_changed", "occupancy_changed", "ticket_changed",
-          "day_started")
+EVENTS = (
+    "snapshot",
+    "ticket_called",
+    "queue_changed",
+    "occupancy_changed",
+    "ticket_changed",
+    "day_started",
+)
 WAIT_S = 10
 
 
@@ -19,8 +26,9 @@ class Listener:
         self.url, self.auth, self.headers = url, auth, headers or {}
         self.received = []
         self.changed = threading.Condition()
-        self.client = socketio.Client(reconnection=True, reconnection_delay=0.2,
-                                      reconnection_delay_max=0.5)
+        self.client = socketio.Client(
+            reconnection=True, reconnection_delay=0.2, reconnection_delay_max=0.5
+        )
         for name in EVENTS:
             self.client.on(name, self._recorder(name))
         self.client.on("disconnect", self._on_disconnect)
@@ -32,6 +40,7 @@ class Listener:
             with self.changed:
                 self.received.append((name, args[0] if args else None))
                 self.changed.notify_all()
+
         return record
 
     def _on_disconnect(self, *reason):
@@ -48,25 +57,36 @@ class Listener:
             self.client.emit("resync", {"since": self.resume_from})
 
     def connect(self):
-        self.client.connect(self.url, auth=self.auth, headers=self.headers,
-                            wait_timeout=WAIT_S)
+        self.client.connect(self.url, auth=self.auth, headers=self.headers, wait_timeout=WAIT_S)
         return self
 
     def wait_for(self, name, where=lambda payload: True, after=0):
         """The first recorded ``name`` event (from index ``after``) satisfying ``where``."""
+
         def found():
-            return next(((payload,) for got, payload in self.received[after:]
-                         if got == name and where(payload)), None)
+            return next(
+                (
+                    (payload,)
+                    for got, payload in self.received[after:]
+                    if got == name and where(payload)
+                ),
+                None,
+            )
+
         with self.changed:
-            assert self.changed.wait_for(lambda: found() is not None, WAIT_S), \
+            assert self.changed.wait_for(lambda: found() is not None, WAIT_S), (
                 f"no {name} within {WAIT_S} s; got {[got for got, _ in self.received]}"
+            )
             return found()[0]
 
     @property
     def last_seq(self):
         """The newest seq received so far (None before the first event)."""
-        seqs = [payload["seq"] for _, payload in self.received
-                if isinstance(payload, dict) and "seq" in payload]
+        seqs = [
+            payload["seq"]
+            for _, payload in self.received
+            if isinstance(payload, dict) and "seq" in payload
+        ]
         return max(seqs, default=None)
 
     def close(self):

@@ -6,6 +6,7 @@ A server counts as ready when it writes its own "listening" line (``... http://H
 never after a sleep; its output is drained by a thread for as long as it runs, since a
 child blocked on a full pipe would stop answering.
 """
+
 import base64
 import os
 import re
@@ -64,8 +65,11 @@ class Server:
     def _environment(self):
         # Hermetic by default: the file given, one process per server (no message queue),
         # and a fixed secret key so that no key file is written into the instance folder.
-        env = {key: value for key, value in os.environ.items()
-               if key not in ("QUEUE_DATABASE", "QUEUE_MESSAGE_QUEUE")}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("QUEUE_DATABASE", "QUEUE_MESSAGE_QUEUE")
+        }
         env.update(QUEUE_ASYNC_MODE=self.mode, PYTHONUNBUFFERED="1")
         env.setdefault("QUEUE_SECRET_KEY", "torn-test-server")
         for key, value in self.extra_env.items():
@@ -89,15 +93,31 @@ class Server:
         self._ready.clear()
         self._listening = False
         self.process = subprocess.Popen(
-            [sys.executable, RUN_PY, "--host", self.host, "--port", str(port),
-             "--db", self.db_path],
-            cwd=ROOT, env=self._environment(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            [
+                sys.executable,
+                RUN_PY,
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--db",
+                self.db_path,
+            ],
+            cwd=ROOT,
+            env=self._environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
             bufsize=1,
         )
         self._reader = threading.Thread(
-            target=self._drain, args=(self.process.stdout, re.compile(re.escape(self.url) + r"\b")),
-            name=f"server-{port}-output", daemon=True)
+            target=self._drain,
+            args=(self.process.stdout, re.compile(re.escape(self.url) + r"\b")),
+            name=f"server-{port}-output",
+            daemon=True,
+        )
         self._reader.start()
 
     def start(self, timeout=START_DEADLINE_S):
@@ -135,7 +155,8 @@ class Server:
     def _failed(self, timeout):
         raise ServerFailed(
             f"run.py ({self.mode}) did not start listening on {self.url} within {timeout} s;"
-            f" exit status {self.process.returncode}; output:\n{self.output}")
+            f" exit status {self.process.returncode}; output:\n{self.output}"
+        )
 
     @property
     def running(self):
@@ -152,7 +173,8 @@ class Server:
                 self.process.kill()
                 self.process.wait(timeout)
                 raise ServerFailed(
-                    f"run.py did not end on {signal.Signals(sig).name}; output:\n{self.output}")
+                    f"run.py did not end on {signal.Signals(sig).name}; output:\n{self.output}"
+                ) from None
         self._reader.join(timeout)
         return self.process.returncode
 
@@ -213,10 +235,24 @@ class RedisServer:
         if not executable:
             raise ServerFailed("redis-server is missing: `make test` installs it")
         self.process = subprocess.Popen(
-            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
+            [
+                executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         ready = threading.Event()
 
         def drain():
@@ -224,6 +260,7 @@ class RedisServer:
                 if "Ready to accept connections" in line:
                     ready.set()
             ready.set()
+
         self._reader = threading.Thread(target=drain, daemon=True, name=f"redis-{self.port}")
         self._reader.start()
         if not ready.wait(timeout) or self.process.poll() is not None:
@@ -276,8 +313,9 @@ class RawWebSocket:
     (101) and Engine.IO's ``open`` packet read. Frames from the server are not masked."""
 
     def __init__(self, port, timeout=10, source=None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         self.buffer = bytearray()
         try:
             self._handshake(port)
@@ -287,10 +325,13 @@ class RawWebSocket:
 
     def _handshake(self, port):
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {ENGINE_IO_WEBSOCKET} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                          .encode())
+        self.sock.sendall(
+            (
+                f"GET {ENGINE_IO_WEBSOCKET} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         while b"\r\n\r\n" not in self.buffer:
             self._receive()
         head, _, rest = bytes(self.buffer).partition(b"\r\n\r\n")

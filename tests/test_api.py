@@ -1,25 +1,51 @@
 """The public JSON API under /api/v1, as a client sees it: answers, refusals and roles."""
+
 import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from helpers import log_in, travel_to
 
 from queue_app import desks, displays, journal, tickets
 from queue_app.db import connect
 
+from helpers import log_in, travel_to
+
 ROLES = ("display", "clerk", "reception", "admin")
 TICKET_KEYS = {
-    "id", "code", "office", "number", "kind", "priority", "party_size", "status", "desk",
-    "issued_at", "called_at", "started_at", "finished_at", "recalls", "position",
-    "estimated_wait_s", "token",
+    "id",
+    "code",
+    "office",
+    "number",
+    "kind",
+    "priority",
+    "party_size",
+    "status",
+    "desk",
+    "issued_at",
+    "called_at",
+    "started_at",
+    "finished_at",
+    "recalls",
+    "position",
+    "estimated_wait_s",
+    "token",
 }
 TIME_KEYS = ("issued_at", "called_at", "started_at", "finished_at")
-TABLES = ("offices", "desks", "desk_offices", "tickets", "users", "api_tokens", "settings",
-          "events", "displays")
+TABLES = (
+    "offices",
+    "desks",
+    "desk_offices",
+    "tickets",
+    "users",
+    "api_tokens",
+    "settings",
+    "events",
+    "displays",
+)
 
 
 # --- helpers -------------------------------------------------------------------------------
+
 
 class Caller:
     """Requests to /api/v1 as a role, as nobody, or with a raw Authorization header."""
@@ -69,8 +95,10 @@ def dump(app):
     """Every row of every table: what a refused request must leave as it was."""
     db = connect(app.config["DATABASE"])
     try:
-        return {table: [tuple(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
-                for table in TABLES}
+        return {
+            table: [tuple(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
+            for table in TABLES
+        }
     finally:
         db.close()
 
@@ -143,6 +171,7 @@ def assert_error(response, status, code=None):
 
 # --- GET /offices, GET /desks ---------------------------------------------------------------
 
+
 def test_offices_list_each_office_with_its_letter_and_waiting_count(call):
     issue(call, "OAC")
     issue(call, "OAC")
@@ -151,10 +180,20 @@ def test_offices_list_each_office_with_its_letter_and_waiting_count(call):
     assert response.status_code == 200
     offices = response.get_json()
     assert [(o["code"], o["letter"]) for o in offices] == [
-        ("OAC", "A"), ("OMIC", "C"), ("OFIM", "I"), ("HAB", "H"), ("ORGT", "T")]
+        ("OAC", "A"),
+        ("OMIC", "C"),
+        ("OFIM", "I"),
+        ("HAB", "H"),
+        ("ORGT", "T"),
+    ]
     assert all(isinstance(o["name"], str) and o["name"] for o in offices)
     assert {o["code"]: o["waiting"] for o in offices} == {
-        "OAC": 2, "OMIC": 0, "OFIM": 0, "HAB": 1, "ORGT": 0}
+        "OAC": 2,
+        "OMIC": 0,
+        "OFIM": 0,
+        "HAB": 1,
+        "ORGT": 0,
+    }
 
 
 def test_desks_list_offices_served_current_ticket_and_pause(call):
@@ -163,8 +202,7 @@ def test_desks_list_offices_served_current_ticket_and_pause(call):
     desks = response.get_json()
     assert [d["id"] for d in desks] == list(range(1, 9))
     assert [d["name"] for d in desks] == [f"Taulell {n}" for n in range(1, 9)]
-    assert [d["offices"] for d in desks] == [["OAC"]] * 4 + [["OMIC"], ["OFIM"], ["HAB"],
-                                                             ["ORGT"]]
+    assert [d["offices"] for d in desks] == [["OAC"]] * 4 + [["OMIC"], ["OFIM"], ["HAB"], ["ORGT"]]
     assert all(d["current"] is None and d["paused"] is False for d in desks)
 
     issue(call)
@@ -176,6 +214,7 @@ def test_desks_list_offices_served_current_ticket_and_pause(call):
 
 
 # --- POST /tickets ---------------------------------------------------------------------------
+
 
 def test_issue_ticket_with_defaults(call, app):
     seq = last_seq(app)
@@ -200,11 +239,16 @@ def test_issue_ticket_with_defaults(call, app):
 
 def test_issue_ticket_with_every_field(call):
     booked = "2031-03-02T10:30:00+01:00"
-    ticket = issue(call, "HAB", kind="appointment", priority=True, party_size=3,
-                   appointment_at=booked)
+    ticket = issue(
+        call, "HAB", kind="appointment", priority=True, party_size=3, appointment_at=booked
+    )
     assert_ticket(ticket)
     assert (ticket["code"], ticket["kind"], ticket["priority"], ticket["party_size"]) == (
-        "H001", "appointment", True, 3)
+        "H001",
+        "appointment",
+        True,
+        3,
+    )
     assert datetime.fromisoformat(ticket["appointment_at"]) == datetime.fromisoformat(booked)
     assert issue(call, "HAB", kind="urgent")["kind"] == "urgent"
     assert issue(call, "HAB", kind="appointment")["kind"] == "appointment"
@@ -214,15 +258,22 @@ def test_issue_ticket_with_every_field(call):
 def test_issue_ticket_refused_when_the_party_does_not_fit(call, app):
     assert call("PUT", "/occupancy", "admin", {"inside": 49}).status_code == 200
     before = dump(app)
-    assert_error(call("POST", "/tickets", "reception", {"office": "OAC", "party_size": 2}),
-                 409, "capacity_full")
+    assert_error(
+        call("POST", "/tickets", "reception", {"office": "OAC", "party_size": 2}),
+        409,
+        "capacity_full",
+    )
     assert dump(app) == before
     assert issue(call, "OAC")["code"] == "A001"
     assert call("GET", "/occupancy", "reception").get_json() == {
-        "inside": 50, "limit": 50, "full": True}
+        "inside": 50,
+        "limit": 50,
+        "full": True,
+    }
 
 
 # --- GET /tickets, GET /tickets/<token> --------------------------------------------------------
+
 
 def test_list_todays_tickets_with_filters(call):
     a1, a2, c1 = issue(call, "OAC"), issue(call, "OAC"), issue(call, "OMIC")
@@ -243,7 +294,8 @@ def test_list_todays_tickets_with_filters(call):
     assert codes("?office=OAC&status=called") == ["A001"]
     assert codes("?office=OFIM") == []
     assert {a1["id"], a2["id"], c1["id"]} == {
-        t["id"] for t in call("GET", "/tickets", "clerk").get_json()}
+        t["id"] for t in call("GET", "/tickets", "clerk").get_json()
+    }
 
 
 def test_public_ticket_by_token_has_no_id(call):
@@ -263,6 +315,7 @@ def test_public_ticket_by_token_has_no_id(call):
 
 
 # --- desks: call-next, pause, resume -----------------------------------------------------------
+
 
 def test_call_next_answers_204_with_empty_body_when_nothing_waits(call):
     response = call("POST", "/desks/1/call-next", "clerk")
@@ -353,7 +406,11 @@ def test_pause_and_resume_a_desk(call):
     assert response.status_code == 200
     desk = response.get_json()
     assert (desk["id"], desk["name"], desk["offices"], desk["paused"]) == (
-        5, "Taulell 5", ["OMIC"], True)
+        5,
+        "Taulell 5",
+        ["OMIC"],
+        True,
+    )
     assert desk["current"] is None
     assert call("GET", "/desks", "display").get_json()[4]["paused"] is True
     # The only OMIC desk is paused: it is not open, so no wait can be estimated.
@@ -362,21 +419,22 @@ def test_pause_and_resume_a_desk(call):
 
     response = call("POST", "/desks/5/resume", "clerk")
     assert response.status_code == 200 and response.get_json()["paused"] is False
-    assert isinstance(call("GET", f"/tickets/{waiting['token']}").get_json()["estimated_wait_s"],
-                      int)
+    assert isinstance(
+        call("GET", f"/tickets/{waiting['token']}").get_json()["estimated_wait_s"], int
+    )
     assert call_next(call, 5)["id"] == waiting["id"]
     assert call("POST", "/desks/6/pause", "clerk").get_json()["paused"] is True
 
 
 # --- ticket actions ------------------------------------------------------------------------
 
+
 def test_recall_announces_the_ticket_again(call, app):
     ticket = issue(call, "OAC")
     call_next(call, 1)
     recalled = act(call, ticket["id"], "recall")
     assert_ticket(recalled)
-    assert (recalled["status"], recalled["recalls"], recalled["desk"]) == (
-        "called", 1, "Taulell 1")
+    assert (recalled["status"], recalled["recalls"], recalled["desk"]) == ("called", 1, "Taulell 1")
     assert act(call, ticket["id"], "recall")["recalls"] == 2
     state = call("GET", f"/displays/{display_key(app)}/state").get_json()
     assert state["calls"][0]["recall"] is True
@@ -420,7 +478,12 @@ def test_transfer_keeps_the_code_and_waits_in_the_new_office(call):
     moved = act(call, ticket["id"], "transfer", body={"office": "OMIC"})
     assert_ticket(moved)
     assert (moved["id"], moved["code"], moved["office"], moved["status"], moved["desk"]) == (
-        ticket["id"], "A001", "OMIC", "waiting", None)
+        ticket["id"],
+        "A001",
+        "OMIC",
+        "waiting",
+        None,
+    )
     assert moved["issued_at"] == ticket["issued_at"] and moved["called_at"] is None
     assert moved["position"] == 0
     assert call("GET", "/desks", "clerk").get_json()[0]["current"] is None
@@ -446,19 +509,25 @@ def test_cancel_a_waiting_or_serving_ticket(call, who):
 
 # --- occupancy ------------------------------------------------------------------------------
 
+
 def test_occupancy_read_entries_and_exits(call, app):
     response = call("GET", "/occupancy", "display")
     assert response.status_code == 200
     assert response.get_json() == {"inside": 0, "limit": 50, "full": False}
     assert call("POST", "/occupancy/entries", "reception").get_json() == {
-        "inside": 1, "limit": 50, "full": False}
-    assert call("POST", "/occupancy/entries", "reception", {"count": 5}).get_json()[
-        "inside"] == 6
+        "inside": 1,
+        "limit": 50,
+        "full": False,
+    }
+    assert call("POST", "/occupancy/entries", "reception", {"count": 5}).get_json()["inside"] == 6
     assert call("POST", "/occupancy/exits", "reception").get_json()["inside"] == 5
     response = call("POST", "/occupancy/exits", "reception", {"count": 10})
     assert response.status_code == 200 and response.get_json()["inside"] == 0
     assert call("POST", "/occupancy/entries", "reception", {"count": 50}).get_json() == {
-        "inside": 50, "limit": 50, "full": True}
+        "inside": 50,
+        "limit": 50,
+        "full": True,
+    }
     before = dump(app)
     assert_error(call("POST", "/occupancy/entries", "reception"), 409, "capacity_full")
     assert dump(app) == before
@@ -470,14 +539,24 @@ def test_admin_sets_limit_and_inside(call):
     assert response.status_code == 200
     assert response.get_json() == {"inside": 0, "limit": 60, "full": False}
     assert call("PUT", "/occupancy", "admin", {"inside": 60}).get_json() == {
-        "inside": 60, "limit": 60, "full": True}
+        "inside": 60,
+        "limit": 60,
+        "full": True,
+    }
     assert call("PUT", "/occupancy", "admin", {"inside": 12, "limit": 40}).get_json() == {
-        "inside": 12, "limit": 40, "full": False}
+        "inside": 12,
+        "limit": 40,
+        "full": False,
+    }
     assert call("GET", "/occupancy", "display").get_json() == {
-        "inside": 12, "limit": 40, "full": False}
+        "inside": 12,
+        "limit": 40,
+        "full": False,
+    }
 
 
 # --- display state ----------------------------------------------------------------------------
+
 
 def test_display_state_with_its_key(call, app):
     issue(call, "OAC")
@@ -492,7 +571,9 @@ def test_display_state_with_its_key(call, app):
     assert state["waiting"] == {"OAC": 0, "OMIC": 0, "OFIM": 0, "HAB": 1, "ORGT": 0}
     assert state["occupancy"] == {"inside": 4, "limit": 50, "full": False}
     assert [(c["ticket"]["code"], c["desk"], c["recall"]) for c in state["calls"]] == [
-        ("H001", "Taulell 7", False), ("A001", "Taulell 1", False)]
+        ("H001", "Taulell 7", False),
+        ("A001", "Taulell 1", False),
+    ]
     assert all(isinstance(c["seq"], int) for c in state["calls"])
     # A display never receives personal data: no token, no id, no party size.
     for called in state["calls"]:
@@ -501,6 +582,7 @@ def test_display_state_with_its_key(call, app):
 
 
 # --- refusals: status, error body, and nothing written ---------------------------------------
+
 
 @pytest.fixture
 def world(call, app):
@@ -514,8 +596,12 @@ def world(call, app):
     call_next(call, 7)
     act(call, done["id"], "finish")
     assert call("PUT", "/occupancy", "admin", {"inside": 50}).status_code == 200
-    return {"called": called["id"], "waiting": waiting["id"], "done": done["id"],
-            "key": display_key(app)}
+    return {
+        "called": called["id"],
+        "waiting": waiting["id"],
+        "done": done["id"],
+        "key": display_key(app),
+    }
 
 
 BIG = '{"office": "' + "A" * (65 * 1024) + '"}'
@@ -566,22 +652,55 @@ REFUSALS = [
     ("reception", "POST", "/tickets", {"office": "OAC", "party_size": 21}, 400, None),
     ("reception", "POST", "/tickets", {"office": "OAC", "party_size": 1.5}, 400, None),
     ("reception", "POST", "/tickets", {"office": "OAC", "party_size": True}, 400, None),
-    ("reception", "POST", "/tickets",
-     {"office": "OAC", "kind": "appointment", "appointment_at": "demà"}, 400, None),
-    ("reception", "POST", "/tickets",
-     {"office": "OAC", "kind": "appointment", "appointment_at": 1700000000}, 400, None),
-    ("reception", "POST", "/tickets",
-     {"office": "OAC", "appointment_at": "2031-03-02T10:30:00+01:00"}, 400, None),
+    (
+        "reception",
+        "POST",
+        "/tickets",
+        {"office": "OAC", "kind": "appointment", "appointment_at": "demà"},
+        400,
+        None,
+    ),
+    (
+        "reception",
+        "POST",
+        "/tickets",
+        {"office": "OAC", "kind": "appointment", "appointment_at": 1700000000},
+        400,
+        None,
+    ),
+    (
+        "reception",
+        "POST",
+        "/tickets",
+        {"office": "OAC", "appointment_at": "2031-03-02T10:30:00+01:00"},
+        400,
+        None,
+    ),
     # Years a date can be written with but not moved between time zones (were 500s).
-    ("reception", "POST", "/tickets",
-     {"office": "OAC", "kind": "appointment", "appointment_at": "0001-01-01T00:00:00+01:00"},
-     400, None),
-    ("reception", "POST", "/tickets",
-     {"office": "OAC", "kind": "appointment", "appointment_at": "9999-12-31T23:59:00-05:00"},
-     400, None),
-    ("reception", "POST", "/tickets",
-     {"office": "OAC", "kind": "appointment", "appointment_at": "1850-06-10T09:00:00"},
-     400, None),
+    (
+        "reception",
+        "POST",
+        "/tickets",
+        {"office": "OAC", "kind": "appointment", "appointment_at": "0001-01-01T00:00:00+01:00"},
+        400,
+        None,
+    ),
+    (
+        "reception",
+        "POST",
+        "/tickets",
+        {"office": "OAC", "kind": "appointment", "appointment_at": "9999-12-31T23:59:00-05:00"},
+        400,
+        None,
+    ),
+    (
+        "reception",
+        "POST",
+        "/tickets",
+        {"office": "OAC", "kind": "appointment", "appointment_at": "1850-06-10T09:00:00"},
+        400,
+        None,
+    ),
     # 400 elsewhere
     ("clerk", "GET", "/tickets?status=lost", None, 400, None),
     ("clerk", "POST", "/desks/2/call-next", {"office": "OAC"}, 400, None),
@@ -633,14 +752,12 @@ REFUSALS = [
     ("clerk", "POST", "/tickets/{waiting}/start", None, 409, "invalid_transition"),
     ("clerk", "POST", "/tickets/{waiting}/finish", None, 409, "invalid_transition"),
     ("clerk", "POST", "/tickets/{waiting}/no-show", None, 409, "invalid_transition"),
-    ("clerk", "POST", "/tickets/{waiting}/transfer", {"office": "OAC"}, 409,
-     "invalid_transition"),
+    ("clerk", "POST", "/tickets/{waiting}/transfer", {"office": "OAC"}, 409, "invalid_transition"),
     ("clerk", "POST", "/tickets/{done}/recall", None, 409, "invalid_transition"),
     ("clerk", "POST", "/tickets/{done}/start", None, 409, "invalid_transition"),
     ("clerk", "POST", "/tickets/{done}/finish", None, 409, "invalid_transition"),
     ("clerk", "POST", "/tickets/{done}/no-show", None, 409, "invalid_transition"),
-    ("clerk", "POST", "/tickets/{done}/transfer", {"office": "OMIC"}, 409,
-     "invalid_transition"),
+    ("clerk", "POST", "/tickets/{done}/transfer", {"office": "OMIC"}, 409, "invalid_transition"),
     ("reception", "POST", "/tickets/{done}/cancel", None, 409, "invalid_transition"),
     # HTTP-level refusals under /api/v1 are JSON too
     ("admin", "GET", "/queues", None, 404, None),
@@ -656,10 +773,12 @@ def _refusal_id(case):
     return f"{status}-{method}-{path}-{shown}-{str(body)[:24]}"
 
 
-@pytest.mark.parametrize("who,method,path,body,status,code", REFUSALS,
-                         ids=[_refusal_id(case) for case in REFUSALS])
+@pytest.mark.parametrize(
+    "who,method,path,body,status,code", REFUSALS, ids=[_refusal_id(case) for case in REFUSALS]
+)
 def test_refusal_answers_the_error_body_and_writes_nothing(
-        call, app, world, who, method, path, body, status, code):
+    call, app, world, who, method, path, body, status, code
+):
     before = dump(app)
     response = call(method, path.format(**world), who, body)
     assert_error(response, status, code)
@@ -686,34 +805,45 @@ def test_unknown_path_405_and_413_are_json(call):
 
 # --- error messages in the user's language ---------------------------------------------------
 
+
 def test_error_message_in_catalan_by_default_and_spanish_on_request(call):
     catalan = assert_error(call("GET", "/tickets", "display"), 403)
-    spanish = assert_error(call("GET", "/tickets", "display", headers={"Accept-Language": "es"}),
-                           403)
-    english = assert_error(call("GET", "/tickets", "display", headers={"Accept-Language": "en"}),
-                           403)
+    spanish = assert_error(
+        call("GET", "/tickets", "display", headers={"Accept-Language": "es"}), 403
+    )
+    english = assert_error(
+        call("GET", "/tickets", "display", headers={"Accept-Language": "en"}), 403
+    )
     assert "vostre rol" in catalan["message"]
     assert "Su rol" in spanish["message"]
     assert len({catalan["message"], spanish["message"], english["message"]}) == 3
     assert catalan["code"] == spanish["code"] == english["code"]
 
     assert call("PUT", "/occupancy", "admin", {"inside": 50}).status_code == 200
-    full_es = assert_error(call("POST", "/occupancy/entries", "reception",
-                                headers={"Accept-Language": "es-ES,es;q=0.9"}), 409,
-                           "capacity_full")
-    full_ca = assert_error(call("POST", "/occupancy/entries", "reception"), 409,
-                           "capacity_full")
+    full_es = assert_error(
+        call(
+            "POST", "/occupancy/entries", "reception", headers={"Accept-Language": "es-ES,es;q=0.9"}
+        ),
+        409,
+        "capacity_full",
+    )
+    full_ca = assert_error(call("POST", "/occupancy/entries", "reception"), 409, "capacity_full")
     assert "edificio" in full_es["message"] and "edifici " in full_ca["message"]
 
 
 def test_messages_naming_a_field_or_a_limit_are_translated_too(call):
     body = {"office": "OAC", "party_size": 21}
-    said = {lang: assert_error(call("POST", "/tickets", "reception", body,
-                                    headers={"Accept-Language": lang}), 400)["message"]
-            for lang in ("ca", "es", "en")}
-    assert said == {"ca": "el nombre de persones del grup ha de ser un enter d'1 a 20.",
-                    "es": "el número de personas del grupo debe ser un entero de 1 a 20.",
-                    "en": "party_size must be a whole number from 1 to 20."}
+    said = {
+        lang: assert_error(
+            call("POST", "/tickets", "reception", body, headers={"Accept-Language": lang}), 400
+        )["message"]
+        for lang in ("ca", "es", "en")
+    }
+    assert said == {
+        "ca": "el nombre de persones del grup ha de ser un enter d'1 a 20.",
+        "es": "el número de personas del grupo debe ser un entero de 1 a 20.",
+        "en": "party_size must be a whole number from 1 to 20.",
+    }
 
 
 # --- role matrix -------------------------------------------------------------------------------
@@ -749,8 +879,11 @@ def _expected(roles, who):
     return 401 if who is None else 403
 
 
-MATRIX = [(method, path, body, who, _expected(roles, who))
-          for method, path, body, roles in ENDPOINTS for who in (None, *ROLES)]
+MATRIX = [
+    (method, path, body, who, _expected(roles, who))
+    for method, path, body, roles in ENDPOINTS
+    for who in (None, *ROLES)
+]
 
 
 @pytest.fixture
@@ -759,14 +892,20 @@ def resources(app):
     db = connect(app.config["DATABASE"])
     try:
         ticket = tickets.issue(db, "OAC").value
-        return {"id": ticket["id"], "token": ticket["token"],
-                "key": displays.list_displays(db)[0]["key"]}
+        return {
+            "id": ticket["id"],
+            "token": ticket["token"],
+            "key": displays.list_displays(db)[0]["key"],
+        }
     finally:
         db.close()
 
 
-@pytest.mark.parametrize("method,path,body,who,expected", MATRIX,
-                         ids=[f"{m} {p} as {w or 'nobody'}" for m, p, _, w, _ in MATRIX])
+@pytest.mark.parametrize(
+    "method,path,body,who,expected",
+    MATRIX,
+    ids=[f"{m} {p} as {w or 'nobody'}" for m, p, _, w, _ in MATRIX],
+)
 def test_role_matrix(call, resources, method, path, body, who, expected):
     response = call(method, path.format(**resources), who, body)
     if expected == "allowed":
@@ -777,6 +916,7 @@ def test_role_matrix(call, resources, method, path, body, who, expected):
 
 
 # --- the daily roll-over -----------------------------------------------------------------------
+
 
 def test_first_request_of_a_new_day_closes_yesterday(call, app, monkeypatch):
     waiting = issue(call, "OAC", party_size=3)
@@ -792,7 +932,10 @@ def test_first_request_of_a_new_day_closes_yesterday(call, app, monkeypatch):
 
     travel_to(monkeypatch, datetime.now(timezone.utc) + timedelta(days=1))
     assert call("GET", "/occupancy", "display").get_json() == {
-        "inside": 0, "limit": 50, "full": False}
+        "inside": 0,
+        "limit": 50,
+        "full": False,
+    }
     for ticket in (waiting, called, served):
         seen = call("GET", f"/tickets/{ticket['token']}").get_json()
         assert seen["status"] == "expired" and seen["finished_at"] is not None
@@ -824,6 +967,6 @@ def test_the_day_rolls_over_once(call, app, monkeypatch):
 
 
 def test_a_bearer_token_speaks_for_the_request_over_a_session_cookie(app, client, api):
-    log_in(app, client, "taulell1")   # a clerk's browser session on the same client
+    log_in(app, client, "taulell1")  # a clerk's browser session on the same client
     assert api.as_("reception").post("/tickets", {"office": "OAC"}).status_code == 201
-    assert api.post("/tickets", {"office": "OAC"}).status_code == 403   # the session alone
+    assert api.post("/tickets", {"office": "OAC"}).status_code == 403  # the session alone

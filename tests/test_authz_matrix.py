@@ -7,20 +7,22 @@ role gets: "ok" (served: 2xx, or a redirect that is not to the login page; a 400
 401 or 403. CSRF is switched off here: it has its own tests (test_pages, test_admin).
 A test fails when the app has a route this matrix does not list.
 """
+
 import pytest
-from conftest import copy_database
-from helpers import log_in
 
 from queue_app import accounts, create_app, displays, socketio, tickets
 from queue_app.day import ensure_today
 from queue_app.db import connect
+
+from conftest import copy_database
+from helpers import log_in
 
 ROLES = (None, "display", "clerk", "reception", "admin")
 USERS = {"display": "pantalla", "clerk": "taulell1", "reception": "recepcio", "admin": "admin"}
 
 
 def cells(none, display, clerk, reception, admin):
-    return dict(zip(ROLES, (none, display, clerk, reception, admin)))
+    return dict(zip(ROLES, (none, display, clerk, reception, admin), strict=True))
 
 
 STAFF_PAGE = cells("login", 403, 403, 403, "ok")
@@ -41,8 +43,12 @@ PAGES = [
     ("auth.language", "GET", "/language/es", PUBLIC),
     ("auth.display_role", "GET", "/display-login", PUBLIC),
     ("reception.page", "GET", "/reception", cells("login", 403, 403, "ok", "ok")),
-    ("reception.print_ticket", "GET", "/reception/tickets/{ticket}/print",
-     cells("login", 403, 403, "ok", "ok")),
+    (
+        "reception.print_ticket",
+        "GET",
+        "/reception/tickets/{ticket}/print",
+        cells("login", 403, 403, "ok", "ok"),
+    ),
     ("desk.page", "GET", "/desk", cells("login", 403, "ok", 403, "ok")),
     ("desk.choose", "POST", "/desk", cells("login", 403, "ok", 403, "ok")),
     ("admin.home", "GET", "/admin", STAFF_PAGE),
@@ -88,8 +94,11 @@ API = [
     ("api.set_occupancy", "PUT", "/api/v1/occupancy", ADMIN),
     ("api.display_state", "GET", "/api/v1/displays/{key}/state", PUBLIC),
 ]
-BODIES = {"/api/v1/tickets": {"office": "OAC"}, "/api/v1/occupancy": {"limit": 60},
-          "/transfer": {"office": "OMIC"}}
+BODIES = {
+    "/api/v1/tickets": {"office": "OAC"},
+    "/api/v1/occupancy": {"limit": 60},
+    "/transfer": {"office": "OMIC"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +110,15 @@ def app(template, tmp_path_factory):
     opened = connect(path)
     ensure_today(opened)
     opened.close()
-    return create_app({"TESTING": True, "DATABASE": path, "ASYNC_MODE": "threading",
-                       "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE": path,
+            "ASYNC_MODE": "threading",
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +132,7 @@ def town(app, template):
         key = displays.list_displays(db)[0]["key"]
     finally:
         db.close()
-    return {"ticket": ticket["id"], "token": ticket["token"], "key": key,
-            "tokens": template[1]}
+    return {"ticket": ticket["id"], "token": ticket["token"], "key": key, "tokens": template[1]}
 
 
 def outcome(response):
@@ -138,32 +153,44 @@ def ask(app, town, role, method, path, bearer=False):
         log_in(app, client, USERS[role])
     path = path.format(**town)
     body = next((value for end, value in BODIES.items() if path.endswith(end)), None)
-    response = client.open(path, method=method, headers=headers,
-                           json=body if path.startswith("/api/") else None)
+    response = client.open(
+        path, method=method, headers=headers, json=body if path.startswith("/api/") else None
+    )
     response.close()
     return outcome(response)
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("endpoint, method, path, expected", PAGES,
-                         ids=[f"{m} {p}" for _, m, p, _ in PAGES])
+@pytest.mark.parametrize(
+    "endpoint, method, path, expected", PAGES, ids=[f"{m} {p}" for _, m, p, _ in PAGES]
+)
 def test_pages(app, town, role, endpoint, method, path, expected):
     assert ask(app, town, role, method, path) == expected[role]
 
 
 @pytest.mark.parametrize("bearer", [False, True], ids=["session", "token"])
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("endpoint, method, path, expected", API,
-                         ids=[f"{m} {p}" for _, m, p, _ in API])
+@pytest.mark.parametrize(
+    "endpoint, method, path, expected", API, ids=[f"{m} {p}" for _, m, p, _ in API]
+)
 def test_api(app, town, role, bearer, endpoint, method, path, expected):
     assert ask(app, town, role, method, path, bearer) == expected[role]
 
 
 def test_the_matrix_lists_every_route(tmp_path):
-    app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "q.db"),
-                      "ASYNC_MODE": "threading", "SECRET_KEY": "x"})
-    served = {(rule.endpoint, method) for rule in app.url_map.iter_rules()
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE": str(tmp_path / "q.db"),
+            "ASYNC_MODE": "threading",
+            "SECRET_KEY": "x",
+        }
+    )
+    served = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     listed = {(endpoint, method) for endpoint, method, _, _ in PAGES + API}
     assert served - listed == set()
 
@@ -191,16 +218,28 @@ def test_socket_connect_and_resync(app, town, role, via):
         connection.disconnect()
 
 
-@pytest.mark.parametrize("auth, accepted", [
-    ("screen", True), ("ticket", True), ({"screen": "not-a-key"}, False),
-    ({"ticket": "not-a-token"}, False), ({"token": "torn_garbage"}, False), ("none", False),
-])
+@pytest.mark.parametrize(
+    "auth, accepted",
+    [
+        ("screen", True),
+        ("ticket", True),
+        ({"screen": "not-a-key"}, False),
+        ({"ticket": "not-a-token"}, False),
+        ({"token": "torn_garbage"}, False),
+        ("none", False),
+    ],
+)
 def test_socket_connect_with_a_screen_or_ticket(app, town, auth, accepted):
     db = connect(app.config["DATABASE"])
-    key = displays.list_displays(db)[0]["key"]   # the admin rows may have rotated it
+    key = displays.list_displays(db)[0]["key"]  # the admin rows may have rotated it
     db.close()
-    auth = {"screen": {"screen": key}, "ticket": {"ticket": town["token"]},
-            "none": None}.get(auth, auth) if isinstance(auth, str) else auth
+    auth = (
+        {"screen": {"screen": key}, "ticket": {"ticket": town["token"]}, "none": None}.get(
+            auth, auth
+        )
+        if isinstance(auth, str)
+        else auth
+    )
     connection = socketio.test_client(app, auth=auth)
     assert connection.is_connected() is accepted
     if accepted:

@@ -1,11 +1,13 @@
 """Who may act where: clerks limited to some desks, what a display may read, a login that
 does not tell which names exist, and a desk chosen only by a form post."""
+
 import pytest
 
-from helpers import csrf_token, form_login
 from queue_app import accounts, socketio, tickets
 from queue_app.db import get_db
 from queue_app.events import broadcast
+
+from helpers import csrf_token, form_login
 
 
 @pytest.fixture
@@ -35,8 +37,12 @@ def test_a_limited_clerk_cannot_touch_another_desks_ticket(clerk, store):
     at_desk_2 = tickets.call_next(store, 2).value
     for action in ("recall", "start", "finish", "no-show", "cancel"):
         assert clerk.post(f"/api/v1/tickets/{at_desk_2['id']}/{action}").status_code == 403
-    assert clerk.post(f"/api/v1/tickets/{at_desk_2['id']}/transfer",
-                      json={"office": "OMIC"}).status_code == 403
+    assert (
+        clerk.post(
+            f"/api/v1/tickets/{at_desk_2['id']}/transfer", json={"office": "OMIC"}
+        ).status_code
+        == 403
+    )
     assert tickets.find(store, at_desk_2["id"])["status"] == "called"
     mine = clerk.post("/api/v1/desks/1/call-next").json
     assert clerk.post(f"/api/v1/tickets/{mine['id']}/finish").json["status"] == "done"
@@ -73,14 +79,13 @@ def test_a_limited_clerk_chooses_among_its_desks_only(app, store):
 
 
 def test_a_limited_clerks_live_connection_hears_only_its_desks(app, clerk, store):
-    assert not socketio.test_client(app, auth={"desk": 5}, flask_test_client=clerk) \
-        .is_connected()
+    assert not socketio.test_client(app, auth={"desk": 5}, flask_test_client=clerk).is_connected()
     live = socketio.test_client(app, auth={}, flask_test_client=clerk)
     assert live.is_connected()
     assert set(live.get_received()[0]["args"][0]["waiting"]) == {"OAC"}
     with app.app_context():
         broadcast(tickets.issue(get_db(), "OMIC").events)
-        assert [m["name"] for m in live.get_received()] == []   # OMIC is not its office
+        assert [m["name"] for m in live.get_received()] == []  # OMIC is not its office
         broadcast(tickets.issue(get_db(), "OAC").events)
     assert [m["name"] for m in live.get_received()] == ["ticket_changed", "queue_changed"]
 
@@ -94,20 +99,25 @@ def test_the_administrator_limits_a_clerk_on_the_admin_page(app, store):
     live = socketio.test_client(app, auth={"desk": 5}, flask_test_client=desk_page)
     assert live.is_connected()
     token = csrf_token(admin.get("/admin").get_data(as_text=True))
-    saved = admin.post("/admin/users/desks", data={"username": "taulell3", "desks": ["3", "4"],
-                                                   "csrf_token": token}, follow_redirects=True)
+    saved = admin.post(
+        "/admin/users/desks",
+        data={"username": "taulell3", "desks": ["3", "4"], "csrf_token": token},
+        follow_redirects=True,
+    )
     assert "The user&#39;s desks were saved." in saved.get_data(as_text=True)
-    assert accounts.allowed_desks(store, store.execute(
-        "SELECT id FROM users WHERE username = 'taulell3'").fetchone()[0]) == {3, 4}
-    assert not live.is_connected()   # its page reconnects, heard under the new limit
+    assert accounts.allowed_desks(
+        store, store.execute("SELECT id FROM users WHERE username = 'taulell3'").fetchone()[0]
+    ) == {3, 4}
+    assert not live.is_connected()  # its page reconnects, heard under the new limit
     row = store.execute("SELECT actor, payload FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     assert row["actor"] == "admin" and '"desks": [3, 4]' in row["payload"]
     admin.post("/admin/users/desks", data={"username": "taulell3", "csrf_token": token})
-    assert accounts.list_users(store)[-1]["desks"] == []   # none ticked: every desk again
+    assert accounts.list_users(store)[-1]["desks"] == []  # none ticked: every desk again
 
 
 def test_refused_desk_limits_write_nothing(store):
     from queue_app.errors import InvalidInput, NotFound
+
     before = store.execute("SELECT COUNT(*) FROM user_desks").fetchone()[0]
     with pytest.raises(InvalidInput):
         accounts.set_desks(store, "taulell1", [1, 99])

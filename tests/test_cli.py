@@ -1,4 +1,5 @@
 """The ``flask --app queue_app`` commands, through Flask's CLI test runner."""
+
 import os
 import re
 
@@ -35,8 +36,14 @@ def runner(app):
 @pytest.fixture
 def fresh_app(tmp_path):
     """The app on a database that has the schema but no town hall in it."""
-    return create_app({"TESTING": True, "DATABASE": str(tmp_path / "fresh" / "queue.db"),
-                       "ASYNC_MODE": "threading", "SECRET_KEY": "test-secret"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE": str(tmp_path / "fresh" / "queue.db"),
+            "ASYNC_MODE": "threading",
+            "SECRET_KEY": "test-secret",
+        }
+    )
 
 
 def bearer(token):
@@ -44,6 +51,7 @@ def bearer(token):
 
 
 # --- init-db ------------------------------------------------------------------------------------
+
 
 def test_init_db_creates_the_database_and_is_idempotent(fresh_app):
     path = fresh_app.config["DATABASE"]
@@ -55,10 +63,19 @@ def test_init_db_creates_the_database_and_is_idempotent(fresh_app):
     result = runner.invoke(args=["init-db"])
     assert result.exit_code == 0, result.output
     assert os.path.exists(path)
-    tables = {name for (name,) in rows(fresh_app, "SELECT name FROM sqlite_master"
-                                                  " WHERE type = 'table'")}
-    assert {"offices", "desks", "tickets", "users", "api_tokens", "settings", "events",
-            "displays"} <= tables
+    tables = {
+        name for (name,) in rows(fresh_app, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    assert {
+        "offices",
+        "desks",
+        "tickets",
+        "users",
+        "api_tokens",
+        "settings",
+        "events",
+        "displays",
+    } <= tables
     schema = rows(fresh_app, "SELECT type, name, sql FROM sqlite_master ORDER BY name")
 
     db = connect(path)
@@ -85,9 +102,12 @@ def test_init_db_keeps_a_seeded_town_hall(app, runner):
 
 # --- seed-demo ----------------------------------------------------------------------------------
 
+
 def demo_counts(app):
-    return {table: count(app, table)
-            for table in ("offices", "desks", "desk_offices", "users", "displays")}
+    return {
+        table: count(app, table)
+        for table in ("offices", "desks", "desk_offices", "users", "displays")
+    }
 
 
 def test_seed_demo_loads_the_town_hall_and_is_idempotent(fresh_app):
@@ -97,11 +117,20 @@ def test_seed_demo_loads_the_town_hall_and_is_idempotent(fresh_app):
     counts = demo_counts(fresh_app)
     assert counts == {"offices": 5, "desks": 8, "desk_offices": 8, "users": 10, "displays": 1}
     assert rows(fresh_app, "SELECT code, letter FROM offices ORDER BY position") == [
-        ("OAC", "A"), ("OMIC", "C"), ("OFIM", "I"), ("HAB", "H"), ("ORGT", "T")]
-    assert rows(fresh_app, "SELECT d.id, d.name, o.office FROM desks d JOIN desk_offices o"
-                           " ON o.desk_id = d.id ORDER BY d.id") == [
-        (n, f"Taulell {n}", office) for n, office in
-        enumerate(["OAC"] * 4 + ["OMIC", "OFIM", "HAB", "ORGT"], start=1)]
+        ("OAC", "A"),
+        ("OMIC", "C"),
+        ("OFIM", "I"),
+        ("HAB", "H"),
+        ("ORGT", "T"),
+    ]
+    assert rows(
+        fresh_app,
+        "SELECT d.id, d.name, o.office FROM desks d JOIN desk_offices o"
+        " ON o.desk_id = d.id ORDER BY d.id",
+    ) == [
+        (n, f"Taulell {n}", office)
+        for n, office in enumerate(["OAC"] * 4 + ["OMIC", "OFIM", "HAB", "ORGT"], start=1)
+    ]
     assert rows(fresh_app, "SELECT value FROM settings WHERE key = 'limit'") == [("50",)]
 
     db = connect(fresh_app.config["DATABASE"])
@@ -137,13 +166,16 @@ def test_seed_demo_on_the_seeded_database_changes_nothing(app, runner):
 
 # --- create-user ----------------------------------------------------------------------------------
 
+
 def test_create_user_reads_the_password_from_stdin_and_stores_it_hashed(app, runner):
-    result = runner.invoke(args=["create-user", "marta", "--role", "reception"],
-                           input="secret-pass\n")
+    result = runner.invoke(
+        args=["create-user", "marta", "--role", "reception"], input="secret-pass\n"
+    )
     assert result.exit_code == 0, result.output
     assert "secret-pass" not in result.output
     assert rows(app, "SELECT username, role FROM users WHERE username = 'marta'") == [
-        ("marta", "reception")]
+        ("marta", "reception")
+    ]
     db = connect(app.config["DATABASE"])
     try:
         assert accounts.authenticate(db, "marta", "secret-pass")["role"] == "reception"
@@ -157,19 +189,21 @@ def test_create_user_reads_the_password_from_stdin_and_stores_it_hashed(app, run
 
 def test_create_user_refuses_an_existing_user(app, runner):
     users = rows(app, "SELECT * FROM users ORDER BY id")
-    result = runner.invoke(args=["create-user", "admin", "--role", "clerk"],
-                           input="another-pass\n")
+    result = runner.invoke(args=["create-user", "admin", "--role", "clerk"], input="another-pass\n")
     assert result.exit_code != 0
     assert "admin" in result.output
     assert rows(app, "SELECT * FROM users ORDER BY id") == users
 
 
-@pytest.mark.parametrize("args,password", [
-    (["create-user", "joan", "--role", "mayor"], "secret-pass\n"),
-    (["create-user", "joan"], "secret-pass\n"),
-    (["create-user", "joan", "--role", "clerk"], "short\n"),
-    (["create-user", "joan", "--role", "clerk"], ""),
-])
+@pytest.mark.parametrize(
+    "args,password",
+    [
+        (["create-user", "joan", "--role", "mayor"], "secret-pass\n"),
+        (["create-user", "joan"], "secret-pass\n"),
+        (["create-user", "joan", "--role", "clerk"], "short\n"),
+        (["create-user", "joan", "--role", "clerk"], ""),
+    ],
+)
 def test_create_user_refuses_a_bad_role_or_password(app, runner, args, password):
     users = count(app, "users")
     result = runner.invoke(args=args, input=password)
@@ -178,6 +212,7 @@ def test_create_user_refuses_a_bad_role_or_password(app, runner, args, password)
 
 
 # --- create-token ---------------------------------------------------------------------------------
+
 
 def test_create_token_prints_a_token_that_works_with_its_role(app, runner):
     result = runner.invoke(args=["create-token", "door-counter", "--role", "reception"])
@@ -188,8 +223,9 @@ def test_create_token_prints_a_token_that_works_with_its_role(app, runner):
     entry = client.post("/api/v1/occupancy/entries", json={"count": 2}, headers=bearer(token))
     assert entry.status_code == 200 and entry.get_json()["inside"] == 2
     assert client.post("/api/v1/desks/1/call-next", headers=bearer(token)).status_code == 403
-    assert client.put("/api/v1/occupancy", json={"limit": 9},
-                      headers=bearer(token)).status_code == 403
+    assert (
+        client.put("/api/v1/occupancy", json={"limit": 9}, headers=bearer(token)).status_code == 403
+    )
 
     clerk = last_line(runner.invoke(args=["create-token", "desk-app", "--role", "clerk"]))
     assert clerk != token
@@ -201,8 +237,10 @@ def test_create_token_stores_it_hashed(app, runner):
     token = last_line(runner.invoke(args=["create-token", "screens", "--role", "display"]))
     stored = rows(app, "SELECT * FROM api_tokens WHERE name = 'screens'")
     assert len(stored) == 1
-    assert not any(token in str(value) or token[len(accounts.TOKEN_PREFIX):] in str(value)
-                   for value in stored[0])
+    assert not any(
+        token in str(value) or token[len(accounts.TOKEN_PREFIX) :] in str(value)
+        for value in stored[0]
+    )
     response = app.test_client().get("/api/v1/offices", headers=bearer(token))
     assert response.status_code == 200
 
@@ -216,9 +254,11 @@ def test_create_token_refuses_a_bad_role(app, runner):
 
 # --- create-display -------------------------------------------------------------------------------
 
+
 def test_create_display_shows_only_its_offices(app, runner):
-    result = runner.invoke(args=["create-display", "Planta baixa", "--offices", "OAC,OMIC",
-                                 "--language", "es"])
+    result = runner.invoke(
+        args=["create-display", "Planta baixa", "--offices", "OAC,OMIC", "--language", "es"]
+    )
     assert result.exit_code == 0, result.output
     key = last_line(result)
     assert TOKEN_LINE.fullmatch(key), key
@@ -227,11 +267,16 @@ def test_create_display_shows_only_its_offices(app, runner):
     reception = last_line(runner.invoke(args=["create-token", "r", "--role", "reception"]))
     clerk = last_line(runner.invoke(args=["create-token", "c", "--role", "clerk"]))
     for office in ("OAC", "HAB", "HAB"):
-        assert client.post("/api/v1/tickets", json={"office": office},
-                           headers=bearer(reception)).status_code == 201
+        assert (
+            client.post(
+                "/api/v1/tickets", json={"office": office}, headers=bearer(reception)
+            ).status_code
+            == 201
+        )
     for desk in (1, 7):
-        assert client.post(f"/api/v1/desks/{desk}/call-next",
-                           headers=bearer(clerk)).status_code == 200
+        assert (
+            client.post(f"/api/v1/desks/{desk}/call-next", headers=bearer(clerk)).status_code == 200
+        )
 
     response = client.get(f"/api/v1/displays/{key}/state")
     assert response.status_code == 200
@@ -251,11 +296,14 @@ def test_create_display_shows_all_offices_by_default(app, runner):
     assert state["display"]["language"] == "ca"
 
 
-@pytest.mark.parametrize("args", [
-    ["create-display", "Soterrani", "--offices", "OAC,XYZ"],
-    ["create-display", "Soterrani", "--language", "fr"],
-    ["create-display", "Sala d'espera"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create-display", "Soterrani", "--offices", "OAC,XYZ"],
+        ["create-display", "Soterrani", "--language", "fr"],
+        ["create-display", "Sala d'espera"],
+    ],
+)
 def test_create_display_refusals_create_nothing(app, runner, args):
     screens = count(app, "displays")
     result = runner.invoke(args=args)
@@ -264,6 +312,7 @@ def test_create_display_refusals_create_nothing(app, runner, args):
 
 
 # --- revoke-token, rotate-display-key ------------------------------------------------------------
+
 
 def test_revoke_token_stops_it_at_once_and_only_it(app, runner):
     door = last_line(runner.invoke(args=["create-token", "door-counter", "--role", "reception"]))

@@ -3,6 +3,7 @@
 First with eight threads on their own connections in this process, then with eight HTTP
 clients split across two server processes on the same database file.
 """
+
 import json
 import threading
 from collections import Counter
@@ -13,6 +14,7 @@ import requests
 
 from queue_app import occupancy, tickets
 from queue_app.db import connect, write_transaction
+
 from servers import ServerPool
 
 DESKS = list(range(1, 9))  # the demo's Taulell 1..8, all made to serve OAC below
@@ -34,8 +36,9 @@ def busy_oac(db, tmp_path):
     """
     with write_transaction(db):
         for desk_id in DESKS:
-            db.execute("INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, 'OAC')",
-                       [desk_id])
+            db.execute(
+                "INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, 'OAC')", [desk_id]
+            )
     occupancy.set_counts(db, limit=TICKETS + 50)
     issued = [tickets.issue(db, "OAC").value["id"] for _ in range(TICKETS)]
     yield str(tmp_path / "queue.db"), issued
@@ -49,8 +52,12 @@ def assert_called_once_each(db, issued, called_by_desk):
     assert sorted(called) == sorted(issued), "some tickets were never called"
 
     desk_names = dict(db.execute("SELECT id, name FROM desks").fetchall())
-    calls = [(row[0], json.loads(row[1])) for row in db.execute(
-        "SELECT ticket_id, payload FROM events WHERE type = 'ticket_called' ORDER BY seq")]
+    calls = [
+        (row[0], json.loads(row[1]))
+        for row in db.execute(
+            "SELECT ticket_id, payload FROM events WHERE type = 'ticket_called' ORDER BY seq"
+        )
+    ]
     assert all(payload["recall"] is False for _, payload in calls)
     # The calls were serialised: the journal shows the queue called oldest first, one by one.
     assert [ticket_id for ticket_id, _ in calls] == issued
@@ -120,6 +127,10 @@ def test_two_server_processes_never_give_a_ticket_twice(db, busy_oac, servers, t
     called_by_desk = run_desks(desk)
     assert first.running and second.running
     assert_called_once_each(db, issued, called_by_desk)
-    listed = requests.get(f"{first.url}/api/v1/tickets", params={"office": "OAC"},
-                          headers={"Authorization": f"Bearer {tokens['reception']}"}, timeout=30)
+    listed = requests.get(
+        f"{first.url}/api/v1/tickets",
+        params={"office": "OAC"},
+        headers={"Authorization": f"Bearer {tokens['reception']}"},
+        timeout=30,
+    )
     assert [t["status"] for t in listed.json()] == ["done"] * TICKETS

@@ -1,13 +1,14 @@
 """The lazy roll-over: the first change of a new local day closes the previous one."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from helpers import MADRID, MINUTE, db_state
 
 from queue_app import desks, journal, occupancy, offices, tickets
 from queue_app.day import ensure_today
-
 from queue_app.errors import NotFound
+
+from helpers import MADRID, MINUTE, db_state
 
 UTC = timezone.utc
 MONDAY = datetime(2024, 6, 10, 9, 0, tzinfo=MADRID)
@@ -38,19 +39,26 @@ def busy_monday(db):
     for office in ("OAC", "OAC", "OMIC", "OAC", "HAB", "HAB"):
         tickets.issue(db, office, party_size=2, now=at)
     a001, a002, c001, a003, h001, _ = [
-        row[0] for row in db.execute("SELECT id FROM tickets ORDER BY id")]
+        row[0] for row in db.execute("SELECT id FROM tickets ORDER BY id")
+    ]
     # Serve A001 and A003 out of order so A001 is left waiting: transfer it away and back.
     tickets.transfer(db, a001, "ORGT", now=at)
-    tickets.call_next(db, 1, now=at)                  # A002
-    tickets.call_next(db, 2, now=at)                  # A003
+    tickets.call_next(db, 1, now=at)  # A002
+    tickets.call_next(db, 2, now=at)  # A003
     tickets.finish(db, a003, now=at + MINUTE)
     tickets.transfer(db, a001, "OAC", now=at + MINUTE)
-    tickets.call_next(db, 5, now=at)                  # C001
+    tickets.call_next(db, 5, now=at)  # C001
     tickets.start(db, c001, now=at + MINUTE)
     tickets.cancel(db, h001, now=at + MINUTE)
     occupancy.enter(db, 4, now=at + MINUTE)
-    assert statuses(db, at) == {"A001": "waiting", "A002": "called", "C001": "serving",
-                                "A003": "done", "H001": "cancelled", "H002": "waiting"}
+    assert statuses(db, at) == {
+        "A001": "waiting",
+        "A002": "called",
+        "C001": "serving",
+        "A003": "done",
+        "H001": "cancelled",
+        "H002": "waiting",
+    }
     assert occupancy.read(db)["inside"] == 2 * 4 + 4
     return db
 
@@ -60,8 +68,14 @@ def test_first_change_of_a_new_day_expires_open_tickets_and_empties_the_building
     seq = journal.last_seq(db)
     morning = TUESDAY.replace(hour=8, minute=30)
     outcome = occupancy.enter(db, 1, now=morning)
-    assert statuses(db, morning) == {"A001": "expired", "A002": "expired", "C001": "expired",
-                                     "A003": "done", "H001": "cancelled", "H002": "expired"}
+    assert statuses(db, morning) == {
+        "A001": "expired",
+        "A002": "expired",
+        "C001": "expired",
+        "A003": "done",
+        "H001": "cancelled",
+        "H002": "expired",
+    }
     a002 = db.execute("SELECT id FROM tickets WHERE code = 'A002'").fetchone()[0]
     assert tickets.find(db, a002, morning)["finished_at"] == "2024-06-11T08:30:00+02:00"
     assert occupancy.read(db)["inside"] == 1  # emptied, then the one who just came in
@@ -72,16 +86,23 @@ def test_first_change_of_a_new_day_expires_open_tickets_and_empties_the_building
     assert [e["seq"] for e in outcome.events] == [e["seq"] for e in events]
     assert events[0]["type"] == "day_started"
     assert events[0]["payload"] == {"day": "2024-06-11", "previous": "2024-06-10"}
-    changed = {e["payload"]["ticket"]["code"]: e["payload"]["ticket"]["status"]
-               for e in events if e["type"] == "ticket_changed"}
-    assert changed == {"A001": "expired", "A002": "expired", "C001": "expired",
-                       "H002": "expired"}
-    queues = {e["payload"]["office"]: e["payload"]["waiting"]
-              for e in events if e["type"] == "queue_changed"}
+    changed = {
+        e["payload"]["ticket"]["code"]: e["payload"]["ticket"]["status"]
+        for e in events
+        if e["type"] == "ticket_changed"
+    }
+    assert changed == {"A001": "expired", "A002": "expired", "C001": "expired", "H002": "expired"}
+    queues = {
+        e["payload"]["office"]: e["payload"]["waiting"]
+        for e in events
+        if e["type"] == "queue_changed"
+    }
     assert queues == {"OAC": 0, "HAB": 0}
     rooms = [e["payload"] for e in events if e["type"] == "occupancy_changed"]
-    assert rooms == [{"inside": 0, "limit": 50, "full": False},
-                     {"inside": 1, "limit": 50, "full": False}]
+    assert rooms == [
+        {"inside": 0, "limit": 50, "full": False},
+        {"inside": 1, "limit": 50, "full": False},
+    ]
 
 
 def test_desks_are_free_and_numbers_restart_on_the_new_day(busy_monday):
@@ -141,8 +162,11 @@ def test_a_clock_that_ran_ahead_gives_the_day_back_once_it_is_fixed(busy_monday)
     fixed = MONDAY.replace(hour=11)
     outcome = ensure_today(db, fixed)
     assert outcome.events[0]["type"] == "day_started"
-    assert outcome.events[0]["payload"] == {"day": "2024-06-10", "previous": "2024-07-10",
-                                            "clock_moved_back": True}
+    assert outcome.events[0]["payload"] == {
+        "day": "2024-06-10",
+        "previous": "2024-07-10",
+        "clock_moved_back": True,
+    }
     assert tickets.find(db, stray["id"], fixed)["status"] == "expired"
     assert occupancy.read(db)["inside"] == 0
     # Monday's numbering goes on after Monday's own tickets: no code is given twice.

@@ -7,17 +7,19 @@ replaces ``speechSynthesis``, ``SpeechSynthesisUtterance`` and ``AudioContext`` 
 what the page asks of them); everything else is the page's own code. No test sleeps: each
 waits for a condition in the page, with a timeout.
 """
+
 import json
 import re
 import time
 
 import pytest
 import requests
-from conftest import save_screenshot
 from playwright.sync_api import expect
 
 from queue_app import displays, tickets
 from queue_app.db import connect
+
+from conftest import save_screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -104,16 +106,17 @@ def show_screen(page, url, key, **options):
     page.add_init_script(BOUNDARY_STUBS)
     response = page.goto(f"{url}/display/{key}")
     assert response.status == 200
-    page.wait_for_function("window.TornDisplay && TornDisplay.stats.snapshots > 0",
-                           timeout=WAIT_MS)
+    page.wait_for_function("window.TornDisplay && TornDisplay.stats.snapshots > 0", timeout=WAIT_MS)
     return page
 
 
 @pytest.fixture
 def open_screen(page, live):
     """Open a display screen with the stubs installed: ``open_screen(key=None, **options)``."""
+
     def open_(key=None, **options):
         return show_screen(page, live.url, key or live.screen_key, **options)
+
     return open_
 
 
@@ -129,21 +132,20 @@ def said(page):
 
 def wait_until_said(page, count, timeout=10000):
     """Wait until ``count`` announcements have been spoken to the end; their records."""
-    page.wait_for_function(f"{SAID}.filter(u => u.end !== null).length >= {count}",
-                           timeout=timeout)
+    page.wait_for_function(f"{SAID}.filter(u => u.end !== null).length >= {count}", timeout=timeout)
     return said(page)
 
 
 def wait_until_quiet(page, timeout=15000):
-    page.wait_for_function("!TornDisplay.busy && TornDisplay.pending.length === 0",
-                           timeout=timeout)
+    page.wait_for_function("!TornDisplay.busy && TornDisplay.pending.length === 0", timeout=timeout)
 
 
 def wait_until_still(page):
     """Wait for the new-call animation to finish (screenshots and layout checks)."""
     page.wait_for_function(
         "document.getAnimations().every(a => a.effect.getTiming().iterations === Infinity)",
-        timeout=WAIT_MS)
+        timeout=WAIT_MS,
+    )
 
 
 def test_a_call_is_on_screen_within_a_second_and_announced(open_screen, live):
@@ -156,7 +158,10 @@ def test_a_call_is_on_screen_within_a_second_and_announced(open_screen, live):
 
     first = wait_until_said(page, 1)[0]
     assert (first["text"], first["lang"], first["voice"]) == (
-        "Torn a 1, Taulell 3", "ca-ES", "ca-ES")
+        "Torn a 1, Taulell 3",
+        "ca-ES",
+        "ca-ES",
+    )
     chimes = page.evaluate("window.__speech.oscillators")
     assert chimes and max(chimes) < first["start"], "the chime rings before the voice"
     # Privacy: codes, desks and counts only; the ticket's public token never reaches it.
@@ -193,8 +198,7 @@ def test_a_failing_voice_or_chime_does_not_silence_the_next_calls(open_screen, l
       };
     }""")
     issue_and_call(live, "OAC", desk=1)
-    page.wait_for_function("TornDisplay.stats.failures === 1 && !TornDisplay.busy",
-                           timeout=WAIT_MS)
+    page.wait_for_function("TornDisplay.stats.failures === 1 && !TornDisplay.busy", timeout=WAIT_MS)
     issue_and_call(live, "OAC", desk=2)
     assert [u["text"] for u in wait_until_said(page, 1)] == ["Torn a 2, Taulell 2"]
 
@@ -284,12 +288,14 @@ def test_the_page_recovers_by_itself_after_a_server_restart(open_screen, live):
     expect(offline_mark).to_be_hidden()
     expect(page.locator("#history .history__row").first).to_contain_text("A001")
     # The resync replay that follows the connect snapshot is dropped, not applied twice:
-    page.wait_for_function("TornDisplay.stats.resyncs === 1 && TornDisplay.stats.dropped > 0",
-                           timeout=WAIT_MS)
+    page.wait_for_function(
+        "TornDisplay.stats.resyncs === 1 && TornDisplay.stats.dropped > 0", timeout=WAIT_MS
+    )
     wait_until_quiet(page)
     texts = [u["text"] for u in said(page)]
-    assert texts == ["Torn a 1, Taulell 1", "Torn ce 1, Taulell 5"], \
+    assert texts == ["Torn a 1, Taulell 1", "Torn ce 1, Taulell 5"], (
         "a call missed for a few seconds is announced once"
+    )
     assert page.evaluate("TornDisplay.stats.connects") == 2
 
     # And it goes on live: no reload was needed.
@@ -329,7 +335,7 @@ def test_occupancy_turns_amber_near_the_limit_and_red_when_full(open_screen, liv
     live.api("admin", "PUT", "/occupancy", {"inside": 39}, expect=200)
     expect(page.locator("#occupancy-inside")).to_have_text("39", timeout=1000)
     expect(panel).to_have_attribute("data-level", "ok")
-    live.api("admin", "PUT", "/occupancy", {"inside": 40}, expect=200)   # 80 %
+    live.api("admin", "PUT", "/occupancy", {"inside": 40}, expect=200)  # 80 %
     expect(panel).to_have_attribute("data-level", "near", timeout=1000)
     expect(state).to_have_text("Gairebé ple")
 
@@ -338,7 +344,7 @@ def test_occupancy_turns_amber_near_the_limit_and_red_when_full(open_screen, liv
     expect(state).to_have_text("Aforament complet")
     assert colour() == "rgb(229, 57, 53)" != calm
 
-    live.api("admin", "PUT", "/occupancy", {"limit": 60}, expect=200)   # 50 of 60: 83 %
+    live.api("admin", "PUT", "/occupancy", {"limit": 60}, expect=200)  # 50 of 60: 83 %
     expect(panel).to_have_attribute("data-level", "near", timeout=1000)
 
 
@@ -400,7 +406,7 @@ def test_a_screen_with_a_key_rotated_offline_says_so_when_it_reconnects(open_scr
     expect(page.locator("#offline-mark")).to_be_visible(timeout=WAIT_MS)
     db = connect(live.path)
     try:
-        displays.rotate_key(db, "Sala d'espera", actor="cli")   # as `rotate-display-key`
+        displays.rotate_key(db, "Sala d'espera", actor="cli")  # as `rotate-display-key`
     finally:
         db.close()
     live.server.start_again()
@@ -450,13 +456,21 @@ def test_the_dom_stays_bounded_after_many_calls(open_screen, live):
     session = requests.Session()
 
     def api(role, path, json=None):
-        response = session.post(f"{live.url}/api/v1{path}", json=json, timeout=10,
-                                headers={"Authorization": f"Bearer {live.tokens[role]}"})
+        response = session.post(
+            f"{live.url}/api/v1{path}",
+            json=json,
+            timeout=10,
+            headers={"Authorization": f"Bearer {live.tokens[role]}"},
+        )
         assert response.status_code < 300, response.text
         return response.json()
 
     offices = [("OAC", desk) for desk in (1, 2, 3, 4)] + [
-        ("OMIC", 5), ("OFIM", 6), ("HAB", 7), ("ORGT", 8)]
+        ("OMIC", 5),
+        ("OFIM", 6),
+        ("HAB", 7),
+        ("ORGT", 8),
+    ]
     current = {}
     # Warm up (a call on every desk: the history full, the slots all used), then the baseline.
     for office, desk in offices:
@@ -530,22 +544,27 @@ def test_screenshots_at_tv_sizes(open_screen, live):
         overflow = page.evaluate(CLIPPED)
         assert overflow == [], f"clipped at {width}x{height}: {overflow}"
         if width < 3840:
-            save_screenshot(page, f"display-{width}x{height}.png",
-                            docs_name="display.png" if width == 1920 else None)
+            save_screenshot(
+                page,
+                f"display-{width}x{height}.png",
+                docs_name="display.png" if width == 1920 else None,
+            )
 
 
 def test_the_page_is_ready_for_a_strict_content_security_policy(app, client):
     """No inline script, style or event handler: data reaches the script as inert JSON."""
     with app.app_context():
         from queue_app.db import get_db
+
         key = get_db().execute("SELECT key FROM displays LIMIT 1").fetchone()[0]
     response = client.get(f"/display/{key}")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert response.headers["Referrer-Policy"] == "no-referrer"   # the key is in the address
+    assert response.headers["Referrer-Policy"] == "no-referrer"  # the key is in the address
     scripts = re.findall(r"<script\b([^>]*)>", html)
-    assert scripts and all("src=" in attrs or 'type="application/json"' in attrs
-                           for attrs in scripts)
+    assert scripts and all(
+        "src=" in attrs or 'type="application/json"' in attrs for attrs in scripts
+    )
     assert not re.search(r"\sstyle=", html)
     assert not re.search(r"\son[a-z]+=", html)
     assert "<style" not in html

@@ -1,4 +1,5 @@
 """Socket.IO: connection auth, room routing, payloads and resync (Flask-SocketIO test client)."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -6,13 +7,14 @@ import pytest
 from queue_app import accounts, displays, socketio
 from queue_app.db import connect, get_db
 from queue_app.events import broadcast
+
 from helpers import log_in, travel_to
 
 
 @pytest.fixture
 def screens(app):
     """``{"all": key, "omic": key}``: the demo waiting room and an OMIC-only screen."""
-    with app.app_context():   # created as the admin page does: its events delivered
+    with app.app_context():  # created as the admin page does: its events delivered
         db = get_db()
         created = displays.create_display(db, "OMIC", ["OMIC"])
         broadcast(created.events)
@@ -44,8 +46,9 @@ def first(received, name):
     return next(message["args"][0] for message in received if message["name"] == name)
 
 
-@pytest.mark.parametrize("auth", [None, {}, {"screen": "nope"}, {"token": "nope"},
-                                  {"ticket": "nope"}, {"screen": 7}])
+@pytest.mark.parametrize(
+    "auth", [None, {}, {"screen": "nope"}, {"token": "nope"}, {"ticket": "nope"}, {"screen": 7}]
+)
 def test_connection_without_valid_credentials_is_refused(sock, auth):
     assert not sock(auth).is_connected()
 
@@ -61,8 +64,12 @@ def test_display_gets_snapshot_then_calls_without_personal_data(sock, screens, a
     api.as_("reception").post("/tickets", {"office": "OAC"})
     api.as_("clerk").post("/desks/1/call-next")
     received = display.get_received()
-    assert names(received) == ["occupancy_changed", "queue_changed", "ticket_called",
-                               "queue_changed"]
+    assert names(received) == [
+        "occupancy_changed",
+        "queue_changed",
+        "ticket_called",
+        "queue_changed",
+    ]
     called = first(received, "ticket_called")
     assert called["desk"] == "Taulell 1" and called["recall"] is False
     assert called["ticket"]["code"] == "A001"
@@ -87,8 +94,8 @@ def test_ticket_connection_hears_only_its_own_ticket(sock, api):
     citizen = sock({"ticket": mine["token"]})
     snapshot = first(citizen.get_received(), "snapshot")
     assert snapshot["ticket"]["code"] == "A001" and "id" not in snapshot["ticket"]
-    api.as_("clerk").post("/desks/1/call-next")   # A001, mine
-    api.as_("clerk").post("/desks/2/call-next")   # A002, someone else's
+    api.as_("clerk").post("/desks/1/call-next")  # A001, mine
+    api.as_("clerk").post("/desks/2/call-next")  # A002, someone else's
     received = citizen.get_received()
     assert names(received) == ["ticket_changed"]
     assert received[0]["args"][0]["ticket"]["status"] == "called"
@@ -116,8 +123,12 @@ def test_resync_replays_missed_events_in_order(sock, screens, api):
     display.get_received()
     display.emit("resync", {"since": seen})
     replayed = display.get_received()
-    assert names(replayed) == ["occupancy_changed", "queue_changed", "ticket_called",
-                               "queue_changed"]
+    assert names(replayed) == [
+        "occupancy_changed",
+        "queue_changed",
+        "ticket_called",
+        "queue_changed",
+    ]
     seqs = [message["args"][0]["seq"] for message in replayed]
     assert seqs == sorted(seqs) and seqs[0] > seen
 
@@ -127,7 +138,7 @@ def test_resync_after_a_long_gap_gets_a_snapshot(sock, screens, api):
     seen = first(display.get_received(), "snapshot")["seq"]
     display.disconnect()
     api.as_("admin").put("/occupancy", {"limit": 500})
-    for _ in range(70):   # 3 events each: more than a replay is worth
+    for _ in range(70):  # 3 events each: more than a replay is worth
         assert api.as_("reception").post("/tickets", {"office": "OAC"}).status_code == 201
     display = sock({"screen": screens["all"]})
     display.get_received()
@@ -140,20 +151,19 @@ def test_resync_after_a_long_gap_gets_a_snapshot(sock, screens, api):
 def test_resync_with_a_bad_since_gets_a_snapshot(sock, screens):
     display = sock({"screen": screens["all"]})
     display.get_received()
-    for since in ("bad", -1, None, True, 2 ** 63, 2 ** 63 - 1, 10 ** 40, 1.5):
+    for since in ("bad", -1, None, True, 2**63, 2**63 - 1, 10**40, 1.5):
         display.emit("resync", {"since": since})
         assert names(display.get_received()) == ["snapshot"]
 
 
-@pytest.mark.parametrize("username, hears_occupancy", [
-    ("recepcio", True), ("admin", True), ("taulell5", False)])
-def test_browser_session_connects_as_its_role(app, client, sock, api, username,
-                                              hears_occupancy):
+@pytest.mark.parametrize(
+    "username, hears_occupancy", [("recepcio", True), ("admin", True), ("taulell5", False)]
+)
+def test_browser_session_connects_as_its_role(app, client, sock, api, username, hears_occupancy):
     log_in(app, client, username)
     staff = sock()
     assert staff.is_connected()
-    assert set(first(staff.get_received(), "snapshot")) == {"seq", "calls", "waiting",
-                                                            "occupancy"}
+    assert set(first(staff.get_received(), "snapshot")) == {"seq", "calls", "waiting", "occupancy"}
     mine = api.as_("reception").post("/tickets", {"office": "ORGT"}).json
     received = staff.get_received()
     assert ("occupancy_changed" in names(received)) is hears_occupancy
@@ -174,8 +184,15 @@ def test_display_role_token_gets_display_safe_payloads(sock, api, tokens):
     received = display.get_received()
     assert "ticket_changed" not in names(received)
     called = first(received, "ticket_called")
-    assert set(called["ticket"]) == {"code", "office", "number", "status", "desk", "called_at",
-                                     "recalls"}
+    assert set(called["ticket"]) == {
+        "code",
+        "office",
+        "number",
+        "status",
+        "desk",
+        "called_at",
+        "recalls",
+    }
 
 
 def test_payloads_are_as_the_contract_says(sock, api, tokens):
@@ -192,12 +209,18 @@ def test_payloads_are_as_the_contract_says(sock, api, tokens):
     assert [call["recall"] for call in calls] == [False, True]
     assert calls[1]["ticket"]["recalls"] == 1
     assert first(received, "queue_changed") == {
-        "seq": first(received, "queue_changed")["seq"], "office": "OAC", "waiting": 1}
+        "seq": first(received, "queue_changed")["seq"],
+        "office": "OAC",
+        "waiting": 1,
+    }
     changed = first(received, "ticket_changed")
     assert set(changed) == {"seq", "ticket"} and changed["ticket"]["id"] == ticket["id"]
     occupancy = first(reception.get_received(), "occupancy_changed")
     assert {k: occupancy[k] for k in ("inside", "limit", "full")} == {
-        "inside": 2, "limit": 50, "full": False}
+        "inside": 2,
+        "limit": 50,
+        "full": False,
+    }
 
 
 def test_a_screen_hears_its_own_settings_change_and_no_other(app, client, sock, screens):
@@ -207,11 +230,13 @@ def test_a_screen_hears_its_own_settings_change_and_no_other(app, client, sock, 
     db = connect(app.config["DATABASE"])
     screen_id = displays.find_by_key(db, screens["omic"])["id"]
     db.close()
-    app.config["WTF_CSRF_ENABLED"] = False   # CSRF on admin forms is tested in test_admin
+    app.config["WTF_CSRF_ENABLED"] = False  # CSRF on admin forms is tested in test_admin
     admin = app.test_client()
     log_in(app, admin, "admin")
-    saved = admin.post(f"/admin/displays/{screen_id}", data={
-        "offices": ["OMIC", "OFIM"], "language": "es", "message": "Nou missatge"})
+    saved = admin.post(
+        f"/admin/displays/{screen_id}",
+        data={"offices": ["OMIC", "OFIM"], "language": "es", "message": "Nou missatge"},
+    )
     assert saved.status_code == 302
     changed = [m["args"][0] for m in omic.get_received() if m["name"] == "display_changed"]
     assert [c["display"]["message"] for c in changed] == ["Nou missatge"]
@@ -229,8 +254,7 @@ def test_a_screen_connecting_on_a_new_day_starts_it(sock, screens, api, monkeypa
     assert state["occupancy"]["inside"] == 0
 
 
-def test_revoking_a_token_on_the_admin_page_closes_its_open_connections(
-        app, sock, tokens):
+def test_revoking_a_token_on_the_admin_page_closes_its_open_connections(app, sock, tokens):
     db = connect(app.config["DATABASE"])
     try:
         token = accounts.create_token(db, "door-tablet", "reception")
@@ -238,7 +262,7 @@ def test_revoking_a_token_on_the_admin_page_closes_its_open_connections(
         db.close()
     tablet, desk_app = sock({"token": token}), sock({"token": tokens["clerk"]})
     assert tablet.is_connected() and desk_app.is_connected()
-    app.config["WTF_CSRF_ENABLED"] = False   # CSRF on admin forms is tested in test_admin
+    app.config["WTF_CSRF_ENABLED"] = False  # CSRF on admin forms is tested in test_admin
     admin = app.test_client()
     log_in(app, admin, "admin")
     assert admin.post("/admin/tokens/revoke", data={"name": "door-tablet"}).status_code == 302

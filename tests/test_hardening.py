@@ -3,6 +3,7 @@ still sees: megabyte frames and thousands of idle connections do not stall the t
 second server on the same port says so and stops, a chunked body is read, a call made while
 Redis is down still reaches a screen on another process, and logging out closes the user's
 live connections in every process."""
+
 import os
 import re
 import resource
@@ -16,15 +17,16 @@ import time
 import pytest
 import requests
 
-from helpers import csrf_token, ticket_id
-from live_clients import WAIT_S
 from queue_app import serving, socket_guard
 from queue_app.day import ensure_today
+
+from helpers import csrf_token, ticket_id
+from live_clients import WAIT_S
 from servers import RUN_PY, RawWebSocket, RedisServer, ServerPool, masked_frame
 
 pytestmark = pytest.mark.slow
 
-IDLE_EACH = 1000     # half-sent HTTP requests, and as many silent WebSockets
+IDLE_EACH = 1000  # half-sent HTTP requests, and as many silent WebSockets
 # A frame of "about a megabyte" that Engine.IO's default limit (1,000,000 bytes) let in.
 NEAR_A_MEGABYTE = b"4" + b"x" * 900_000
 
@@ -44,8 +46,13 @@ def server(town_hall):
 
 
 def call(server, token, method, path, json=None, expect=None):
-    response = requests.request(method, f"{server.url}/api/v1{path}", json=json, timeout=WAIT_S,
-                                headers={"Authorization": f"Bearer {token}"})
+    response = requests.request(
+        method,
+        f"{server.url}/api/v1{path}",
+        json=json,
+        timeout=WAIT_S,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     if expect is not None:
         assert response.status_code == expect, response.text
     return response
@@ -84,7 +91,7 @@ def closed_by_server(sockets, timeout):
         for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
             try:
                 data = key.fileobj.recv(65536)
-            except BlockingIOError:   # woken with nothing to read after all
+            except BlockingIOError:  # woken with nothing to read after all
                 continue
             except ConnectionResetError:
                 data = b""
@@ -109,15 +116,16 @@ def many_files():
 
 # 3. Megabyte frames ------------------------------------------------------------------------
 
+
 def test_a_megabyte_frame_is_refused_from_its_header(server):
     """The server reads the frame's declared length and answers "message too big" (close
     code 1009) without waiting for, or reading, the megabyte itself."""
     with websocket(server) as sock:
-        sock.sendall(masked_frame(NEAR_A_MEGABYTE)[:14])   # the header and mask only
+        sock.sendall(masked_frame(NEAR_A_MEGABYTE)[:14])  # the header and mask only
         closing = sock.recv(4096)
-        assert closing[:1] == b"\x88"                         # a close frame ...
-        assert int.from_bytes(closing[2:4], "big") == 1009    # ... "message too big"
-        assert sock.recv(4096) == b""                          # and the connection closed
+        assert closing[:1] == b"\x88"  # a close frame ...
+        assert int.from_bytes(closing[2:4], "big") == 1009  # ... "message too big"
+        assert sock.recv(4096) == b""  # and the connection closed
 
 
 def test_while_one_client_sends_megabyte_frames_everyone_else_is_served(server, town_hall):
@@ -129,10 +137,10 @@ def test_while_one_client_sends_megabyte_frames_everyone_else_is_served(server, 
         while not stop.is_set():
             try:
                 with websocket(server) as sock:
-                    while not stop.is_set():   # frame after frame, as long as it may
+                    while not stop.is_set():  # frame after frame, as long as it may
                         attempts.append(1)
                         sock.sendall(big)
-            except OSError:   # the server closed it: again, on a new connection
+            except OSError:  # the server closed it: again, on a new connection
                 pass
 
     attacker = threading.Thread(target=abuse, daemon=True)
@@ -141,8 +149,9 @@ def test_while_one_client_sends_megabyte_frames_everyone_else_is_served(server, 
         wait_until(lambda: len(attempts) >= 3)
         for _ in range(20):
             assert requests.get(f"{server.url}/login", timeout=WAIT_S).status_code == 200
-            state = requests.get(f"{server.url}/api/v1/displays/{town_hall[1]}/state",
-                                 timeout=WAIT_S)
+            state = requests.get(
+                f"{server.url}/api/v1/displays/{town_hall[1]}/state", timeout=WAIT_S
+            )
             assert state.status_code == 200
     finally:
         stop.set()
@@ -164,7 +173,7 @@ def test_a_message_in_many_small_frames_is_refused_when_it_grows_too_long(server
                     piece = masked_frame(b"x" * 4000, opcode=0x0, final=False)
                     while not stop.is_set():
                         sock.sendall(piece)
-            except OSError as error:   # the server closed it
+            except OSError as error:  # the server closed it
                 endings.append(error)
 
     streamer = threading.Thread(target=stream, daemon=True)
@@ -172,14 +181,20 @@ def test_a_message_in_many_small_frames_is_refused_when_it_grows_too_long(server
     try:
         wait_until(lambda: len(endings) >= 3)
         for _ in range(20):
-            assert requests.get(f"{server.url}/api/v1/displays/{town_hall[1]}/state",
-                                timeout=WAIT_S).status_code == 200
+            assert (
+                requests.get(
+                    f"{server.url}/api/v1/displays/{town_hall[1]}/state", timeout=WAIT_S
+                ).status_code
+                == 200
+            )
     finally:
         stop.set()
         streamer.join(WAIT_S)
-    with websocket(server, source="127.0.0.2") as sock:   # what the streaming client was told
-        sock.sendall(masked_frame(b"4" + b"x" * 2000, final=False)
-                     + masked_frame(b"x" * 4000, opcode=0x0, final=False))
+    with websocket(server, source="127.0.0.2") as sock:  # what the streaming client was told
+        sock.sendall(
+            masked_frame(b"4" + b"x" * 2000, final=False)
+            + masked_frame(b"x" * 4000, opcode=0x0, final=False)
+        )
         closing = sock.recv(4096)
         assert closing[:1] == b"\x88" and int.from_bytes(closing[2:4], "big") == 1009
 
@@ -187,8 +202,11 @@ def test_a_message_in_many_small_frames_is_refused_when_it_grows_too_long(server
 def test_a_long_polling_post_above_the_limit_is_refused(server):
     handshake = requests.get(f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=WAIT_S)
     sid = re.search(r'"sid":"([^"]+)"', handshake.text)[1]
-    answer = requests.post(f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}",
-                           data="4" + "x" * (socket_guard.MAX_MESSAGE_BYTES * 4), timeout=WAIT_S)
+    answer = requests.post(
+        f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}",
+        data="4" + "x" * (socket_guard.MAX_MESSAGE_BYTES * 4),
+        timeout=WAIT_S,
+    )
     assert answer.status_code == 413
     # The session it tried to use is not stuck either: its next poll is answered with
     # Engine.IO's close packet once the server closes it as anonymous, and then it is gone.
@@ -200,8 +218,10 @@ def test_a_long_polling_post_above_the_limit_is_refused(server):
 
 # 4. Idle connections -------------------------------------------------------------------------
 
+
 def test_two_thousand_idle_connections_do_not_starve_a_new_client(
-        server, town_hall, listeners, many_files):
+    server, town_hall, listeners, many_files
+):
     """A thousand half-sent requests and a thousand WebSockets that never log in are open;
     a TV and a reception system connecting now are served as usual, and the server closes
     the idle ones itself (requests after the head deadline, sockets after the login one)."""
@@ -209,14 +229,13 @@ def test_two_thousand_idle_connections_do_not_starve_a_new_client(
     try:
         for _ in range(IDLE_EACH):
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_S)
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: torn\r\n")   # never finished
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: torn\r\n")  # never finished
             idle.append(sock)
         for source in addresses(IDLE_EACH // 100) * 100:
             idle.append(websocket(server, source=source))
 
         assert requests.get(f"{server.url}/login", timeout=WAIT_S).status_code == 200
-        call(server, town_hall[2]["reception"], "POST", "/tickets", {"office": "OAC"},
-             expect=201)
+        call(server, town_hall[2]["reception"], "POST", "/tickets", {"office": "OAC"}, expect=201)
         display = listeners(server.url, {"screen": town_hall[1]})
         assert display.wait_for("snapshot")["waiting"]["OAC"] == 1
 
@@ -228,7 +247,8 @@ def test_two_thousand_idle_connections_do_not_starve_a_new_client(
 
 
 def test_one_address_opening_connections_as_fast_as_it_can_is_slowed_and_others_served(
-        server, town_hall, listeners):
+    server, town_hall, listeners
+):
     """Each Engine.IO handshake costs the server's core; one address may open a burst of
     them (every device behind one carrier address reconnecting after a restart), then gets
     429, while another address, and a TV, connect as usual."""
@@ -260,11 +280,25 @@ class SourceAddress(requests.adapters.HTTPAdapter):
 
 # 5. A taken port -----------------------------------------------------------------------------
 
+
 def test_a_second_server_on_a_taken_port_says_so_and_stops(server, town_hall):
     env = dict(os.environ, QUEUE_SECRET_KEY="torn-test-server", QUEUE_ASYNC_MODE="eventlet")
     second = subprocess.run(
-        [sys.executable, RUN_PY, "--host", "127.0.0.1", "--port", str(server.port),
-         "--db", town_hall[0]], env=env, capture_output=True, text=True, timeout=WAIT_S)
+        [
+            sys.executable,
+            RUN_PY,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(server.port),
+            "--db",
+            town_hall[0],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
     assert second.returncode != 0
     assert "already in use" in second.stderr
     assert requests.get(f"{server.url}/login", timeout=WAIT_S).status_code == 200
@@ -272,13 +306,21 @@ def test_a_second_server_on_a_taken_port_says_so_and_stops(server, town_hall):
 
 # 8. A chunked body ---------------------------------------------------------------------------
 
+
 def test_a_chunked_request_body_is_read(server, town_hall):
     def chunks():
         yield b'{"office": '
         yield b'"OMIC"}'
-    answer = requests.post(f"{server.url}/api/v1/tickets", data=chunks(), timeout=WAIT_S,
-                           headers={"Authorization": f"Bearer {town_hall[2]['reception']}",
-                                    "Content-Type": "application/json"})
+
+    answer = requests.post(
+        f"{server.url}/api/v1/tickets",
+        data=chunks(),
+        timeout=WAIT_S,
+        headers={
+            "Authorization": f"Bearer {town_hall[2]['reception']}",
+            "Content-Type": "application/json",
+        },
+    )
     assert answer.status_code == 201, answer.text
     assert answer.json()["code"] == "C001"
 
@@ -287,13 +329,19 @@ def test_a_chunked_body_above_the_limit_is_refused(server, town_hall):
     def chunks():
         for _ in range(100):
             yield b" " * 1024
-    answer = requests.post(f"{server.url}/api/v1/tickets", data=chunks(), timeout=WAIT_S,
-                           headers={"Authorization": f"Bearer {town_hall[2]['reception']}"})
+
+    answer = requests.post(
+        f"{server.url}/api/v1/tickets",
+        data=chunks(),
+        timeout=WAIT_S,
+        headers={"Authorization": f"Bearer {town_hall[2]['reception']}"},
+    )
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "too_large"
 
 
 # 7. Redis going away -------------------------------------------------------------------------
+
 
 def health(server):
     answer = requests.get(f"{server.url}/healthz", timeout=WAIT_S)
@@ -301,7 +349,8 @@ def health(server):
 
 
 def test_a_call_made_while_redis_is_down_reaches_a_screen_on_the_other_process(
-        town_hall, listeners, tmp_path):
+    town_hall, listeners, tmp_path
+):
     path, key, tokens = town_hall
     with RedisServer(tmp_path) as redis, ServerPool() as pool:
         env = {"QUEUE_MESSAGE_QUEUE": redis.url}
@@ -311,8 +360,9 @@ def test_a_call_made_while_redis_is_down_reaches_a_screen_on_the_other_process(
         display.wait_for("snapshot")
 
         redis.stop()
-        wait_until(lambda: health(server_a) == (503, {"status": "degraded",
-                                                      "degraded": ["message_queue"]}))
+        wait_until(
+            lambda: health(server_a) == (503, {"status": "degraded", "degraded": ["message_queue"]})
+        )
         call(server_a, tokens["reception"], "POST", "/tickets", {"office": "ORGT"}, expect=201)
         call(server_a, tokens["clerk"], "POST", "/desks/8/call-next", expect=200)
         called = display.wait_for("ticket_called")
@@ -320,34 +370,48 @@ def test_a_call_made_while_redis_is_down_reaches_a_screen_on_the_other_process(
 
         redis.start()
         wait_until(lambda: health(server_a)[0] == health(server_b)[0] == 200)
-        call(server_a, tokens["clerk"], "POST", f"/tickets/{ticket_id(path, 'T001')}/finish",
-             expect=200)
+        call(
+            server_a,
+            tokens["clerk"],
+            "POST",
+            f"/tickets/{ticket_id(path, 'T001')}/finish",
+            expect=200,
+        )
         call(server_a, tokens["reception"], "POST", "/tickets", {"office": "ORGT"}, expect=201)
         call(server_a, tokens["clerk"], "POST", "/desks/8/call-next", expect=200)
         display.wait_for("ticket_called", lambda p: p["ticket"]["code"] == "T002")
         calls = [p["ticket"]["code"] for name, p in display.received if name == "ticket_called"]
-        assert calls == ["T001", "T002"]   # each heard once
+        assert calls == ["T001", "T002"]  # each heard once
 
 
 # 2. Sessions across processes ---------------------------------------------------------------
 
+
 def test_logging_out_on_one_process_closes_the_users_sockets_on_another(
-        town_hall, listeners, tmp_path):
+    town_hall, listeners, tmp_path
+):
     path = town_hall[0]
     with RedisServer(tmp_path) as redis, ServerPool() as pool:
         env = {"QUEUE_MESSAGE_QUEUE": redis.url}
         server_a, server_b = pool.start(path, env=env), pool.start(path, env=env)
         browser = requests.Session()
         login = browser.get(f"{server_a.url}/login", timeout=WAIT_S)
-        browser.post(f"{server_a.url}/login", timeout=WAIT_S, data={
-            "username": "taulell1", "password": "taulell1-demo",
-            "csrf_token": csrf_token(login.text)})
+        browser.post(
+            f"{server_a.url}/login",
+            timeout=WAIT_S,
+            data={
+                "username": "taulell1",
+                "password": "taulell1-demo",
+                "csrf_token": csrf_token(login.text),
+            },
+        )
         cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
         desk_page = listeners(server_b.url, {"desk": 1}, {"Cookie": cookie})
         desk_page.wait_for("snapshot")
 
         page = browser.get(f"{server_a.url}/desk", timeout=WAIT_S)
-        browser.post(f"{server_a.url}/logout", data={"csrf_token": csrf_token(page.text)},
-                     timeout=WAIT_S)
+        browser.post(
+            f"{server_a.url}/logout", data={"csrf_token": csrf_token(page.text)}, timeout=WAIT_S
+        )
         desk_page.wait_for("disconnect")
         assert browser.get(f"{server_b.url}/api/v1/desks", timeout=WAIT_S).status_code == 401

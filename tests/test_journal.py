@@ -1,13 +1,15 @@
 """The event journal: every change recorded once, in order, and never rewritten."""
+
 import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
-from helpers import T0, MINUTE
 
 from queue_app import desks, journal, occupancy, tickets
 from queue_app.day import ensure_today
 from queue_app.db import write_transaction
+
+from helpers import MINUTE, T0
 
 
 @pytest.fixture
@@ -29,32 +31,43 @@ def test_every_change_is_journaled_in_order_with_a_rising_seq(db):
     # (what happens, the event types it must record at least)
     script = [
         (lambda at: ensure_today(db, at), {"day_started", "occupancy_changed"}),
-        (lambda at: keep("a", tickets.issue(db, "OAC", party_size=2, actor="recepcio", now=at)),
-         {"ticket_changed", "queue_changed", "occupancy_changed"}),
-        (lambda at: keep("b", tickets.issue(db, "OAC", actor="recepcio", now=at)),
-         {"ticket_changed", "queue_changed", "occupancy_changed"}),
-        (lambda at: tickets.call_next(db, 1, actor="taulell1", now=at),
-         {"ticket_called", "ticket_changed", "queue_changed"}),
+        (
+            lambda at: keep("a", tickets.issue(db, "OAC", party_size=2, actor="recepcio", now=at)),
+            {"ticket_changed", "queue_changed", "occupancy_changed"},
+        ),
+        (
+            lambda at: keep("b", tickets.issue(db, "OAC", actor="recepcio", now=at)),
+            {"ticket_changed", "queue_changed", "occupancy_changed"},
+        ),
+        (
+            lambda at: tickets.call_next(db, 1, actor="taulell1", now=at),
+            {"ticket_called", "ticket_changed", "queue_changed"},
+        ),
         (lambda at: tickets.recall(db, ids["a"], now=at), {"ticket_called", "ticket_changed"}),
         (lambda at: tickets.start(db, ids["a"], now=at), {"ticket_changed"}),
-        (lambda at: tickets.transfer(db, ids["a"], "HAB", now=at),
-         {"ticket_changed", "queue_changed"}),
+        (
+            lambda at: tickets.transfer(db, ids["a"], "HAB", now=at),
+            {"ticket_changed", "queue_changed"},
+        ),
         (lambda at: tickets.call_next(db, 7, now=at), {"ticket_called", "queue_changed"}),
-        (lambda at: tickets.no_show(db, ids["a"], now=at),
-         {"ticket_changed", "occupancy_changed"}),
+        (lambda at: tickets.no_show(db, ids["a"], now=at), {"ticket_changed", "occupancy_changed"}),
         (lambda at: tickets.call_next(db, 2, now=at), {"ticket_called", "queue_changed"}),
         (lambda at: tickets.finish(db, ids["b"], now=at), {"ticket_changed", "occupancy_changed"}),
         (lambda at: keep("c", tickets.issue(db, "OMIC", now=at)), {"ticket_changed"}),
-        (lambda at: tickets.cancel(db, ids["c"], now=at),
-         {"ticket_changed", "queue_changed", "occupancy_changed"}),
+        (
+            lambda at: tickets.cancel(db, ids["c"], now=at),
+            {"ticket_changed", "queue_changed", "occupancy_changed"},
+        ),
         (lambda at: desks.pause(db, 3, "lunch", now=at), {"desk_changed"}),
         (lambda at: desks.resume(db, 3, now=at), {"desk_changed"}),
         (lambda at: occupancy.enter(db, 3, now=at), {"occupancy_changed"}),
         (lambda at: occupancy.leave(db, 1, now=at), {"occupancy_changed"}),
         (lambda at: occupancy.set_counts(db, limit=40, now=at), {"occupancy_changed"}),
         (lambda at: keep("d", tickets.issue(db, "ORGT", now=at)), {"queue_changed"}),
-        (lambda at: ensure_today(db, at + timedelta(days=1)),
-         {"day_started", "ticket_changed", "queue_changed", "occupancy_changed"}),
+        (
+            lambda at: ensure_today(db, at + timedelta(days=1)),
+            {"day_started", "ticket_changed", "queue_changed", "occupancy_changed"},
+        ),
     ]
     start = journal.last_seq(db)  # the demo set-up journaled its users and display
     seen = []
@@ -83,8 +96,9 @@ def test_the_actor_is_recorded(db):
     tickets.call_next(db, 1, actor="taulell1", now=T0)
     tickets.finish(db, ticket["id"], actor="taulell1", now=T0)
     actors = [(e["seq"] <= issued, e["actor"]) for e in journal.since(db, seq)]
-    assert actors and all(actor == ("recepcio" if by_reception else "taulell1")
-                          for by_reception, actor in actors)
+    assert actors and all(
+        actor == ("recepcio" if by_reception else "taulell1") for by_reception, actor in actors
+    )
 
 
 def test_since_pages_through_the_journal_oldest_first(db):
@@ -98,13 +112,16 @@ def test_since_pages_through_the_journal_oldest_first(db):
     assert every[-1]["payload"]["inside"] == 5
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE events SET type = 'forged' WHERE seq = :seq",
-    "UPDATE events SET payload = '{}'",
-    "DELETE FROM events WHERE seq = :seq",
-    "DELETE FROM events",
-    "INSERT OR REPLACE INTO events (seq, at, type, payload) VALUES (:seq, 'x', 'forged', '{}')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE events SET type = 'forged' WHERE seq = :seq",
+        "UPDATE events SET payload = '{}'",
+        "DELETE FROM events WHERE seq = :seq",
+        "DELETE FROM events",
+        "INSERT OR REPLACE INTO events (seq, at, type, payload) VALUES (:seq, 'x', 'forged', '{}')",
+    ],
+)
 @pytest.mark.parametrize("recursive_triggers", [True, False])
 def test_the_journal_refuses_to_be_rewritten(db, statement, recursive_triggers):
     tickets.issue(db, "OAC", now=T0)

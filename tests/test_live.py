@@ -4,12 +4,14 @@ A call made over HTTP reaches a connected display; after the server is killed an
 started again, the display reconnects, resyncs and gets the calls it missed. With
 Redis, a call made on one server process reaches a display connected to another.
 """
+
 import pytest
 import requests
 
 from queue_app import displays, tickets
 from queue_app.day import ensure_today
 from queue_app.db import connect
+
 from helpers import ticket_id
 from live_clients import WAIT_S
 from servers import RedisServer, ServerPool
@@ -25,15 +27,19 @@ def town_hall(db, tmp_path, tokens):
 
 
 def api(server, role_token, method, path, json=None):
-    response = requests.request(method, f"{server.url}/api/v1{path}", json=json, timeout=WAIT_S,
-                                headers={"Authorization": f"Bearer {role_token}"})
+    response = requests.request(
+        method,
+        f"{server.url}/api/v1{path}",
+        json=json,
+        timeout=WAIT_S,
+        headers={"Authorization": f"Bearer {role_token}"},
+    )
     assert response.status_code < 300, response.text
     return response.json() if response.content else None
 
 
 @pytest.mark.parametrize("mode", ["eventlet", "threading"])
-def test_display_hears_calls_and_catches_up_after_a_server_restart(
-        mode, town_hall, listeners):
+def test_display_hears_calls_and_catches_up_after_a_server_restart(mode, town_hall, listeners):
     path, screen, tokens = town_hall
     with ServerPool() as pool:
         server = pool.start(path, mode=mode)

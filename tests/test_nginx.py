@@ -10,6 +10,7 @@ whoever runs the tests, and drops `user`. Every swap must match exactly once.
 Idle clients come from several loopback addresses (Linux routes all of 127.0.0.0/8 to lo),
 as many clients would, each address under the per-address limit.
 """
+
 import contextlib
 import json
 import os
@@ -24,9 +25,10 @@ import threading
 import pytest
 import requests
 import socketio
-import websocket   # websocket-client, python-socketio's own (its client extra)
+import websocket  # websocket-client, python-socketio's own (its client extra)
 
 from queue_app.day import ensure_today
+
 from servers import ServerPool, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,14 +37,14 @@ WAIT_S = 10
 # More than the 768 worker_connections of Debian's nginx.conf on each of two cores (1536),
 # and than nginx's default of 512.
 IDLE_CONNECTIONS = 2000
-IDLE_ADDRESSES = [f"127.0.0.{last}" for last in range(2, 42)]   # 50 connections each
-PER_ADDRESS = 100   # limit_conn torn_addr in nginx.conf
+IDLE_ADDRESSES = [f"127.0.0.{last}" for last in range(2, 42)]  # 50 connections each
+PER_ADDRESS = 100  # limit_conn torn_addr in nginx.conf
 # limit_req zone=torn_sio burst=200 in nginx.conf: more than PER_ADDRESS, so that an address
 # may open all the sockets limit_conn lets it hold at once.
 SIO_BURST = 200
-HANDSHAKES_AT_MOST = 1000   # so many back to back outlast the burst, however slow the machine
+HANDSHAKES_AT_MOST = 1000  # so many back to back outlast the burst, however slow the machine
 ENGINE_IO = "/socket.io/?EIO=4&transport="
-HALF_REQUEST = b"GET /api/v1/offices HTTP/1.1\r\nHost: 127.0.0.1\r\n"   # no blank line: unfinished
+HALF_REQUEST = b"GET /api/v1/offices HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # no blank line: unfinished
 SHORT_HEADER_TIMEOUT = (r"client_header_timeout 10s;", "client_header_timeout 2s;")
 
 pytestmark = pytest.mark.slow
@@ -52,8 +54,10 @@ def nginx_config(prefix, upstream_port, http_port, https_port, cert, key, extra_
     """The repository's nginx.conf with only its addresses, ports and paths swapped."""
     with open(CONFIG) as source:
         text = source.read()
-    temp_paths = "".join(f"\n    {kind}_temp_path {prefix}/{kind};"
-                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp_paths = "".join(
+        f"\n    {kind}_temp_path {prefix}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     swaps = [
         (r"^user \S+;\n", ""),
         (r"^pid \S+;", f"pid {prefix}/nginx.pid;"),
@@ -96,24 +100,49 @@ def proxied(request, db, tmp_path, tokens):
     screen_key = db.execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
     cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
     # An EC key: two thousand TLS handshakes take a moment, not many seconds.
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
     with as_many_open_files_as_allowed(), ServerPool() as pool:
         torn = pool.start(str(tmp_path / "queue.db"), env={"QUEUE_BEHIND_PROXY": "1"})
         http_port, https_port = free_port(), free_port()
         prefix = tmp_path / "nginx"
         prefix.mkdir()
-        (prefix / "nginx.conf").write_text(nginx_config(
-            prefix, torn.port, http_port, https_port, cert, key,
-            getattr(request, "param", ())))
+        (prefix / "nginx.conf").write_text(
+            nginx_config(
+                prefix, torn.port, http_port, https_port, cert, key, getattr(request, "param", ())
+            )
+        )
         process = subprocess.Popen(
             [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         lines = []
         try:
-            for line in process.stderr:   # it says so once it listens and has a worker
+            for line in process.stderr:  # it says so once it listens and has a worker
                 lines.append(line)
                 if "start worker process" in line:
                     break
@@ -121,9 +150,14 @@ def proxied(request, db, tmp_path, tokens):
                 pytest.fail("nginx did not start:\n" + "".join(lines))
             drain = threading.Thread(target=process.stderr.read, daemon=True)
             drain.start()
-            yield {"https": f"https://127.0.0.1:{https_port}",
-                   "http": f"http://127.0.0.1:{http_port}", "https_port": https_port,
-                   "cert": cert, "screen": screen_key, "tokens": tokens}
+            yield {
+                "https": f"https://127.0.0.1:{https_port}",
+                "http": f"http://127.0.0.1:{http_port}",
+                "https_port": https_port,
+                "cert": cert,
+                "screen": screen_key,
+                "tokens": tokens,
+            }
         finally:
             process.terminate()
             process.wait(WAIT_S)
@@ -132,8 +166,7 @@ def proxied(request, db, tmp_path, tokens):
 
 def open_connection(port, source, context=None):
     """A TCP connection to nginx from the loopback address ``source``; TLS with ``context``."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S,
-                                    source_address=(source, 0))
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S, source_address=(source, 0))
     if context is None:
         return sock
     try:
@@ -150,7 +183,7 @@ def closed_by_server(sock):
         data = sock.recv(4096)
     except TimeoutError:
         return False
-    except OSError:   # reset (reset_timedout_connection) or a TLS connection cut short
+    except OSError:  # reset (reset_timedout_connection) or a TLS connection cut short
         return True
     return data == b"" or data.startswith(b"HTTP/1.1 408")
 
@@ -162,7 +195,7 @@ def waiting_quietly(sock):
     """
     sock.setblocking(False)
     try:
-        sock.recv(1)   # b"" (closed) or data (an answer): either way, not waiting any more
+        sock.recv(1)  # b"" (closed) or data (an answer): either way, not waiting any more
         return False
     except (BlockingIOError, ssl.SSLWantReadError):
         return True
@@ -175,8 +208,9 @@ def waiting_quietly(sock):
 def status_from(source, port, cert, path):
     """The HTTP status nginx answers a GET of ``path`` from the address ``source``."""
     with open_connection(port, source, ssl.create_default_context(cafile=cert)) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+        )
         status_line = sock.makefile("rb").readline()
     return int(status_line.split()[1])
 
@@ -189,14 +223,17 @@ def engineio_handshake(port, source, cert, transport):
     with open_connection(port, source, context) as sock:
         if transport == "websocket":
             try:
-                ws = websocket.create_connection(f"wss://127.0.0.1:{port}{ENGINE_IO}websocket",
-                                                 timeout=WAIT_S, socket=sock)
+                ws = websocket.create_connection(
+                    f"wss://127.0.0.1:{port}{ENGINE_IO}websocket", timeout=WAIT_S, socket=sock
+                )
             except websocket.WebSocketBadStatusException as refused:
                 return refused.status_code, ""
             with contextlib.closing(ws):
                 return ws.status, ws.recv()
-        sock.sendall(f"GET {ENGINE_IO}polling HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"GET {ENGINE_IO}polling HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
         head, _, body = sock.makefile("rb").read().partition(b"\r\n\r\n")
     return int(head.split()[1]), body.decode()
 
@@ -208,8 +245,9 @@ def is_open_packet(packet):
 
 def test_http_is_redirected_to_https(proxied):
     """A browser asking for http:// is sent to the same address over https://."""
-    response = requests.get(proxied["http"] + "/api/v1/offices", allow_redirects=False,
-                            timeout=WAIT_S)
+    response = requests.get(
+        proxied["http"] + "/api/v1/offices", allow_redirects=False, timeout=WAIT_S
+    )
     assert response.status_code == 301
     assert response.headers["Location"].startswith("https://127.0.0.1")
 
@@ -217,8 +255,9 @@ def test_http_is_redirected_to_https(proxied):
 def test_api_and_calls_go_through_https_and_the_websocket(proxied):
     """A TV connected through the proxy's WebSocket hears the call a clerk makes."""
     base, cert, tokens = proxied["https"], proxied["cert"], proxied["tokens"]
-    state = requests.get(f"{base}/api/v1/displays/{proxied['screen']}/state", verify=cert,
-                         timeout=WAIT_S)
+    state = requests.get(
+        f"{base}/api/v1/displays/{proxied['screen']}/state", verify=cert, timeout=WAIT_S
+    )
     assert state.status_code == 200 and state.json()["calls"] == []
 
     heard = threading.Event()
@@ -232,15 +271,22 @@ def test_api_and_calls_go_through_https_and_the_websocket(proxied):
         calls.append(payload)
         heard.set()
 
-    client.connect(base, auth={"screen": proxied["screen"]}, transports=["websocket"],
-                   wait_timeout=WAIT_S)
+    client.connect(
+        base, auth={"screen": proxied["screen"]}, transports=["websocket"], wait_timeout=WAIT_S
+    )
     try:
         assert client.transport() == "websocket"
-        for role, path, body in (("reception", "/tickets", {"office": "OAC"}),
-                                 ("clerk", "/desks/1/call-next", None)):
-            response = requests.post(f"{base}/api/v1{path}", json=body, verify=cert,
-                                     timeout=WAIT_S,
-                                     headers={"Authorization": f"Bearer {tokens[role]}"})
+        for role, path, body in (
+            ("reception", "/tickets", {"office": "OAC"}),
+            ("clerk", "/desks/1/call-next", None),
+        ):
+            response = requests.post(
+                f"{base}/api/v1{path}",
+                json=body,
+                verify=cert,
+                timeout=WAIT_S,
+                headers={"Authorization": f"Bearer {tokens[role]}"},
+            )
             assert response.status_code in (200, 201), response.text
         assert heard.wait(WAIT_S), "the call did not come through the proxy's websocket"
         assert (calls[0]["ticket"]["code"], calls[0]["desk"]) == ("A001", "Taulell 1")
@@ -250,16 +296,19 @@ def test_api_and_calls_go_through_https_and_the_websocket(proxied):
 
 def test_the_staff_session_cookie_is_secure_over_https(proxied):
     """Logging in over HTTPS gives a session cookie marked Secure and HttpOnly."""
-    browser = requests.Session()   # (verify per request: an environment CA bundle would win)
+    browser = requests.Session()  # (verify per request: an environment CA bundle would win)
     form = browser.get(proxied["https"] + "/login", verify=proxied["cert"], timeout=WAIT_S).text
     token = form.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    response = browser.post(proxied["https"] + "/login", allow_redirects=False, timeout=WAIT_S,
-                            verify=proxied["cert"],
-                            # Over HTTPS Flask-WTF also wants a same-site Referer, as browsers
-                            # send it (ProxyFix tells it the request is secure).
-                            headers={"Referer": proxied["https"] + "/login"},
-                            data={"csrf_token": token, "username": "recepcio",
-                                  "password": "recepcio-demo"})
+    response = browser.post(
+        proxied["https"] + "/login",
+        allow_redirects=False,
+        timeout=WAIT_S,
+        verify=proxied["cert"],
+        # Over HTTPS Flask-WTF also wants a same-site Referer, as browsers
+        # send it (ProxyFix tells it the request is secure).
+        headers={"Referer": proxied["https"] + "/login"},
+        data={"csrf_token": token, "username": "recepcio", "password": "recepcio-demo"},
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/reception")
     cookie = response.headers["Set-Cookie"]
@@ -271,23 +320,28 @@ def test_two_thousand_half_sent_requests_do_not_starve_a_new_client(proxied):
     (more than Debian's 768 worker_connections on each of two cores), a TV loading its state
     still gets it, and nginx still holds every half-sent one: it has room for them all."""
     if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < IDLE_CONNECTIONS + 200:
-        pytest.fail("this process may not open enough files for the idle connections:"
-                    " raise its limit (ulimit -n)")
+        pytest.fail(
+            "this process may not open enough files for the idle connections:"
+            " raise its limit (ulimit -n)"
+        )
     port, cert = proxied["https_port"], proxied["cert"]
     context = ssl.create_default_context(cafile=cert)
     idle = []
     try:
         for number in range(IDLE_CONNECTIONS):
             try:
-                idle.append(open_connection(port, IDLE_ADDRESSES[number % len(IDLE_ADDRESSES)],
-                                            context))
+                idle.append(
+                    open_connection(port, IDLE_ADDRESSES[number % len(IDLE_ADDRESSES)], context)
+                )
                 idle[-1].sendall(HALF_REQUEST)
             except OSError as error:
                 pytest.fail(f"nginx stopped answering after {number} idle connections: {error}")
         try:
             response = requests.get(
                 f"{proxied['https']}/api/v1/displays/{proxied['screen']}/state",
-                verify=cert, timeout=WAIT_S)
+                verify=cert,
+                timeout=WAIT_S,
+            )
         except requests.RequestException as error:
             pytest.fail(f"a new client got no answer next to {len(idle)} idle ones: {error}")
         assert response.status_code == 200 and response.json()["calls"] == []
@@ -311,8 +365,10 @@ def test_one_address_is_refused_beyond_its_connections_and_others_are_served(pro
 
     def open_socket():
         return websocket.create_connection(
-            f"wss://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", timeout=WAIT_S,
-            socket=open_connection(port, greedy, context))
+            f"wss://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
+            timeout=WAIT_S,
+            socket=open_connection(port, greedy, context),
+        )
 
     with contextlib.ExitStack() as sockets:
         tvs = []
@@ -320,11 +376,11 @@ def test_one_address_is_refused_beyond_its_connections_and_others_are_served(pro
             tvs.append(open_socket())
             sockets.callback(tvs[-1].close)
         for tv in tvs:
-            assert tv.recv().startswith("0")   # Engine.IO's open
-            tv.send("40" + json.dumps({"screen": screen}))   # Socket.IO's connect, as a TV
-        for tv in tvs:   # the answers, once all have asked (as a hundred TVs would)
+            assert tv.recv().startswith("0")  # Engine.IO's open
+            tv.send("40" + json.dumps({"screen": screen}))  # Socket.IO's connect, as a TV
+        for tv in tvs:  # the answers, once all have asked (as a hundred TVs would)
             reply = tv.recv()
-            while not reply.startswith(("40", "44")):   # events may come before it
+            while not reply.startswith(("40", "44")):  # events may come before it
                 reply = tv.recv()
             assert reply.startswith("40"), f"a TV was not let in: {reply}"
 
@@ -343,8 +399,10 @@ def test_half_sent_requests_are_dropped_after_the_header_timeout(proxied):
     that it stops holding one of nginx's connections."""
     port = proxied["https_port"]
     context = ssl.create_default_context(cafile=proxied["cert"])
-    with open_connection(port, "127.0.0.2", context) as half_request, \
-            open_connection(port, "127.0.0.2") as silent:
+    with (
+        open_connection(port, "127.0.0.2", context) as half_request,
+        open_connection(port, "127.0.0.2") as silent,
+    ):
         half_request.sendall(HALF_REQUEST)
         assert closed_by_server(half_request), "a half-sent request was kept past the timeout"
         assert closed_by_server(silent), "a silent connection was kept past the timeout"
@@ -373,11 +431,12 @@ def test_one_address_opening_sockets_as_fast_as_it_can_is_slowed_and_others_are_
         assert (status, is_open_packet(packet)) == (expected[transport], True), (status, packet)
         if not any(refused.values()):
             answered += 1
-    assert all(refused.values()), \
+    assert all(refused.values()), (
         f"{number + 1} handshakes back to back from one address, refused: {refused}"
+    )
     assert answered > SIO_BURST, f"only {answered} handshakes answered before the first 429"
 
-    for transport in transports * 2:   # a handful from elsewhere, the greedy one refused
+    for transport in transports * 2:  # a handful from elsewhere, the greedy one refused
         status, packet = engineio_handshake(port, other, cert, transport)
         assert (status, is_open_packet(packet)) == (expected[transport], True), (status, packet)
     assert status_from(greedy, port, cert, f"/api/v1/displays/{screen}/state") == 200
@@ -387,8 +446,9 @@ def test_one_address_opening_sockets_as_fast_as_it_can_is_slowed_and_others_are_
     http.verify = cert
     client = socketio.Client(http_session=http, reconnection=False)
     client.on("snapshot", lambda payload: snapshot.set())
-    client.connect(proxied["https"], auth={"screen": screen}, transports=["websocket"],
-                   wait_timeout=WAIT_S)
+    client.connect(
+        proxied["https"], auth={"screen": screen}, transports=["websocket"], wait_timeout=WAIT_S
+    )
     try:
         assert snapshot.wait(WAIT_S), "a TV connected but got no snapshot"
     finally:

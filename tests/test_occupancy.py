@@ -1,13 +1,14 @@
 """The building's occupancy: tickets admit their party, final states let it out, the limit holds."""
+
 from datetime import timedelta
 
 import pytest
-from helpers import T0, MINUTE, db_state
 
 from queue_app import occupancy, tickets
 from queue_app.day import ensure_today
-
 from queue_app.errors import CapacityFull, InvalidInput
+
+from helpers import MINUTE, T0, db_state
 
 
 @pytest.fixture
@@ -72,9 +73,12 @@ def _end_by_cancel_serving(db, ticket_id, at):
 
 
 ENDINGS = {
-    "done": _end_by_finish, "done_after_start": _end_by_finish_after_start,
-    "no_show": _end_by_no_show, "cancelled_waiting": _end_by_cancel_waiting,
-    "cancelled_called": _end_by_cancel_called, "cancelled_serving": _end_by_cancel_serving,
+    "done": _end_by_finish,
+    "done_after_start": _end_by_finish_after_start,
+    "no_show": _end_by_no_show,
+    "cancelled_waiting": _end_by_cancel_waiting,
+    "cancelled_called": _end_by_cancel_called,
+    "cancelled_serving": _end_by_cancel_serving,
 }
 
 
@@ -187,11 +191,20 @@ def test_door_counts_must_be_whole_numbers_from_one(db, change, count):
 
 def test_admin_corrects_inside_and_limit(db):
     assert occupancy.set_counts(db, inside=7, now=T0).value == {
-        "inside": 7, "limit": 50, "full": False}
+        "inside": 7,
+        "limit": 50,
+        "full": False,
+    }
     assert occupancy.set_counts(db, limit=8, now=T0).value == {
-        "inside": 7, "limit": 8, "full": False}
+        "inside": 7,
+        "limit": 8,
+        "full": False,
+    }
     assert occupancy.set_counts(db, inside=0, limit=100000, now=T0).value == {
-        "inside": 0, "limit": 100000, "full": False}
+        "inside": 0,
+        "limit": 100000,
+        "full": False,
+    }
     assert occupancy.set_counts(db, now=T0).value == {"inside": 0, "limit": 100000, "full": False}
 
 
@@ -206,11 +219,25 @@ def test_admin_may_set_inside_above_the_limit_and_then_nobody_is_admitted(db):
     assert issue(db)["code"] == "A001"
 
 
-@pytest.mark.parametrize("fields", [
-    {"inside": -1}, {"inside": 100001}, {"inside": True}, {"inside": "3"}, {"inside": 2.5},
-    {"limit": 0}, {"limit": -5}, {"limit": 100001}, {"limit": False}, {"limit": "10"},
-    {"limit": 10.0}, {"inside": 5, "limit": 0}, {"inside": -1, "limit": 10},
-], ids=repr)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"inside": -1},
+        {"inside": 100001},
+        {"inside": True},
+        {"inside": "3"},
+        {"inside": 2.5},
+        {"limit": 0},
+        {"limit": -5},
+        {"limit": 100001},
+        {"limit": False},
+        {"limit": "10"},
+        {"limit": 10.0},
+        {"inside": 5, "limit": 0},
+        {"inside": -1, "limit": 10},
+    ],
+    ids=repr,
+)
 def test_admin_counts_are_validated_and_a_bad_one_writes_nothing(db, fields):
     occupancy.enter(db, 3, now=T0)
     before = snapshot(db)

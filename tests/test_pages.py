@@ -1,16 +1,22 @@
 """The pages with the Flask test client: login and logout, each role's page, CSRF, language,
 the printable ticket and the citizen's page; and the citizen's live place in the queue."""
+
 import html
 import re
 
 import pytest
 
-from helpers import csrf_token, form_login
 from queue_app import socketio
 from queue_app.db import connect
 
-LANDING = {"recepcio": "/reception", "taulell3": "/desk", "admin": "/admin",
-           "pantalla": "/display-login"}
+from helpers import csrf_token, form_login
+
+LANDING = {
+    "recepcio": "/reception",
+    "taulell3": "/desk",
+    "admin": "/admin",
+    "pantalla": "/display-login",
+}
 
 
 @pytest.fixture
@@ -45,15 +51,22 @@ def test_each_role_lands_on_its_own_page(client, username, request):
 
 
 def test_login_goes_back_where_it_was_asked_but_never_off_site(client):
-    assert form_login(client, "taulell1", next_="/desk?choose=1").headers["Location"] == \
-        "/desk?choose=1"
+    assert (
+        form_login(client, "taulell1", next_="/desk?choose=1").headers["Location"]
+        == "/desk?choose=1"
+    )
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/desk").get_data(True))})
     for elsewhere in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         assert form_login(client, "taulell1", next_=elsewhere).headers["Location"] == "/desk"
 
 
-@pytest.mark.parametrize("path", ["/language/es?next=/login%0d%0aSet-Cookie:%20x=1",
-                                  "/login?next=/desk%0aLocation:%20https://evil.example"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/language/es?next=/login%0d%0aSet-Cookie:%20x=1",
+        "/login?next=/desk%0aLocation:%20https://evil.example",
+    ],
+)
 def test_a_header_smuggled_into_next_gets_a_readable_400_page(client, path):
     response = client.get(path)
     assert response.status_code == 400
@@ -79,9 +92,9 @@ def test_a_wrong_password_stays_on_the_login_page(client):
 def test_a_form_post_without_its_csrf_token_is_refused(client):
     response = client.post("/login", data={"username": "recepcio", "password": "recepcio-demo"})
     assert response.status_code == 400
-    assert client.get("/reception").status_code == 302   # not logged in
+    assert client.get("/reception").status_code == 302  # not logged in
     form_login(client, "recepcio")
-    assert client.post("/logout").status_code == 400        # a forged logout does nothing
+    assert client.post("/logout").status_code == 400  # a forged logout does nothing
     assert client.get("/reception").status_code == 200
 
 
@@ -94,8 +107,15 @@ def test_logout_asks_on_get_and_logs_out_on_post(client):
     assert client.get("/reception").status_code == 302
 
 
-@pytest.mark.parametrize("username, path", [("taulell1", "/reception"), ("taulell1", "/admin"),
-                                            ("recepcio", "/desk"), ("recepcio", "/admin")])
+@pytest.mark.parametrize(
+    "username, path",
+    [
+        ("taulell1", "/reception"),
+        ("taulell1", "/admin"),
+        ("recepcio", "/desk"),
+        ("recepcio", "/admin"),
+    ],
+)
 def test_pages_refuse_other_roles(client, username, path):
     form_login(client, username)
     response = client.get(path)
@@ -114,7 +134,7 @@ def test_the_api_needs_the_pages_csrf_token_from_a_session(client):
     token = csrf_token(client.get("/reception").get_data(as_text=True))
     refused = client.post("/api/v1/tickets", json={"office": "OAC"})
     assert refused.status_code == 400 and "CSRF" in refused.json["error"]["message"]
-    assert client.get("/api/v1/tickets").json == []   # nothing was issued
+    assert client.get("/api/v1/tickets").json == []  # nothing was issued
     issued = client.post("/api/v1/tickets", json={"office": "OAC"}, headers={"X-CSRFToken": token})
     assert issued.status_code == 201
     # A session of another role is told 403 first, token or not.
@@ -128,7 +148,7 @@ def test_bearer_tokens_need_no_csrf_token(api):
 
 
 def test_the_language_switch_keeps_the_choice_in_the_session(client):
-    assert 'lang="ca"' in client.get("/login").get_data(as_text=True)   # Catalan first
+    assert 'lang="ca"' in client.get("/login").get_data(as_text=True)  # Catalan first
     assert "Entra" in client.get("/login").get_data(as_text=True)
     response = client.get("/language/es?next=/login")
     assert response.headers["Location"] == "/login"
@@ -145,8 +165,9 @@ def test_the_desk_choice_is_a_form_post_and_is_remembered(client):
     chooser = client.get("/desk").get_data(as_text=True)
     assert 'id="desk-choice"' in chooser and "Taulell 8" in chooser
     token = csrf_token(chooser)
-    assert client.post("/desk", data={"desk": "3", "csrf_token": token}).headers["Location"] \
-        == "/desk"
+    assert (
+        client.post("/desk", data={"desk": "3", "csrf_token": token}).headers["Location"] == "/desk"
+    )
     page = client.get("/desk").get_data(as_text=True)
     assert 'data-desk="3"' in page and "Taulell 3" in page
     assert 'id="desk-choice"' in client.get("/desk?choose=1").get_data(as_text=True)
@@ -158,15 +179,18 @@ def test_a_link_from_elsewhere_cannot_move_a_clerk_to_another_desk(client):
     form_login(client, "taulell3")
     token = csrf_token(client.get("/desk").get_data(as_text=True))
     client.post("/desk", data={"desk": "3", "csrf_token": token})
-    client.get("/desk?desk=5")                                 # a link on another site
-    assert client.post("/desk", data={"desk": "5"}).status_code == 400   # a form without CSRF
+    client.get("/desk?desk=5")  # a link on another site
+    assert client.post("/desk", data={"desk": "5"}).status_code == 400  # a form without CSRF
     page = client.get("/desk").get_data(as_text=True)
     assert 'data-desk="3"' in page and 'data-desk="5"' not in page
 
 
 def test_the_printable_ticket_has_its_code_and_qr_code(client, api):
-    ticket = api.as_("reception").post("/tickets", {"office": "OMIC", "priority": True,
-                                                    "party_size": 3}).json
+    ticket = (
+        api.as_("reception")
+        .post("/tickets", {"office": "OMIC", "priority": True, "party_size": 3})
+        .json
+    )
     form_login(client, "recepcio")
     page = html.unescape(client.get(f"/reception/tickets/{ticket['id']}/print").get_data(True))
     assert ticket["code"] == "C001" and ">C001<" in page
@@ -191,11 +215,20 @@ def test_pages_have_no_inline_script_or_style(client, api):
     ticket = api.as_("reception").post("/tickets", {"office": "OAC"}).json
     pages = [client.get("/login"), client.get(f"/t/{ticket['token']}")]
     form_login(client, "admin")
-    pages += [client.get(path) for path in ("/reception", "/desk", "/desk?choose=1", "/admin",
-                                            f"/reception/tickets/{ticket['id']}/print")]
+    pages += [
+        client.get(path)
+        for path in (
+            "/reception",
+            "/desk",
+            "/desk?choose=1",
+            "/admin",
+            f"/reception/tickets/{ticket['id']}/print",
+        )
+    ]
     token = csrf_token(client.get("/desk?choose=1").get_data(as_text=True))
-    pages.append(client.post("/desk", data={"desk": "1", "csrf_token": token},
-                             follow_redirects=True))
+    pages.append(
+        client.post("/desk", data={"desk": "1", "csrf_token": token}, follow_redirects=True)
+    )
     for response in pages:
         html = response.get_data(as_text=True)
         assert response.status_code == 200
@@ -205,27 +238,34 @@ def test_pages_have_no_inline_script_or_style(client, api):
 
 # The citizen's live place in the queue ------------------------------------------------------
 
+
 def received_tickets(connection):
-    return [message["args"][0]["ticket"] for message in connection.get_received()
-            if message["name"] == "ticket_changed"]
+    return [
+        message["args"][0]["ticket"]
+        for message in connection.get_received()
+        if message["name"] == "ticket_changed"
+    ]
 
 
 def test_a_waiting_citizen_hears_its_place_move_up(app, client, api):
-    first, second, third = (api.as_("reception").post("/tickets", {"office": "OAC"}).json
-                            for _ in range(3))
+    first, second, third = (
+        api.as_("reception").post("/tickets", {"office": "OAC"}).json for _ in range(3)
+    )
     omic = api.as_("reception").post("/tickets", {"office": "OMIC"}).json
-    citizens = {ticket["code"]: socketio.test_client(app, auth={"ticket": ticket["token"]})
-                for ticket in (second, third, omic)}
+    citizens = {
+        ticket["code"]: socketio.test_client(app, auth={"ticket": ticket["token"]})
+        for ticket in (second, third, omic)
+    }
     for connection in citizens.values():
         connection.get_received()
     called = api.as_("clerk").post("/desks/1/call-next").json
     assert called["code"] == first["code"]
     heard = received_tickets(citizens["A003"])
-    assert [t["position"] for t in heard] == [1]            # was 2: one fewer ahead
+    assert [t["position"] for t in heard] == [1]  # was 2: one fewer ahead
     assert heard[0]["estimated_wait_s"] is not None and "id" not in heard[0]
     assert [t["position"] for t in received_tickets(citizens["A002"])] == [0]
-    assert received_tickets(citizens["C001"]) == []         # another queue: nothing moved
-    api.as_("clerk").post("/desks/5/pause")                 # OMIC's only desk
+    assert received_tickets(citizens["C001"]) == []  # another queue: nothing moved
+    api.as_("clerk").post("/desks/5/pause")  # OMIC's only desk
     assert received_tickets(citizens["C001"])[0]["estimated_wait_s"] is None
     for connection in citizens.values():
         connection.disconnect()

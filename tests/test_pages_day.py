@@ -4,6 +4,7 @@ the full building refuses a ticket, roles are kept apart; and the printed ticket
 
 Every wait is for something on the page (Playwright's ``expect``), never a sleep.
 """
+
 import os
 import re
 import subprocess
@@ -12,9 +13,10 @@ import pytest
 import zxingcpp
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, PHONE, WAIT_MS, save_screenshot
 from queue_app import desks
 from queue_app.db import connect
+
+from conftest import DESKTOP, PHONE, WAIT_MS, save_screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +28,8 @@ expect.set_options(timeout=WAIT_MS)
 def row(page, code):
     """The row of today's list on the reception page that shows ``code``."""
     return page.locator("#tickets tbody tr").filter(
-        has=page.locator(".code", has_text=re.compile(f"^{code}$")))
+        has=page.locator(".code", has_text=re.compile(f"^{code}$"))
+    )
 
 
 def printed_code(reception):
@@ -39,8 +42,11 @@ def issue(reception, office, code):
 
 
 def token_of(live, code):
-    return next(t["token"] for t in live.api("reception", "GET", "/tickets", expect=200)
-                if t["code"] == code)
+    return next(
+        t["token"]
+        for t in live.api("reception", "GET", "/tickets", expect=200)
+        if t["code"] == code
+    )
 
 
 def keep_screenshot(page, name, in_docs=False):
@@ -65,7 +71,7 @@ def test_a_whole_day_at_the_desks(live, people):
     expect(clerk.locator("#desk")).to_have_attribute("data-chimes", "1")
     issue(reception, "OAC", "A002")
     issue(reception, "OAC", "A003")
-    reception.keyboard.press("2")                       # the second office by keyboard: OMIC
+    reception.keyboard.press("2")  # the second office by keyboard: OMIC
     expect(printed_code(reception)).to_have_text("C001")
     expect(clerk.locator("#waiting li")).to_have_count(3)
     expect(clerk.locator("#waiting li .code")).to_have_text(["A001", "A002", "A003"])
@@ -76,27 +82,27 @@ def test_a_whole_day_at_the_desks(live, people):
     expect(citizen.locator(".ahead")).to_have_text("2")
     keep_screenshot(citizen, "ticket-phone-waiting.png", in_docs=True)
 
-    clerk.locator("#call-next").dblclick()              # a double press calls once
+    clerk.locator("#call-next").dblclick()  # a double press calls once
     expect(clerk.locator("#ticket-code")).to_have_text("A001")
     expect(clerk.locator("#status-line")).not_to_have_class(re.compile("error"))
     expect(row(reception, "A001")).to_have_attribute("data-status", "called")
-    expect(citizen.locator(".ahead")).to_have_text("1")    # moved up, pushed to the phone
+    expect(citizen.locator(".ahead")).to_have_text("1")  # moved up, pushed to the phone
     expect(clerk.locator("#waiting li .code")).to_have_text(["A002", "A003"])
     keep_screenshot(clerk, "desk-desktop.png", in_docs=True)
 
-    clerk.keyboard.press("r")                           # recall
+    clerk.keyboard.press("r")  # recall
     expect(clerk.locator("#ticket-facts")).to_contain_text("1")
     expect(clerk.locator("[data-action=start]")).to_be_visible()
     clerk.click("[data-action=start]")
     expect(clerk.locator("#ticket-card")).to_have_class(re.compile("serving"))
-    for action in ("start", "recall", "no-show"):         # not allowed while serving
+    for action in ("start", "recall", "no-show"):  # not allowed while serving
         expect(clerk.locator(f"[data-action={action}]")).to_be_hidden()
     expect(row(reception, "A001")).to_have_attribute("data-status", "serving")
     clerk.click("[data-action=finish]")
     expect(clerk.locator("#call-next")).to_be_visible()
     expect(row(reception, "A001")).to_have_attribute("data-status", "done")
 
-    clerk.keyboard.press("Space")                       # call next by keyboard
+    clerk.keyboard.press("Space")  # call next by keyboard
     expect(clerk.locator("#ticket-code")).to_have_text("A002")
     expect(citizen.locator(".ahead-label")).to_have_text(re.compile(".+"))
     clerk.click("[data-action=no-show]")
@@ -122,11 +128,11 @@ def test_a_whole_day_at_the_desks(live, people):
     expect(citizen.locator("body")).to_have_class(re.compile("called"))
     keep_screenshot(citizen, "ticket-phone.png", in_docs=True)
 
-    expect(clerk.locator("#nobody")).to_be_visible()     # OAC's queue is empty now
+    expect(clerk.locator("#nobody")).to_be_visible()  # OAC's queue is empty now
     clerk.click("#pause")
     expect(clerk.locator("#paused-banner")).to_be_visible()
     expect(clerk.locator("#call-next")).to_be_disabled()
-    clerk.keyboard.press("p")                            # resume
+    clerk.keyboard.press("p")  # resume
     expect(clerk.locator("#paused-banner")).to_be_hidden()
 
     # Reception: search, cancel (a second press confirms), reprint.
@@ -198,7 +204,7 @@ def test_a_full_building_refuses_the_next_ticket(live, people):
     reception.keyboard.press("1")
     expect(printed_code(reception)).to_have_text("A001")
     expect(reception.locator("#inside")).to_have_text("50")
-    reception.keyboard.press("s")                         # an exit by keyboard
+    reception.keyboard.press("s")  # an exit by keyboard
     expect(reception.locator("#inside")).to_have_text("49")
 
 
@@ -225,33 +231,40 @@ def test_each_role_keeps_to_its_own_page(live, people):
 
 
 def _pdf_text(path):
-    return subprocess.run(["pdftotext", "-layout", path, "-"], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", path, "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def _pdf_grey_pixels(path, tmp_path):
     """Rasterise the PDF's first page at 300 dpi into grey pixels (a PGM file)."""
-    subprocess.run(["pdftoppm", "-r", "300", "-gray", "-singlefile", path,
-                    str(tmp_path / "ticket")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "300", "-gray", "-singlefile", path, str(tmp_path / "ticket")],
+        check=True,
+    )
     raw = (tmp_path / "ticket.pgm").read_bytes()
     magic, width, height, _maxval, pixels = raw.split(maxsplit=4)
     assert magic == b"P5"
     width, height = int(width), int(height)
-    return memoryview(pixels[:width * height]).cast("B", (height, width))
+    return memoryview(pixels[: width * height]).cast("B", (height, width))
 
 
 def test_the_printed_ticket_is_80_mm_wide_with_its_code_and_qr_code(live, people, tmp_path):
-    ticket = live.api("reception", "POST", "/tickets",
-                      {"office": "OFIM", "priority": True, "party_size": 2}, expect=201)
+    ticket = live.api(
+        "reception",
+        "POST",
+        "/tickets",
+        {"office": "OFIM", "priority": True, "party_size": 2},
+        expect=201,
+    )
     reception = people.log_in("recepcio")
     reception.goto(f"{live.url}/reception/tickets/{ticket['id']}/print")
     expect(reception.locator(".code")).to_have_text("I001")
     pdf = tmp_path / "ticket.pdf"
     reception.pdf(path=str(pdf), width="80mm", height="150mm", print_background=True)
-    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True,
-                          text=True).stdout
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
     width_pt = float(re.search(r"Page size:\s+([\d.]+) x", info).group(1))
-    assert abs(width_pt - 80 / 25.4 * 72) < 1                  # 80 mm
+    assert abs(width_pt - 80 / 25.4 * 72) < 1  # 80 mm
     assert re.search(r"Pages:\s+1\b", info)
     text = _pdf_text(str(pdf))
     assert "I001" in text and "Oficina d'Acollida" in text

@@ -1,14 +1,30 @@
 """A server killed outright (power cut, OOM killer) loses nothing it acknowledged."""
+
 import pytest
 import requests
 
 from queue_app import displays
+
 from servers import ServerPool
 
 # What a ticket is, as opposed to how it looks from the queue right now (position, wait).
-STORED_FIELDS = ("id", "code", "office", "number", "kind", "priority", "party_size", "status",
-                 "desk", "issued_at", "called_at", "started_at", "finished_at", "recalls",
-                 "token")
+STORED_FIELDS = (
+    "id",
+    "code",
+    "office",
+    "number",
+    "kind",
+    "priority",
+    "party_size",
+    "status",
+    "desk",
+    "issued_at",
+    "called_at",
+    "started_at",
+    "finished_at",
+    "recalls",
+    "token",
+)
 
 
 @pytest.fixture
@@ -33,8 +49,12 @@ class Caller:
 
     def __call__(self, role, method, path, json=None, expect=200):
         answer = self.http.request(
-            method, self.base + path, json=json, timeout=30,
-            headers={"Authorization": f"Bearer {self.tokens[role]}"} if role else {})
+            method,
+            self.base + path,
+            json=json,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.tokens[role]}"} if role else {},
+        )
         assert answer.status_code == expect, answer.text
         return answer.json() if answer.content else None
 
@@ -45,8 +65,7 @@ def stored(ticket):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["eventlet", "threading"])
-def test_killed_server_loses_nothing_it_acknowledged(mode, db, tmp_path, tokens, servers,
-                                                     http):
+def test_killed_server_loses_nothing_it_acknowledged(mode, db, tmp_path, tokens, servers, http):
     path = str(tmp_path / "queue.db")
     screen_key = displays.list_displays(db)[0]["key"]
     server = servers.start(path, mode=mode)
@@ -59,8 +78,9 @@ def test_killed_server_loses_nothing_it_acknowledged(mode, db, tmp_path, tokens,
     for desk_id in (1, 2, 5):
         ticket = api("clerk", "POST", f"/desks/{desk_id}/call-next")
         acknowledged[ticket["id"]] = ticket
-    a001, a002, c001 = (acknowledged[t["id"]] for t in
-                        api("clerk", "GET", "/tickets?status=called"))
+    a001, a002, c001 = (
+        acknowledged[t["id"]] for t in api("clerk", "GET", "/tickets?status=called")
+    )
     for ticket, action in ((a001, "start"), (a002, "finish"), (c001, "no-show")):
         acknowledged[ticket["id"]] = api("clerk", "POST", f"/tickets/{ticket['id']}/{action}")
     shown = api(None, "GET", f"/displays/{screen_key}/state")
@@ -73,10 +93,14 @@ def test_killed_server_loses_nothing_it_acknowledged(mode, db, tmp_path, tokens,
     api = Caller(http, server, tokens)
 
     listed = {ticket["id"]: ticket for ticket in api("reception", "GET", "/tickets")}
-    assert {i: stored(t) for i, t in listed.items()} == \
-        {i: stored(t) for i, t in acknowledged.items()}
-    assert [listed[a001["id"]]["status"], listed[a002["id"]]["status"],
-            listed[c001["id"]]["status"]] == ["serving", "done", "no_show"]
+    assert {i: stored(t) for i, t in listed.items()} == {
+        i: stored(t) for i, t in acknowledged.items()
+    }
+    assert [
+        listed[a001["id"]]["status"],
+        listed[a002["id"]]["status"],
+        listed[c001["id"]]["status"],
+    ] == ["serving", "done", "no_show"]
     assert api("reception", "GET", "/occupancy") == inside
     assert api(None, "GET", f"/displays/{screen_key}/state") == shown
 
@@ -86,5 +110,4 @@ def test_killed_server_loses_nothing_it_acknowledged(mode, db, tmp_path, tokens,
     assert api(None, "GET", f"/displays/{screen_key}/state")["seq"] > shown["seq"]
     a003 = api("clerk", "POST", "/desks/3/call-next")
     assert a003["code"] == "A003"
-    assert api(None, "GET", f"/displays/{screen_key}/state")["calls"][0]["ticket"]["code"] \
-        == "A003"
+    assert api(None, "GET", f"/displays/{screen_key}/state")["calls"][0]["ticket"]["code"] == "A003"

@@ -4,6 +4,7 @@ The model is written here from the contract (``shared/API.md`` and ``docs/api.md
 the code: it predicts which calls must be refused, the calling order, the count inside, and
 the status of every ticket; the database must agree after every step.
 """
+
 import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -16,8 +17,15 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from queue_app import clock, desks, journal, occupancy, seed, tickets
 from queue_app.day import ensure_today
 from queue_app.db import connect, write_transaction
-from queue_app.errors import (CapacityFull, DeskBusy, DeskPaused, InvalidTransition, NotFound,
-                              QueueError, UnknownOffice)
+from queue_app.errors import (
+    CapacityFull,
+    DeskBusy,
+    DeskPaused,
+    InvalidTransition,
+    NotFound,
+    QueueError,
+    UnknownOffice,
+)
 from queue_app.migrations import migrate
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -29,19 +37,32 @@ OFFICE_CODES = sorted(LETTERS)
 # The demo desks, plus one desk serving three offices so that the order across offices shows.
 DESKS = seed.DESKS + [("Taulell 9", ["OMIC", "OFIM", "HAB"])]
 DESK_IDS = list(range(1, len(DESKS) + 1))
-DESK_OFFICES = {desk_id: set(served) for desk_id, (_, served) in zip(DESK_IDS, DESKS)}
-DESK_NAMES = {desk_id: name for desk_id, (name, _) in zip(DESK_IDS, DESKS)}
+DESK_OFFICES = {desk_id: set(served) for desk_id, (_, served) in zip(DESK_IDS, DESKS, strict=True)}
+DESK_NAMES = {desk_id: name for desk_id, (name, _) in zip(DESK_IDS, DESKS, strict=True)}
 OPEN = {"waiting", "called", "serving"}
 HELD = {"called", "serving"}
 ALLOWED = {
-    "recall": {"called"}, "start": {"called"}, "finish": {"called", "serving"},
-    "no_show": {"called"}, "cancel": {"waiting", "called", "serving"},
+    "recall": {"called"},
+    "start": {"called"},
+    "finish": {"called", "serving"},
+    "no_show": {"called"},
+    "cancel": {"waiting", "called", "serving"},
     "transfer": {"waiting", "called", "serving"},
 }
-RESULT = {"recall": "called", "start": "serving", "finish": "done", "no_show": "no_show",
-          "cancel": "cancelled"}
-ACTIONS = {"recall": tickets.recall, "start": tickets.start, "finish": tickets.finish,
-           "no_show": tickets.no_show, "cancel": tickets.cancel}
+RESULT = {
+    "recall": "called",
+    "start": "serving",
+    "finish": "done",
+    "no_show": "no_show",
+    "cancel": "cancelled",
+}
+ACTIONS = {
+    "recall": tickets.recall,
+    "start": tickets.start,
+    "finish": tickets.finish,
+    "no_show": tickets.no_show,
+    "cancel": tickets.cancel,
+}
 DUE_BEFORE = timedelta(minutes=5)
 
 _template = None
@@ -55,14 +76,20 @@ def fresh_db():
         migrate(_template)
         with write_transaction(_template):
             for position, (code, letter, name) in enumerate(seed.OFFICES):
-                _template.execute("INSERT INTO offices (code, name, letter, position)"
-                                  " VALUES (?, ?, ?, ?)", [code, name, letter, position])
-            for desk_id, (name, served) in zip(DESK_IDS, DESKS):
-                _template.execute("INSERT INTO desks (id, name, position) VALUES (?, ?, ?)",
-                                  [desk_id, name, desk_id])
+                _template.execute(
+                    "INSERT INTO offices (code, name, letter, position) VALUES (?, ?, ?, ?)",
+                    [code, name, letter, position],
+                )
+            for desk_id, (name, served) in zip(DESK_IDS, DESKS, strict=True):
+                _template.execute(
+                    "INSERT INTO desks (id, name, position) VALUES (?, ?, ?)",
+                    [desk_id, name, desk_id],
+                )
                 for office in served:
-                    _template.execute("INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
-                                      [desk_id, office])
+                    _template.execute(
+                        "INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
+                        [desk_id, office],
+                    )
     db = connect(":memory:")
     _template.conn.backup(db.conn)
     return db
@@ -149,9 +176,11 @@ class TownHall(RuleBasedStateMachine):
             "tickets": {row["id"]: tuple(row) for row in self.db.execute("SELECT * FROM tickets")},
             "settings": sorted(tuple(row) for row in self.db.execute("SELECT * FROM settings")),
             "desks": sorted(tuple(row) for row in self.db.execute("SELECT * FROM desks")),
-            "waiting": dict(self.db.execute(
-                "SELECT office, COUNT(*) FROM tickets WHERE status = 'waiting' GROUP BY office"
-            ).fetchall()),
+            "waiting": dict(
+                self.db.execute(
+                    "SELECT office, COUNT(*) FROM tickets WHERE status = 'waiting' GROUP BY office"
+                ).fetchall()
+            ),
             "last_seq": journal.last_seq(self.db),
         }
 
@@ -197,8 +226,9 @@ class TownHall(RuleBasedStateMachine):
             assert last.get("occupancy") == occupancy.read(self.db)
         for ticket_id, row in after["tickets"].items():
             if before["tickets"].get(ticket_id) != row:
-                status = self.db.execute("SELECT status FROM tickets WHERE id = ?",
-                                         [ticket_id]).fetchone()[0]
+                status = self.db.execute(
+                    "SELECT status FROM tickets WHERE id = ?", [ticket_id]
+                ).fetchone()[0]
                 assert last.get(("ticket", ticket_id)) == status, ticket_id
 
     def pick(self, index, held):
@@ -212,14 +242,23 @@ class TownHall(RuleBasedStateMachine):
 
     # Setting up ---------------------------------------------------------------------------
 
-    @initialize(limit=st.sampled_from([20, 50]), queue=st.lists(st.tuples(
-        st.sampled_from(OFFICE_CODES), st.sampled_from(["walk_in", "appointment", "urgent"]),
-        st.booleans()), max_size=12))
+    @initialize(
+        limit=st.sampled_from([20, 50]),
+        queue=st.lists(
+            st.tuples(
+                st.sampled_from(OFFICE_CODES),
+                st.sampled_from(["walk_in", "appointment", "urgent"]),
+                st.booleans(),
+            ),
+            max_size=12,
+        ),
+    )
     def open_the_building(self, limit, queue):
         """The doors open: the building's limit is set and a morning queue forms."""
         model, rolled = self.begin()
         outcome = self.attempt(
-            lambda: occupancy.set_counts(self.db, limit=limit, now=self.now), (), rolled)
+            lambda: occupancy.set_counts(self.db, limit=limit, now=self.now), (), rolled
+        )
         assert outcome.value == {"inside": 0, "limit": limit, "full": False}
         model.limit = limit
         self.model = model
@@ -232,7 +271,8 @@ class TownHall(RuleBasedStateMachine):
     issue_args = {
         "office": st.sampled_from(OFFICE_CODES),
         "kind": st.sampled_from(["walk_in", "walk_in", "appointment", "urgent"]),
-        "priority": st.booleans(), "party_size": st.integers(1, 3) | st.integers(1, 20),
+        "priority": st.booleans(),
+        "party_size": st.integers(1, 3) | st.integers(1, 20),
         "booked_in": st.none() | st.integers(-30, 90),
     }
 
@@ -250,18 +290,32 @@ class TownHall(RuleBasedStateMachine):
         if kind == "appointment" and booked_in is not None:
             booked = self.now + timedelta(minutes=booked_in)
         refusals = (CapacityFull,) if model.inside + party_size > model.limit else ()
-        outcome = self.attempt(lambda: tickets.issue(
-            self.db, office, kind, priority, party_size, booked, now=self.now), refusals, rolled)
+        outcome = self.attempt(
+            lambda: tickets.issue(
+                self.db, office, kind, priority, party_size, booked, now=self.now
+            ),
+            refusals,
+            rolled,
+        )
         if outcome is None:
             return
         ticket = outcome.value
-        number = 1 + sum(1 for t in model.tickets.values()
-                         if t.issued_office == office and t.day == model.day)
+        number = 1 + sum(
+            1 for t in model.tickets.values() if t.issued_office == office and t.day == model.day
+        )
         assert ticket["code"] == f"{LETTERS[office]}{number:03d}"
         assert (ticket["status"], ticket["office"], ticket["desk"]) == ("waiting", office, None)
         model.tickets[ticket["id"]] = Ticket(
-            "waiting", office, office, model.day, kind, priority, party_size, self.now,
-            booked or self.now if kind == "appointment" else None)
+            "waiting",
+            office,
+            office,
+            model.day,
+            kind,
+            priority,
+            party_size,
+            self.now,
+            booked or self.now if kind == "appointment" else None,
+        )
         model.inside += party_size
         self.model = model
 
@@ -270,14 +324,16 @@ class TownHall(RuleBasedStateMachine):
         model, rolled = self.begin()
         if entering:
             refusals = (CapacityFull,) if model.inside + count > model.limit else ()
-            outcome = self.attempt(lambda: occupancy.enter(self.db, count, now=self.now),
-                                   refusals, rolled)
+            outcome = self.attempt(
+                lambda: occupancy.enter(self.db, count, now=self.now), refusals, rolled
+            )
             if outcome is None:
                 return
             model.inside += count
         else:
-            outcome = self.attempt(lambda: occupancy.leave(self.db, count, now=self.now), (),
-                                   rolled)
+            outcome = self.attempt(
+                lambda: occupancy.leave(self.db, count, now=self.now), (), rolled
+            )
             model.inside = max(0, model.inside - count)
         assert outcome.value["inside"] == model.inside
         self.model = model
@@ -306,10 +362,14 @@ class TownHall(RuleBasedStateMachine):
             refusals += (DeskPaused,)
         if model.holder_of(desk_id):
             refusals += (DeskBusy,)
-        waiting = {i: t for i, t in model.tickets.items()
-                   if t.status == "waiting" and t.office in DESK_OFFICES[desk_id]}
-        outcome = self.attempt(lambda: tickets.call_next(self.db, desk_id, now=self.now),
-                               refusals, rolled)
+        waiting = {
+            i: t
+            for i, t in model.tickets.items()
+            if t.status == "waiting" and t.office in DESK_OFFICES[desk_id]
+        }
+        outcome = self.attempt(
+            lambda: tickets.call_next(self.db, desk_id, now=self.now), refusals, rolled
+        )
         if outcome is None:
             return
         called = outcome.value
@@ -333,13 +393,11 @@ class TownHall(RuleBasedStateMachine):
         model.paused = model.paused | {desk_id} if paused else model.paused - {desk_id}
         self.model = model
 
-    @rule(action=st.sampled_from(sorted(ACTIONS)), index=st.integers(0, 50),
-          held=st.booleans())
+    @rule(action=st.sampled_from(sorted(ACTIONS)), index=st.integers(0, 50), held=st.booleans())
     def act_on_ticket(self, action, index, held):
         self.act(action, index, held)
 
-    @rule(action=st.sampled_from(sorted(ACTIONS)), index=st.integers(0, 50),
-          held=st.booleans())
+    @rule(action=st.sampled_from(sorted(ACTIONS)), index=st.integers(0, 50), held=st.booleans())
     def act_on_another_ticket(self, action, index, held):
         self.act(action, index, held)
 
@@ -353,8 +411,9 @@ class TownHall(RuleBasedStateMachine):
             refusals = (InvalidTransition,)
         else:
             refusals = ()
-        outcome = self.attempt(lambda: ACTIONS[action](self.db, ticket_id, now=self.now),
-                               refusals, rolled)
+        outcome = self.attempt(
+            lambda: ACTIONS[action](self.db, ticket_id, now=self.now), refusals, rolled
+        )
         if outcome is None:
             return
         ticket.status = RESULT[action]
@@ -366,8 +425,11 @@ class TownHall(RuleBasedStateMachine):
         assert outcome.value["recalls"] == ticket.recalls
         self.model = model
 
-    @rule(index=st.integers(0, 50), held=st.booleans(),
-          office=st.sampled_from(OFFICE_CODES + ["NOPE"]))
+    @rule(
+        index=st.integers(0, 50),
+        held=st.booleans(),
+        office=st.sampled_from(OFFICE_CODES + ["NOPE"]),
+    )
     def transfer(self, index, held, office):
         model, rolled = self.begin()
         ticket_id = self.pick(index, held)
@@ -383,8 +445,9 @@ class TownHall(RuleBasedStateMachine):
         if office not in LETTERS:
             refusals += (UnknownOffice,)
         before = tickets.find(self.db, ticket_id, self.now) if ticket else None
-        outcome = self.attempt(lambda: tickets.transfer(self.db, ticket_id, office, now=self.now),
-                               refusals, rolled)
+        outcome = self.attempt(
+            lambda: tickets.transfer(self.db, ticket_id, office, now=self.now), refusals, rolled
+        )
         if outcome is None:
             return
         moved = outcome.value
@@ -395,9 +458,12 @@ class TownHall(RuleBasedStateMachine):
 
     # Time ---------------------------------------------------------------------------------
 
-    @rule(minutes=st.integers(0, 20) | st.integers(0, 300),
-          tomorrow_at=st.integers(0, 24 * 60 - 1),
-          jump=st.sampled_from([False, False, False, True]), then_read=st.booleans())
+    @rule(
+        minutes=st.integers(0, 20) | st.integers(0, 300),
+        tomorrow_at=st.integers(0, 24 * 60 - 1),
+        jump=st.sampled_from([False, False, False, True]),
+        then_read=st.booleans(),
+    )
     def time_passes(self, minutes, tomorrow_at, jump, then_read):
         """Some minutes go by, or the clock jumps to a time of the next local day; then
         perhaps a reader (a display, a desk page) asks for the state."""
@@ -406,8 +472,9 @@ class TownHall(RuleBasedStateMachine):
         else:
             tomorrow = self.now.astimezone(MADRID).date() + timedelta(days=1)
             hour, minute = divmod(tomorrow_at, 60)
-            self.now = datetime(tomorrow.year, tomorrow.month, tomorrow.day, hour, minute,
-                                tzinfo=MADRID).astimezone(timezone.utc)
+            self.now = datetime(
+                tomorrow.year, tomorrow.month, tomorrow.day, hour, minute, tzinfo=MADRID
+            ).astimezone(timezone.utc)
         if then_read:
             model, rolled = self.begin()
             outcome = self.attempt(lambda: ensure_today(self.db, self.now), (), rolled)
@@ -420,7 +487,8 @@ class TownHall(RuleBasedStateMachine):
     def codes_are_unique_and_count_from_one_per_office_and_day(self):
         numbers = {}
         for office, day, number, code in self.db.execute(
-                "SELECT issued_office, day, number, code FROM tickets"):
+            "SELECT issued_office, day, number, code FROM tickets"
+        ):
             assert code == f"{LETTERS[office]}{number:03d}"
             numbers.setdefault((LETTERS[office], day), []).append(number)
         for found in numbers.values():
@@ -430,7 +498,8 @@ class TownHall(RuleBasedStateMachine):
     def a_desk_holds_at_most_one_ticket_of_its_offices(self):
         holders = {}
         for ticket_id, status, office, desk_id in self.db.execute(
-                "SELECT id, status, office, desk_id FROM tickets"):
+            "SELECT id, status, office, desk_id FROM tickets"
+        ):
             if status in HELD:
                 assert desk_id is not None and office in DESK_OFFICES[desk_id]
                 holders.setdefault(desk_id, []).append(ticket_id)
@@ -449,8 +518,10 @@ class TownHall(RuleBasedStateMachine):
 
     @invariant()
     def every_ticket_is_where_the_model_says(self):
-        found = {row[0]: (row[1], row[2], row[3], row[4]) for row in self.db.execute(
-            "SELECT id, status, office, desk_id, recalls FROM tickets")}
+        found = {
+            row[0]: (row[1], row[2], row[3], row[4])
+            for row in self.db.execute("SELECT id, status, office, desk_id, recalls FROM tickets")
+        }
         expected = {}
         for ticket_id, t in self.model.tickets.items():
             desk = t.desk if t.status in HELD else found.get(ticket_id, (None,) * 4)[2]
@@ -459,13 +530,19 @@ class TownHall(RuleBasedStateMachine):
 
     @invariant()
     def only_the_current_day_has_open_tickets(self):
-        days = {row[0] for row in self.db.execute(
-            "SELECT day FROM tickets WHERE status IN ('waiting', 'called', 'serving')")}
+        days = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT day FROM tickets WHERE status IN ('waiting', 'called', 'serving')"
+            )
+        }
         assert days <= {self.model.day}
 
 
 TownHall.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=40, deadline=None,
+    max_examples=100,
+    stateful_step_count=40,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_town_hall_rules = TownHall.TestCase

@@ -1,17 +1,19 @@
 """Security on every response, rate limits on the public entry points, hostile names and
 messages rendered inert, and the secret-key rule of run.py."""
+
 import os
 import re
 import subprocess
 import sys
 
 import pytest
-from conftest import DESKTOP
-from helpers import log_in
 from playwright.sync_api import expect
 
 from queue_app import displays
 from queue_app.db import connect, write_transaction
+
+from conftest import DESKTOP
+from helpers import log_in
 from servers import ROOT
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -58,7 +60,7 @@ def some_pages(app, client, api):
     log_in(app, client, "recepcio")
     responses["reception"] = client.get("/reception")
     for response in responses.values():
-        response.close()   # files are streamed: close them as a browser would
+        response.close()  # files are streamed: close them as a browser would
     return responses
 
 
@@ -78,36 +80,41 @@ def login_form_token(client):
 
 
 def test_the_session_cookie_is_httponly_and_samesite(client):
-    response = client.post("/login", data={"csrf_token": login_form_token(client),
-                                           "username": "recepcio",
-                                           "password": "recepcio-demo"})
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": login_form_token(client),
+            "username": "recepcio",
+            "password": "recepcio-demo",
+        },
+    )
     assert response.status_code == 302
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
 def test_login_attempts_are_limited_with_a_readable_429(app, client):
-    token = login_form_token(client)   # a guesser reads the form like anyone
+    token = login_form_token(client)  # a guesser reads the form like anyone
 
     def attempt():
-        return client.post("/login", data={"csrf_token": token, "username": "admin",
-                                           "password": "guess"})
+        return client.post(
+            "/login", data={"csrf_token": token, "username": "admin", "password": "guess"}
+        )
 
     answers = [attempt().status_code for _ in range(allowed(app, "RATELIMIT_LOGIN"))]
-    assert set(answers) == {200}   # the form again, saying the login failed
+    assert set(answers) == {200}  # the form again, saying the login failed
     refused = attempt()
     assert refused.status_code == 429
     assert "text/html" in refused.content_type
     assert "429" in refused.get_data(as_text=True)
-    assert client.get("/login").status_code == 200   # reading the page is not limited
+    assert client.get("/login").status_code == 200  # reading the page is not limited
 
 
 @pytest.mark.parametrize("path", ["/api/v1/tickets/{token}", "/api/v1/displays/{key}/state"])
 def test_public_api_is_limited_with_a_json_429(app, client, api, path):
     ticket = api.as_("reception").post("/tickets", {"office": "OAC"}).json
     url = path.format(token=ticket["token"], key=screen_key(app))
-    answers = [client.get(url).status_code
-               for _ in range(allowed(app, "RATELIMIT_PUBLIC"))]
+    answers = [client.get(url).status_code for _ in range(allowed(app, "RATELIMIT_PUBLIC"))]
     assert set(answers) == {200}
     refused = client.get(url)
     assert refused.status_code == 429
@@ -127,11 +134,16 @@ def test_hostile_office_names_and_messages_are_inert_on_every_page(app, client, 
     ticket = api.as_("reception").post("/tickets", {"office": "OAC"}).json
     api.as_("clerk").post("/desks/1/call-next")
     key = screen_key(app)
-    pages = {"display": client.get(f"/display/{key}"),
-             "ticket": client.get(f"/t/{ticket['token']}")}
-    for username, path in (("recepcio", "/reception"), ("recepcio",
-                                                        f"/reception/tickets/{ticket['id']}/print"),
-                           ("taulell1", "/desk"), ("admin", "/admin")):
+    pages = {
+        "display": client.get(f"/display/{key}"),
+        "ticket": client.get(f"/t/{ticket['token']}"),
+    }
+    for username, path in (
+        ("recepcio", "/reception"),
+        ("recepcio", f"/reception/tickets/{ticket['id']}/print"),
+        ("taulell1", "/desk"),
+        ("admin", "/admin"),
+    ):
         log_in(app, client, username)
         with client.session_transaction() as session:
             session["desk"] = 1
@@ -143,11 +155,18 @@ def test_hostile_office_names_and_messages_are_inert_on_every_page(app, client, 
 
 
 def test_run_py_refuses_to_serve_without_a_secret_key_outside_the_demo(tmp_path):
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("QUEUE_SECRET_KEY", "QUEUE_DEMO")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("QUEUE_SECRET_KEY", "QUEUE_DEMO")
+    }
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "run.py"), "--db", str(tmp_path / "q.db")],
-        env=env, capture_output=True, text=True, timeout=60)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "QUEUE_SECRET_KEY" in result.stderr
     assert not (tmp_path / "q.db").exists()
@@ -164,7 +183,7 @@ def test_pages_in_a_browser_keep_the_policy_and_show_hostile_text_as_text(live, 
 
     reception = watch(people.log_in("recepcio"))
     expect(reception.get_by_text(XSS).first).to_be_visible()
-    reception.keyboard.press("1")   # a ticket for OAC: its print preview has the QR code
+    reception.keyboard.press("1")  # a ticket for OAC: its print preview has the QR code
     expect(reception.frame_locator("#ticket-frame").locator(".code")).to_have_text("A001")
     clerk = watch(people.log_in("taulell1"))
     clerk.click("[data-desk='1']")

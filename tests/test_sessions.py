@@ -1,9 +1,11 @@
 """Staff sessions end when they should: no cookie outlives its user, its logout, its password
 or its role, and the user's live connections close with it."""
+
 import pytest
 
-from helpers import csrf_token, form_login
 from queue_app import accounts, socketio
+
+from helpers import csrf_token, form_login
 
 
 def signed_in(app, username):
@@ -58,11 +60,15 @@ def test_logging_out_ends_the_users_sessions_on_every_device(app):
     assert door_tablet.get("/api/v1/occupancy").status_code == 401
 
 
-@pytest.mark.parametrize("change", [
-    lambda db: accounts.set_password(db, "taulell1", "a-new-password", actor="admin"),
-    lambda db: accounts.set_role(db, "taulell1", "reception", actor="admin"),
-    lambda db: accounts.delete_user(db, "taulell1", actor="admin"),
-], ids=["password", "role", "deleted"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda db: accounts.set_password(db, "taulell1", "a-new-password", actor="admin"),
+        lambda db: accounts.set_role(db, "taulell1", "reception", actor="admin"),
+        lambda db: accounts.delete_user(db, "taulell1", actor="admin"),
+    ],
+    ids=["password", "role", "deleted"],
+)
 def test_an_administrators_change_ends_the_users_open_sessions(app, store, change):
     desk = signed_in(app, "taulell1")
     assert can_use_the_api(desk)
@@ -98,17 +104,25 @@ def test_the_users_live_connections_close_when_its_sessions_end(app, how):
     else:
         admin = signed_in(app, "admin")
         token = csrf_token(admin.get("/admin").get_data(as_text=True))
-        admin.post("/admin/users/password", data={
-            "username": "taulell1", "password": "a-new-password",
-            "password2": "a-new-password", "csrf_token": token})
+        admin.post(
+            "/admin/users/password",
+            data={
+                "username": "taulell1",
+                "password": "a-new-password",
+                "password2": "a-new-password",
+                "csrf_token": token,
+            },
+        )
     assert not mine.is_connected()
     assert theirs.is_connected()
 
 
 def test_the_journal_says_whose_sessions_ended_and_why_without_secrets(store):
     accounts.set_role(store, "taulell1", "reception", actor="admin")
-    row = store.execute("SELECT type, actor, payload FROM events WHERE type ="
-                        " 'user_sessions_ended' ORDER BY seq DESC LIMIT 1").fetchone()
+    row = store.execute(
+        "SELECT type, actor, payload FROM events WHERE type ="
+        " 'user_sessions_ended' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
     assert row["actor"] == "admin"
     assert '"reason": "role_changed"' in row["payload"]
     assert "session_key" not in row["payload"]

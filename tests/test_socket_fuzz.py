@@ -13,6 +13,7 @@ traceback in the server's log.
   without their attachments, unknown namespaces, deep nesting, frames over the size limit,
   text that is not UTF-8), logged in or not; and a flood of garbage while a TV connects.
 """
+
 import json
 import random
 import re
@@ -30,18 +31,48 @@ from websockets.sync.client import connect as open_websocket
 from queue_app import displays
 from queue_app import socketio as app_socketio
 from queue_app.db import get_db
+
 from helpers import log_in
 
 WAIT_S = 10
 EXAMPLES = 300
 # What a connection may hear; every one of them is a dict with the journal's int ``seq``.
-KNOWN_EVENTS = {"snapshot", "ticket_called", "queue_changed", "occupancy_changed",
-                "ticket_changed", "desk_changed", "display_changed", "display_retired",
-                "day_started"}
-FIELDS = ["screen", "token", "ticket", "desk", "since", "seq", "_placeholder", "num",
-          "__proto__", ""]
-NASTY_TEXT = ["", " ", "null", "OAC", "' OR 1=1 --", "%00", "\u202e", "\x00", "x" * 5000,
-              "\u00e9" * 3000, "torn_" + "z" * 43]
+KNOWN_EVENTS = {
+    "snapshot",
+    "ticket_called",
+    "queue_changed",
+    "occupancy_changed",
+    "ticket_changed",
+    "desk_changed",
+    "display_changed",
+    "display_retired",
+    "day_started",
+}
+FIELDS = [
+    "screen",
+    "token",
+    "ticket",
+    "desk",
+    "since",
+    "seq",
+    "_placeholder",
+    "num",
+    "__proto__",
+    "",
+]
+NASTY_TEXT = [
+    "",
+    " ",
+    "null",
+    "OAC",
+    "' OR 1=1 --",
+    "%00",
+    "\u202e",
+    "\x00",
+    "x" * 5000,
+    "\u00e9" * 3000,
+    "torn_" + "z" * 43,
+]
 
 
 # Generated payloads (Hypothesis) -----------------------------------------------------------
@@ -49,21 +80,27 @@ NASTY_TEXT = ["", " ", "null", "OAC", "' OR 1=1 --", "%00", "\u202e", "\x00", "x
 lone_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)  # "\ud800" in JSON
 texts = st.one_of(
     st.text(max_size=20),
-    st.text(st.characters(max_codepoint=0x1F), max_size=8),          # control characters
+    st.text(st.characters(max_codepoint=0x1F), max_size=8),  # control characters
     st.text(st.one_of(st.characters(), lone_surrogates), min_size=1, max_size=8),
-    st.sampled_from(NASTY_TEXT))
-edge_integers = st.sampled_from([0, -1, 1, 2**31, 2**63 - 1, 2**63, -2**63, -2**63 - 1, 2**64])
+    st.sampled_from(NASTY_TEXT),
+)
+edge_integers = st.sampled_from([0, -1, 1, 2**31, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64])
 json_scalars = st.one_of(
-    st.none(), st.booleans(),
-    st.integers(min_value=-2**70, max_value=2**70), edge_integers,
-    st.floats(),      # NaN and the infinities too: Python's JSON writes and reads them
-    texts)
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    edge_integers,
+    st.floats(),  # NaN and the infinities too: Python's JSON writes and reads them
+    texts,
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.one_of(st.sampled_from(FIELDS), texts), inner,
-                                            max_size=4)),
-    max_leaves=15)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(FIELDS), texts), inner, max_size=4),
+    ),
+    max_leaves=15,
+)
 
 
 def nested(depth, kind):
@@ -89,13 +126,17 @@ class Credentials:
         real = st.sampled_from(
             [{"screen": self.screen}, {"ticket": self.ticket}]
             + [{"token": token} for token in self.tokens.values()]
-            + [{"token": self.tokens["clerk"], "desk": desk} for desk in (1, 5, 99)])
-        keyed = st.fixed_dictionaries({}, optional={
-            "screen": st.one_of(st.just(self.screen), any_values),
-            "token": st.one_of(st.sampled_from(sorted(self.tokens.values())), any_values),
-            "ticket": st.one_of(st.just(self.ticket), any_values),
-            "desk": st.one_of(st.integers(-3, 12), edge_integers, any_values),
-        })
+            + [{"token": self.tokens["clerk"], "desk": desk} for desk in (1, 5, 99)]
+        )
+        keyed = st.fixed_dictionaries(
+            {},
+            optional={
+                "screen": st.one_of(st.just(self.screen), any_values),
+                "token": st.one_of(st.sampled_from(sorted(self.tokens.values())), any_values),
+                "ticket": st.one_of(st.just(self.ticket), any_values),
+                "desk": st.one_of(st.integers(-3, 12), edge_integers, any_values),
+            },
+        )
         extra = st.dictionaries(texts, json_values, max_size=2)
         mixed = st.builds(lambda extra, keyed: {**extra, **keyed}, extra, keyed)
         return st.one_of(any_values, mixed, real)
@@ -105,18 +146,35 @@ class Credentials:
         since = st.one_of(st.integers(0, 60), json_scalars)
         resync_args = st.one_of(
             st.tuples(st.fixed_dictionaries({"since": since})),
-            st.lists(any_values, max_size=4).map(tuple))
+            st.lists(any_values, max_size=4).map(tuple),
+        )
         other_names = st.one_of(
-            st.sampled_from(["connect", "disconnect", "message", "json", "snapshot",
-                             "ticket_called", "*", "", "resync ", "RESYNC"]),
-            texts)
+            st.sampled_from(
+                [
+                    "connect",
+                    "disconnect",
+                    "message",
+                    "json",
+                    "snapshot",
+                    "ticket_called",
+                    "*",
+                    "",
+                    "resync ",
+                    "RESYNC",
+                ]
+            ),
+            texts,
+        )
         other_args = st.lists(any_values, max_size=4).map(tuple)
-        one = st.one_of(st.tuples(st.just("resync"), resync_args, st.booleans()),
-                        st.tuples(other_names, other_args, st.booleans()))
+        one = st.one_of(
+            st.tuples(st.just("resync"), resync_args, st.booleans()),
+            st.tuples(other_names, other_args, st.booleans()),
+        )
         return st.lists(one, max_size=6)
 
 
 # In-process sessions -------------------------------------------------------------------------
+
 
 def check_heard(received):
     """Everything a connection heard is a known event with one dict carrying an int seq."""
@@ -125,8 +183,7 @@ def check_heard(received):
         assert len(message["args"]) == 1, message
         payload = message["args"][0]
         assert isinstance(payload, dict), message
-        assert isinstance(payload.get("seq"), int) and not isinstance(payload["seq"], bool), \
-            message
+        assert isinstance(payload.get("seq"), int) and not isinstance(payload["seq"], bool), message
 
 
 def names(received):
@@ -151,9 +208,10 @@ def hostile_session(app, flask_client, auth, emits):
             connection.emit(event, *args, callback=ack)
             check_heard(connection.get_received())
         assert connection.is_connected(), "the server dropped a client for its payloads"
-        connection.emit("resync", {})   # no ``since``: a snapshot
-        assert names(connection.get_received()) == ["snapshot"], \
+        connection.emit("resync", {})  # no ``since``: a snapshot
+        assert names(connection.get_received()) == ["snapshot"], (
             "the connection is no longer answered"
+        )
         return True
     finally:
         if connection.is_connected():
@@ -162,8 +220,9 @@ def hostile_session(app, flask_client, auth, emits):
 
 def still_serving(app, client, tokens, screen):
     """The API answers a token holder, and a TV connecting now gets its snapshot."""
-    response = client.get("/api/v1/occupancy",
-                          headers={"Authorization": f"Bearer {tokens['reception']}"})
+    response = client.get(
+        "/api/v1/occupancy", headers={"Authorization": f"Bearer {tokens['reception']}"}
+    )
     assert response.status_code == 200, response.data
     display = app_socketio.test_client(app, auth={"screen": screen}, flask_test_client=client)
     try:
@@ -178,11 +237,16 @@ def town_hall(app, client, tokens):
     """``Credentials`` of the app's town hall, after a morning's work (tickets issued and
     called, so that ``resync`` has events to replay)."""
     staff = {role: {"Authorization": f"Bearer {tokens[role]}"} for role in tokens}
-    ticket = client.post("/api/v1/tickets", json={"office": "OAC"},
-                         headers=staff["reception"]).get_json()["token"]
+    ticket = client.post(
+        "/api/v1/tickets", json={"office": "OAC"}, headers=staff["reception"]
+    ).get_json()["token"]
     for office in ("OAC", "OMIC", "OAC"):
-        assert client.post("/api/v1/tickets", json={"office": office},
-                           headers=staff["reception"]).status_code < 300
+        assert (
+            client.post(
+                "/api/v1/tickets", json={"office": office}, headers=staff["reception"]
+            ).status_code
+            < 300
+        )
     assert client.post("/api/v1/desks/1/call-next", headers=staff["clerk"]).status_code < 300
     with app.app_context():
         screen = displays.list_displays(get_db())[0]["key"]
@@ -201,41 +265,56 @@ def test_generated_payloads_never_break_a_socket_handler(app, client, tokens, to
 
     # One failure at a time, shrunk (several take half a minute): the ones found so far are
     # in FOUND below, each a test of its own.
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, report_multiple_bugs=False,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.large_base_example])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        report_multiple_bugs=False,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
     @given(town_hall.auths(), st.sampled_from(sorted(clients)), town_hall.emits())
     def attack(auth, who, emits):
         accepted = hostile_session(app, clients[who], auth, emits)
         seen["accepted" if accepted else "refused"] += 1
-        response = client.get("/api/v1/occupancy",
-                              headers={"Authorization": f"Bearer {tokens['clerk']}"})
+        response = client.get(
+            "/api/v1/occupancy", headers={"Authorization": f"Bearer {tokens['clerk']}"}
+        )
         assert response.status_code == 200
 
     attack()
-    assert seen["refused"] > 0 and seen["accepted"] > 0, seen   # both paths were exercised
+    assert seen["refused"] > 0 and seen["accepted"] > 0, seen  # both paths were exercised
     still_serving(app, client, tokens, town_hall.screen)
 
 
 # What the generated payloads found, one by one: each is refused or served, never a failure.
 # ``case(credentials)`` gives ``(auth, [(event, args, ask for an ack)])``.
 FOUND = {
-    "desk beyond SQLite's integers":
-        lambda c: ({"token": c.tokens["clerk"], "desk": 2**63}, []),
-    "negative desk beyond SQLite's integers":
-        lambda c: ({"token": c.tokens["clerk"], "desk": -2**63 - 1}, []),
+    "desk beyond SQLite's integers": lambda c: ({"token": c.tokens["clerk"], "desk": 2**63}, []),
+    "negative desk beyond SQLite's integers": lambda c: (
+        {"token": c.tokens["clerk"], "desk": -(2**63) - 1},
+        [],
+    ),
     "token with a lone surrogate": lambda c: ({"token": "\ud800"}, []),
     "screen key with a lone surrogate": lambda c: ({"screen": "a\udfff"}, []),
     "ticket token with a lone surrogate": lambda c: ({"ticket": "\udc00"}, []),
-    "resync with two arguments":
-        lambda c: ({"screen": c.screen}, [("resync", ({"since": 0}, 1), False)]),
+    "resync with two arguments": lambda c: (
+        {"screen": c.screen},
+        [("resync", ({"since": 0}, 1), False)],
+    ),
     "an event named connect": lambda c: ({"screen": c.screen}, [("connect", ("x",), False)]),
-    "an event named connect, with a token":
-        lambda c: ({"screen": c.screen},
-                   [("connect", ("x", {"token": c.tokens["admin"]}), False)]),
+    "an event named connect, with a token": lambda c: (
+        {"screen": c.screen},
+        [("connect", ("x", {"token": c.tokens["admin"]}), False)],
+    ),
     "an event named disconnect": lambda c: ({"screen": c.screen}, [("disconnect", (), False)]),
-    "an event named disconnect, with two arguments":
-        lambda c: ({"screen": c.screen}, [("disconnect", (1, 2), False)]),
+    "an event named disconnect, with two arguments": lambda c: (
+        {"screen": c.screen},
+        [("disconnect", (1, 2), False)],
+    ),
 }
 
 
@@ -249,6 +328,7 @@ def test_payloads_the_fuzzer_found(app, client, tokens, town_hall, case):
 
 
 # Raw Engine.IO / Socket.IO against a real server ------------------------------------------
+
 
 class ServerLog:
     """A real server's output as it grows, with a wait for a given text.
@@ -279,8 +359,9 @@ class ServerLog:
 
     def wait_for(self, text):
         with self.grew:
-            assert self.grew.wait_for(lambda: any(text in line for line in self.lines),
-                                      WAIT_S), f"the server never logged {text!r}"
+            assert self.grew.wait_for(lambda: any(text in line for line in self.lines), WAIT_S), (
+                f"the server never logged {text!r}"
+            )
 
 
 def settle(live, log):
@@ -292,8 +373,11 @@ def settle(live, log):
     order. Also: staff still get an answer.
     """
     marker = uuid.uuid4().hex
-    response = requests.get(f"{live.url}/api/v1/occupancy?settle={marker}", timeout=WAIT_S,
-                            headers={"Authorization": f"Bearer {live.tokens['reception']}"})
+    response = requests.get(
+        f"{live.url}/api/v1/occupancy?settle={marker}",
+        timeout=WAIT_S,
+        headers={"Authorization": f"Bearer {live.tokens['reception']}"},
+    )
     assert response.status_code == 200, response.text
     log.wait_for(marker)
 
@@ -301,12 +385,16 @@ def settle(live, log):
 ACCESS_LOG = re.compile(r'^\S+ - - \[[^]]*\] "')
 # Lines the server writes on purpose about a hostile client: socket_guard's warnings, and
 # python-engineio's one-off notes about a request for a session that is closed or unknown.
-EXPECTED = re.compile(r"^socket: closed a connection from |^Invalid session "
-                      r"|^'Session is disconnected' ")
+EXPECTED = re.compile(
+    r"^socket: closed a connection from |^Invalid session "
+    r"|^'Session is disconnected' "
+)
 # eventlet's note that a WebSocket the server closed had been closed already (EBADF,
 # harmless), written without a newline: whatever follows it is a line of its own.
-EVENTLET_EBADF = re.compile(r"server=\S+ client=\S+ socket shutdown error: \[Errno 9\] Bad file"
-                            r" descriptor")
+EVENTLET_EBADF = re.compile(
+    r"server=\S+ client=\S+ socket shutdown error: \[Errno 9\] Bad file"
+    r" descriptor"
+)
 
 
 def problems(lines):
@@ -315,8 +403,11 @@ def problems(lines):
     found = []
     for line in lines:
         line = EVENTLET_EBADF.sub("", line)
-        if re.search(r"traceback|exception|error", line, re.IGNORECASE) \
-                and not ACCESS_LOG.match(line) and not EXPECTED.match(line):
+        if (
+            re.search(r"traceback|exception|error", line, re.IGNORECASE)
+            and not ACCESS_LOG.match(line)
+            and not EXPECTED.match(line)
+        ):
             found.append(line.rstrip())
     return found
 
@@ -335,8 +426,9 @@ def tracebacks(lines):
 
 def assert_clean(lines, what):
     bad = problems(lines)
-    assert not bad, (f"{what}: the server logged failures:\n  "
-                     + "\n  ".join(tracebacks(lines) or bad[:20]))
+    assert not bad, f"{what}: the server logged failures:\n  " + "\n  ".join(
+        tracebacks(lines) or bad[:20]
+    )
 
 
 class NotUtf8(bytes):
@@ -391,8 +483,10 @@ def receive_until(websocket, wanted, received, what):
         try:
             frame = websocket.recv(timeout=WAIT_S)
         except TimeoutError:
-            pytest.fail(f"{what}: the server neither answered nor closed within {WAIT_S} s;"
-                        f" it sent {[str(frame)[:80] for frame in received]}")
+            pytest.fail(
+                f"{what}: the server neither answered nor closed within {WAIT_S} s;"
+                f" it sent {[str(frame)[:80] for frame in received]}"
+            )
         received.append(frame)
         if isinstance(frame, str) and wanted(frame):
             return
@@ -407,11 +501,11 @@ def websocket_session(url, auth, frames):
     """
     received = []
     what = f"after {[str(frame)[:80] for frame in frames]}"
-    with open_websocket(websocket_url(url), open_timeout=WAIT_S, close_timeout=WAIT_S,
-                        max_size=None) as websocket:
+    with open_websocket(
+        websocket_url(url), open_timeout=WAIT_S, close_timeout=WAIT_S, max_size=None
+    ) as websocket:
         try:
-            receive_until(websocket, lambda frame: frame.startswith("0{"), received,
-                          "opening")
+            receive_until(websocket, lambda frame: frame.startswith("0{"), received, "opening")
             if auth is not None:
                 send(websocket, login_packet(auth))
                 receive_until(websocket, logged_in_or_refused, received, "logging in")
@@ -421,8 +515,7 @@ def websocket_session(url, auth, frames):
                 send(websocket, probe)
             receive_until(websocket, probe_refused, received, what)
             send(websocket, LAST_PROBE)
-            receive_until(websocket, lambda frame: probe_refused(frame, last=True), received,
-                          what)
+            receive_until(websocket, lambda frame: probe_refused(frame, last=True), received, what)
             send(websocket, "1")
             receive_until(websocket, lambda frame: False, received, "closing " + what)
         except ConnectionClosed as closed:
@@ -450,7 +543,7 @@ class PollingClient:
         while not self.closed:
             try:
                 response = requests.get(self.session, timeout=WAIT_S)
-            except requests.RequestException as error:   # never answered: a failure
+            except requests.RequestException as error:  # never answered: a failure
                 got, closed, failed = [], True, repr(error)
             else:
                 got = response.text.split("\x1e") if response.status_code == 200 else []
@@ -468,8 +561,8 @@ class PollingClient:
         """Wait until a packet polled satisfies ``wanted`` or the session is closed."""
         with self.changed:
             assert self.changed.wait_for(
-                lambda: self.closed or any(wanted(packet) for packet in self.packets),
-                WAIT_S), f"{what}: no answer within {WAIT_S} s; got {self.packets}"
+                lambda: self.closed or any(wanted(packet) for packet in self.packets), WAIT_S
+            ), f"{what}: no answer within {WAIT_S} s; got {self.packets}"
             assert self.failed is None, f"{what}: a poll failed: {self.failed}"
 
     def close(self):
@@ -501,7 +594,7 @@ def polling_session(url, auth, bodies):
         for probes, last in ((FIRST_ROUND, False), ([LAST_PROBE], True)):
             if not client.closed:
                 client.post("\x1e".join(probes).encode())
-                client.wait_for(lambda packet: probe_refused(packet, last), what)
+                client.wait_for(lambda packet, last=last: probe_refused(packet, last), what)
     finally:
         client.close()
     return statuses
@@ -534,14 +627,17 @@ def assert_still_serving(live, pid):
 
 # Garbage, generated with a seeded random.Random ----------------------------------------------
 
+
 def random_text(rng):
-    return rng.choice([
-        lambda: "".join(chr(rng.randint(0, 0x1F)) for _ in range(rng.randint(0, 8))),
-        lambda: "".join(chr(rng.randint(0x80, 0x2FFF)) for _ in range(rng.randint(1, 30))),
-        lambda: chr(rng.randint(0xD800, 0xDFFF)),            # a lone surrogate: "\ud8xx"
-        lambda: "x" * rng.randint(0, 1500),
-        lambda: rng.choice(NASTY_TEXT[:-3]),
-    ])()
+    return rng.choice(
+        [
+            lambda: "".join(chr(rng.randint(0, 0x1F)) for _ in range(rng.randint(0, 8))),
+            lambda: "".join(chr(rng.randint(0x80, 0x2FFF)) for _ in range(rng.randint(1, 30))),
+            lambda: chr(rng.randint(0xD800, 0xDFFF)),  # a lone surrogate: "\ud8xx"
+            lambda: "x" * rng.randint(0, 1500),
+            lambda: rng.choice(NASTY_TEXT[:-3]),
+        ]
+    )()
 
 
 def random_json(rng, depth=0):
@@ -550,16 +646,19 @@ def random_json(rng, depth=0):
     if kind == 0:
         return rng.choice([None, True, False])
     if kind == 1:
-        return rng.choice([0, -1, 2**31, 2**63 - 1, 2**63, -2**63 - 1, 10**30,
-                           rng.randint(-10**6, 10**6)])
+        return rng.choice(
+            [0, -1, 2**31, 2**63 - 1, 2**63, -(2**63) - 1, 10**30, rng.randint(-(10**6), 10**6)]
+        )
     if kind == 2:
         return rng.choice([0.5, -0.0, 1e308, float("inf"), float("nan")])
     if kind in (3, 4):
         return random_text(rng)
     if kind in (5, 6):
         return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
-    return {rng.choice(FIELDS + [random_text(rng)]): random_json(rng, depth + 1)
-            for _ in range(rng.randint(0, 4))}
+    return {
+        rng.choice(FIELDS + [random_text(rng)]): random_json(rng, depth + 1)
+        for _ in range(rng.randint(0, 4))
+    }
 
 
 def event(*data):
@@ -574,9 +673,17 @@ class Garbage:
         self.rng, self.live = rng, live
 
     def bad_json(self):
-        return self.rng.choice(['42["resync", {', "42[", '42["resync",{"since":}]',
-                                '40{"screen":', '42["resync"]]', "42" + random_text(self.rng),
-                                "40" + random_text(self.rng)])
+        return self.rng.choice(
+            [
+                '42["resync", {',
+                "42[",
+                '42["resync",{"since":}]',
+                '40{"screen":',
+                '42["resync"]]',
+                "42" + random_text(self.rng),
+                "40" + random_text(self.rng),
+            ]
+        )
 
     def unknown_socketio_type(self):
         return f"4{self.rng.choice('789x-/')}{json.dumps(random_json(self.rng))}"
@@ -592,14 +699,22 @@ class Garbage:
 
     def placeholder_without_attachment(self):
         num = self.rng.choice([0, 1, 5, -1, "x", [0], None])
-        header = (f"45{self.rng.randint(1, 3)}-"
-                  + json.dumps(["resync", {"_placeholder": True, "num": num}]))
+        header = f"45{self.rng.randint(1, 3)}-" + json.dumps(
+            ["resync", {"_placeholder": True, "num": num}]
+        )
         return [header] + [self.binary_frame() for _ in range(self.rng.randint(0, 2))]
 
     def namespace(self):
-        return self.rng.choice(["40/nope,", "40/nope," + json.dumps({"screen": "x"}),
-                                '42/nope,["resync"]', "41/nope,", "40/" + "a" * 3000 + ",",
-                                '42/admin,["resync",{"since":0}]'])
+        return self.rng.choice(
+            [
+                "40/nope,",
+                "40/nope," + json.dumps({"screen": "x"}),
+                '42/nope,["resync"]',
+                "41/nope,",
+                "40/" + "a" * 3000 + ",",
+                '42/admin,["resync",{"since":0}]',
+            ]
+        )
 
     def deep_nesting(self):
         depth = self.rng.choice([100, 900, 1500, 2000])
@@ -610,23 +725,49 @@ class Garbage:
 
     def oversized(self):
         size = self.rng.randint(4097, 20000)
-        return self.rng.choice([event("resync", "x" * size), "40" + "9" * size,
-                                self.rng.randbytes(size)])
+        return self.rng.choice(
+            [event("resync", "x" * size), "40" + "9" * size, self.rng.randbytes(size)]
+        )
 
     def not_utf8(self):
-        return NotUtf8(self.rng.choice([b'42["resync","\xff\xfe"]', b"\xc3\x28",
-                                        b"40{\x80}", bytes(self.rng.randint(0x80, 0xFF)
-                                                           for _ in range(20))]))
+        return NotUtf8(
+            self.rng.choice(
+                [
+                    b'42["resync","\xff\xfe"]',
+                    b"\xc3\x28",
+                    b"40{\x80}",
+                    bytes(self.rng.randint(0x80, 0xFF) for _ in range(20)),
+                ]
+            )
+        )
 
     def odd_event(self):
-        return self.rng.choice(['42{"a":1}', "42[]", '42"resync"', "42[1]", "42[null]",
-                                '42[["resync"]]', '42[{"since":1}]', '4299999999999999["x"]',
-                                '43["x"]', "431[]", '461-[{"_placeholder":true,"num":0}]'])
+        return self.rng.choice(
+            [
+                '42{"a":1}',
+                "42[]",
+                '42"resync"',
+                "42[1]",
+                "42[null]",
+                '42[["resync"]]',
+                '42[{"since":1}]',
+                '4299999999999999["x"]',
+                '43["x"]',
+                "431[]",
+                '461-[{"_placeholder":true,"num":0}]',
+            ]
+        )
 
     def reserved_event(self):
-        return self.rng.choice([event("connect"), event("connect", 1, {"screen": "nope"}),
-                                event("connect", 1, {"screen": self.live.screen_key}),
-                                event("disconnect"), event("disconnect", 1, 2)])
+        return self.rng.choice(
+            [
+                event("connect"),
+                event("connect", 1, {"screen": "nope"}),
+                event("connect", 1, {"screen": self.live.screen_key}),
+                event("disconnect"),
+                event("disconnect", 1, 2),
+            ]
+        )
 
     def resync(self):
         args = [random_json(self.rng) for _ in range(self.rng.randint(0, 3))]
@@ -635,18 +776,35 @@ class Garbage:
         return event("resync", *args)
 
     def connect(self):
-        return login_packet(self.rng.choice([
-            random_json(self.rng),
-            {"token": self.live.tokens["clerk"], "desk": random_json(self.rng)},
-            {"screen": random_json(self.rng)}, {"ticket": random_json(self.rng)},
-            {"token": random_json(self.rng)}]))
+        return login_packet(
+            self.rng.choice(
+                [
+                    random_json(self.rng),
+                    {"token": self.live.tokens["clerk"], "desk": random_json(self.rng)},
+                    {"screen": random_json(self.rng)},
+                    {"ticket": random_json(self.rng)},
+                    {"token": random_json(self.rng)},
+                ]
+            )
+        )
 
     def frames(self, count):
         """``count`` kinds of garbage (a kind may be several frames)."""
-        kinds = [self.bad_json, self.unknown_packet_type, self.binary_frame,
-                 self.placeholder_without_attachment, self.namespace, self.deep_nesting,
-                 self.oversized, self.not_utf8, self.odd_event, self.reserved_event,
-                 self.resync, self.resync, self.connect]
+        kinds = [
+            self.bad_json,
+            self.unknown_packet_type,
+            self.binary_frame,
+            self.placeholder_without_attachment,
+            self.namespace,
+            self.deep_nesting,
+            self.oversized,
+            self.not_utf8,
+            self.odd_event,
+            self.reserved_event,
+            self.resync,
+            self.resync,
+            self.connect,
+        ]
         out = []
         for _ in range(count):
             made = self.rng.choice(kinds)()
@@ -657,20 +815,35 @@ class Garbage:
         """One long-polling POST: packets, or bytes that are not UTF-8. Not Engine.IO's
         unknown packet types: python-engineio then leaves the POST unanswered (see
         ``test_each_hostile_frame_alone_is_refused_or_ignored``)."""
-        kinds = [self.bad_json, self.unknown_socketio_type, self.namespace, self.odd_event,
-                 self.reserved_event, self.resync, self.resync, self.connect,
-                 lambda: "b" + self.rng.choice(["AAA=", "////", "!!", ""])]
+        kinds = [
+            self.bad_json,
+            self.unknown_socketio_type,
+            self.namespace,
+            self.odd_event,
+            self.reserved_event,
+            self.resync,
+            self.resync,
+            self.connect,
+            lambda: "b" + self.rng.choice(["AAA=", "////", "!!", ""]),
+        ]
         if self.rng.random() < 0.15:
-            return self.rng.choice([b"\xff\xfe", b"40\xc3\x28", b"\x1e\x1e", b"\xff",
-                                    b"\xff" + self.rng.randbytes(30)])
+            return self.rng.choice(
+                [b"\xff\xfe", b"40\xc3\x28", b"\x1e\x1e", b"\xff", b"\xff" + self.rng.randbytes(30)]
+            )
         packets = [self.rng.choice(kinds)() for _ in range(self.rng.randint(1, 5))]
         return "\x1e".join(packets).encode("utf-8", "surrogatepass")
 
     def auth(self):
-        return self.rng.choice([None, None, {"screen": self.live.screen_key},
-                                {"token": self.live.tokens["clerk"]},
-                                {"token": self.live.tokens["clerk"], "desk": 1},
-                                {"token": "torn_" + "z" * 43}])
+        return self.rng.choice(
+            [
+                None,
+                None,
+                {"screen": self.live.screen_key},
+                {"token": self.live.tokens["clerk"]},
+                {"token": self.live.tokens["clerk"], "desk": 1},
+                {"token": "torn_" + "z" * 43},
+            ]
+        )
 
 
 SEED = 20261129
@@ -722,29 +895,49 @@ def catalogue(live):
         "binary frame, logged in": ("websocket", screen, [b"\x04\x01"]),
         "binary frame starting with a digit": ("websocket", screen, [b"2[]"]),
         "binary event without its attachment": (
-            "websocket", screen, ['451-["resync",{"_placeholder":true,"num":0}]']),
+            "websocket",
+            screen,
+            ['451-["resync",{"_placeholder":true,"num":0}]'],
+        ),
         "attachment placeholder out of range": (
-            "websocket", screen, ['451-["resync",{"_placeholder":true,"num":5}]', b"\x01"]),
+            "websocket",
+            screen,
+            ['451-["resync",{"_placeholder":true,"num":5}]', b"\x01"],
+        ),
         "attachment placeholder not a number": (
-            "websocket", screen, ['451-["resync",{"_placeholder":true,"num":"x"}]', b"\x01"]),
+            "websocket",
+            screen,
+            ['451-["resync",{"_placeholder":true,"num":"x"}]', b"\x01"],
+        ),
         "namespace that does not exist": ("websocket", None, ["40/nope,"]),
         "nesting 1000 deep under 4096 bytes": (
-            "websocket", screen, ['42["resync",' + "[" * 1000 + "]" * 1000 + "]"]),
+            "websocket",
+            screen,
+            ['42["resync",' + "[" * 1000 + "]" * 1000 + "]"],
+        ),
         "frame over 4096 bytes": ("websocket", screen, [event("resync", "x" * 5000)]),
-        "text frame that is not UTF-8": (
-            "websocket", screen, [NotUtf8(b'42["resync","\xff"]')]),
+        "text frame that is not UTF-8": ("websocket", screen, [NotUtf8(b'42["resync","\xff"]')]),
         "event that is a dict": ("websocket", screen, ['42{"a":1}']),
         "event with no name": ("websocket", screen, ["42[]"]),
         "event named with a list": ("websocket", screen, ['42[["resync"]]']),
         "resync with two arguments": ("websocket", screen, [event("resync", {"since": 0}, 1)]),
         "event named connect": ("websocket", screen, [event("connect", 1)]),
         "event named disconnect with two arguments": (
-            "websocket", screen, [event("disconnect", 1, 2)]),
+            "websocket",
+            screen,
+            [event("disconnect", 1, 2)],
+        ),
         "desk beyond SQLite's integers": (
-            "websocket", None, [login_packet({**clerk, "desk": 2**63})]),
+            "websocket",
+            None,
+            [login_packet({**clerk, "desk": 2**63})],
+        ),
         "token with a lone surrogate": ("websocket", None, ['40{"token":"\\ud800"}']),
         "login after a malformed packet, at once": (
-            "websocket", None, [b"\x00", login_packet(screen)]),
+            "websocket",
+            None,
+            [b"\x00", login_packet(screen)],
+        ),
         "login, then close at once": ("websocket", None, [login_packet(screen), "1"]),
         "POST that is not UTF-8": ("polling", screen, [b"\xff\xfe"]),
         "POST that is no Engine.IO packet": ("polling", screen, [b"x"]),
@@ -774,17 +967,20 @@ def test_each_hostile_frame_alone_is_refused_or_ignored(live):
         settle(live, log)
         if problems(log.since(mark)):
             failures.setdefault(name, []).extend(
-                tracebacks(log.since(mark)) or problems(log.since(mark))[:5])
+                tracebacks(log.since(mark)) or problems(log.since(mark))[:5]
+            )
     mark = log.mark()
     unanswered = unanswered_post(live.url, b"9")
     settle(live, log)
     if unanswered or problems(log.since(mark)):
-        failures["POST of an unknown Engine.IO packet, no poll waiting"] = \
-            [unanswered] + problems(log.since(mark))[:5]
+        failures["POST of an unknown Engine.IO packet, no poll waiting"] = [unanswered] + problems(
+            log.since(mark)
+        )[:5]
 
     assert_still_serving(live, pid)
     assert not failures, "frames that made the server fail:\n" + "\n".join(
-        f"- {name}: {found}" for name, found in failures.items())
+        f"- {name}: {found}" for name, found in failures.items()
+    )
 
 
 def unanswered_post(url, body):
@@ -802,6 +998,7 @@ def unanswered_post(url, body):
 
 # A flood while people use the town hall --------------------------------------------------------
 
+
 class Flood:
     """Clients that send garbage as fast as they can, each reconnecting whenever the server
     closes it (for too many messages, a malformed packet or an oversized frame), until
@@ -809,23 +1006,28 @@ class Flood:
 
     # Mostly more messages than a connection may send; now and then a malformed or an
     # oversized one.
-    PLANS = [['42["resync",{"since":0}]'] * 30] * 4 + [['42["resync", {'], ["x" * 5000],
-                                                       [b"\x00"]]
+    PLANS = [['42["resync",{"since":0}]'] * 30] * 4 + [['42["resync", {'], ["x" * 5000], [b"\x00"]]
 
     def __init__(self, url, clients=3):
         self.url, self.stop = url, threading.Event()
         self.changed = threading.Condition()
         self.closed, self.errors = 0, []
-        self.threads = [threading.Thread(target=self._run, args=(index,), daemon=True)
-                        for index in range(clients)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(index,), daemon=True)
+            for index in range(clients)
+        ]
 
     def _run(self, index):
         rng = random.Random(SEED + index)
         while not self.stop.is_set():
             frames = rng.choice(self.PLANS)
             try:
-                with open_websocket(websocket_url(self.url), open_timeout=WAIT_S,
-                                    close_timeout=WAIT_S, max_size=None) as websocket:
+                with open_websocket(
+                    websocket_url(self.url),
+                    open_timeout=WAIT_S,
+                    close_timeout=WAIT_S,
+                    max_size=None,
+                ) as websocket:
                     for frame in frames:
                         websocket.send(frame)
                     while True:
@@ -834,7 +1036,7 @@ class Flood:
                 with self.changed:
                     self.closed += 1
                     self.changed.notify_all()
-            except (OSError, InvalidHandshake) as error:   # timeouts included
+            except (OSError, InvalidHandshake) as error:  # timeouts included
                 with self.changed:
                     self.errors.append(repr(error))
                     self.changed.notify_all()
@@ -848,8 +1050,9 @@ class Flood:
     def wait_until_closed(self, count):
         """Wait until the server has closed ``count`` of the flood's connections."""
         with self.changed:
-            assert self.changed.wait_for(lambda: self.closed >= count or self.errors, WAIT_S), \
+            assert self.changed.wait_for(lambda: self.closed >= count or self.errors, WAIT_S), (
                 f"the server closed {self.closed} flooding connections within {WAIT_S} s"
+            )
         assert not self.errors, self.errors
 
     def __exit__(self, *exc_info):
@@ -868,10 +1071,13 @@ def test_server_answers_while_clients_flood_it(live):
     with Flood(live.url) as flood:
         flood.wait_until_closed(3)
         assert_still_serving(live, pid)
-        response = requests.get(f"{live.url}/api/v1/occupancy", timeout=WAIT_S,
-                                headers={"Authorization": f"Bearer {live.tokens['clerk']}"})
+        response = requests.get(
+            f"{live.url}/api/v1/occupancy",
+            timeout=WAIT_S,
+            headers={"Authorization": f"Bearer {live.tokens['clerk']}"},
+        )
         assert response.status_code == 200
-        flood.wait_until_closed(flood.closed + 3)   # still flooding while all that answered
+        flood.wait_until_closed(flood.closed + 3)  # still flooding while all that answered
     assert not flood.errors, flood.errors
     settle(live, log)
     lines = log.since()

@@ -2,16 +2,24 @@
 
 Desks 1-4 serve OAC (letter A), desk 5 OMIC (C), 6 OFIM (I), 7 HAB (H), 8 ORGT (T).
 """
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from helpers import MADRID, T0, MINUTE, db_state
 
 from queue_app import desks, journal, occupancy, offices, tickets
 from queue_app.day import ensure_today
 from queue_app.db import write_transaction
-from queue_app.errors import (DeskBusy, DeskPaused, InvalidInput, InvalidTransition, NotFound,
-                              UnknownOffice)
+from queue_app.errors import (
+    DeskBusy,
+    DeskPaused,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    UnknownOffice,
+)
+
+from helpers import MADRID, MINUTE, T0, db_state
 
 UTC = timezone.utc
 
@@ -52,11 +60,20 @@ def serve_also(db, desk_id, office):
 
 # Numbering ---------------------------------------------------------------------------------
 
+
 def test_numbers_start_at_one_and_count_per_office(db):
     sequence = ["OAC", "OAC", "OMIC", "OAC", "HAB", "OMIC", "ORGT", "OFIM"]
     issued = [issue(db, office, T0 + i * MINUTE) for i, office in enumerate(sequence)]
     assert [t["code"] for t in issued] == [
-        "A001", "A002", "C001", "A003", "H001", "C002", "T001", "I001"]
+        "A001",
+        "A002",
+        "C001",
+        "A003",
+        "H001",
+        "C002",
+        "T001",
+        "I001",
+    ]
     assert [t["number"] for t in issued] == [1, 2, 1, 3, 1, 2, 1, 1]
     assert [t["office"] for t in issued] == sequence
 
@@ -72,16 +89,26 @@ def test_a1000_follows_a999(db):
     assert issue(db, "OMIC")["code"] == "C001"
 
 
-@pytest.mark.parametrize("last_evening, first_morning, after_utc_midnight", [
-    # Summer (UTC+2): local midnight is 22:00 UTC, UTC midnight is 02:00 local.
-    (datetime(2024, 6, 10, 21, 50, tzinfo=UTC), datetime(2024, 6, 10, 22, 10, tzinfo=UTC),
-     datetime(2024, 6, 11, 0, 30, tzinfo=UTC)),
-    # Winter (UTC+1): local midnight is 23:00 UTC.
-    (datetime(2024, 1, 15, 22, 50, tzinfo=UTC), datetime(2024, 1, 15, 23, 10, tzinfo=UTC),
-     datetime(2024, 1, 16, 0, 30, tzinfo=UTC)),
-])
-def test_codes_restart_at_local_midnight_not_utc_midnight(db, last_evening, first_morning,
-                                                          after_utc_midnight):
+@pytest.mark.parametrize(
+    "last_evening, first_morning, after_utc_midnight",
+    [
+        # Summer (UTC+2): local midnight is 22:00 UTC, UTC midnight is 02:00 local.
+        (
+            datetime(2024, 6, 10, 21, 50, tzinfo=UTC),
+            datetime(2024, 6, 10, 22, 10, tzinfo=UTC),
+            datetime(2024, 6, 11, 0, 30, tzinfo=UTC),
+        ),
+        # Winter (UTC+1): local midnight is 23:00 UTC.
+        (
+            datetime(2024, 1, 15, 22, 50, tzinfo=UTC),
+            datetime(2024, 1, 15, 23, 10, tzinfo=UTC),
+            datetime(2024, 1, 16, 0, 30, tzinfo=UTC),
+        ),
+    ],
+)
+def test_codes_restart_at_local_midnight_not_utc_midnight(
+    db, last_evening, first_morning, after_utc_midnight
+):
     assert issue(db, at=last_evening)["code"] == "A001"
     assert issue(db, at=last_evening)["code"] == "A002"
     assert issue(db, "OMIC", at=last_evening)["code"] == "C001"
@@ -120,17 +147,31 @@ def test_party_size_bounds_are_accepted(db, party_size):
 
 # Input validation -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fields", [
-    {"kind": "vip"}, {"kind": None}, {"kind": "Walk_In"},
-    {"priority": "yes"}, {"priority": 1}, {"priority": None},
-    {"party_size": 0}, {"party_size": 21}, {"party_size": -1}, {"party_size": True},
-    {"party_size": "2"}, {"party_size": 2.0}, {"party_size": None},
-    {"appointment_at": T0 + 10 * MINUTE},
-    {"kind": "urgent", "appointment_at": T0 + 10 * MINUTE},
-    {"kind": "walk_in", "appointment_at": T0},
-    {"kind": "appointment", "appointment_at": "2024-06-10T09:30"},
-    {"kind": "appointment", "appointment_at": T0.replace(tzinfo=None)},
-], ids=repr)
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "vip"},
+        {"kind": None},
+        {"kind": "Walk_In"},
+        {"priority": "yes"},
+        {"priority": 1},
+        {"priority": None},
+        {"party_size": 0},
+        {"party_size": 21},
+        {"party_size": -1},
+        {"party_size": True},
+        {"party_size": "2"},
+        {"party_size": 2.0},
+        {"party_size": None},
+        {"appointment_at": T0 + 10 * MINUTE},
+        {"kind": "urgent", "appointment_at": T0 + 10 * MINUTE},
+        {"kind": "walk_in", "appointment_at": T0},
+        {"kind": "appointment", "appointment_at": "2024-06-10T09:30"},
+        {"kind": "appointment", "appointment_at": T0.replace(tzinfo=None)},
+    ],
+    ids=repr,
+)
 def test_invalid_issue_input_is_refused_and_writes_nothing(db, fields):
     issue(db)
     before = snapshot(db)
@@ -159,20 +200,37 @@ def test_unknown_office_on_a_new_day_does_not_even_roll_the_day_over(db):
 
 # Calling order ------------------------------------------------------------------------------
 
+
 def test_calling_order_urgent_then_due_appointments_then_priority_then_the_rest(db):
     order = [
-        ("walk_1", {}), ("prio_1", {"priority": True}),
+        ("walk_1", {}),
+        ("prio_1", {"priority": True}),
         ("appt_1", {"kind": "appointment", "appointment_at": T0}),
-        ("urgent_1", {"kind": "urgent"}), ("walk_2", {}),
-        ("prio_2", {"priority": True}), ("urgent_2", {"kind": "urgent"}),
+        ("urgent_1", {"kind": "urgent"}),
+        ("walk_2", {}),
+        ("prio_2", {"priority": True}),
+        ("urgent_2", {"kind": "urgent"}),
         ("appt_2", {"kind": "appointment", "appointment_at": T0 + 2 * MINUTE}),
     ]
-    codes = {name: issue(db, at=T0 + i * MINUTE, **fields)["code"]
-             for i, (name, fields) in enumerate(order)}
+    codes = {
+        name: issue(db, at=T0 + i * MINUTE, **fields)["code"]
+        for i, (name, fields) in enumerate(order)
+    }
     now = T0 + 30 * MINUTE
     called = [call(db, 1, now) for _ in order]
-    assert called == [codes[name] for name in (
-        "urgent_1", "urgent_2", "appt_1", "appt_2", "prio_1", "prio_2", "walk_1", "walk_2")]
+    assert called == [
+        codes[name]
+        for name in (
+            "urgent_1",
+            "urgent_2",
+            "appt_1",
+            "appt_2",
+            "prio_1",
+            "prio_2",
+            "walk_1",
+            "walk_2",
+        )
+    ]
     assert call(db, 1, now) is None
 
 
@@ -227,7 +285,11 @@ def test_desk_calls_across_all_the_offices_it_serves(db):
     # Desk 5 serves only OMIC: the urgent A ticket is not its business.
     assert call(db, 5, now) == c_prio["code"]
     assert [call(db, 1, now) for _ in range(4)] == [
-        a_urgent["code"], c_walk["code"], a_walk["code"], None]
+        a_urgent["code"],
+        c_walk["code"],
+        a_walk["code"],
+        None,
+    ]
     assert tickets.find(db, t_urgent["id"], now)["status"] == "waiting"
 
 
@@ -312,11 +374,20 @@ ALLOWED = {
     "transfer": {"waiting", "called", "serving"},
     "cancel": {"waiting", "called", "serving"},
 }
-RESULT = {"recall": "called", "start": "serving", "finish": "done", "no_show": "no_show",
-          "transfer": "waiting", "cancel": "cancelled"}
+RESULT = {
+    "recall": "called",
+    "start": "serving",
+    "finish": "done",
+    "no_show": "no_show",
+    "transfer": "waiting",
+    "cancel": "cancelled",
+}
 ACTIONS = {
-    "recall": tickets.recall, "start": tickets.start, "finish": tickets.finish,
-    "no_show": tickets.no_show, "cancel": tickets.cancel,
+    "recall": tickets.recall,
+    "start": tickets.start,
+    "finish": tickets.finish,
+    "no_show": tickets.no_show,
+    "cancel": tickets.cancel,
     "transfer": lambda db, ticket_id, now: tickets.transfer(db, ticket_id, "OMIC", now=now),
 }
 STATUSES = ["waiting", "called", "serving", "done", "no_show", "cancelled", "expired"]
@@ -403,11 +474,13 @@ def test_transfer_from_a_desk_tells_the_desk_it_is_free(db, status):
     events = tickets.transfer(db, ticket_id, "HAB", now=when).events
     freed = [event["payload"]["desk"] for event in events if event["type"] == "desk_changed"]
     assert [(desk["name"], desk["offices"], desk["current"]) for desk in freed] == [
-        ("Taulell 1", ["OAC"], None)]
+        ("Taulell 1", ["OAC"], None)
+    ]
 
 
-@pytest.mark.parametrize("office, refusal", [("OAC", InvalidTransition),
-                                             ("NOWHERE", UnknownOffice)])
+@pytest.mark.parametrize(
+    "office, refusal", [("OAC", InvalidTransition), ("NOWHERE", UnknownOffice)]
+)
 def test_transfer_to_the_same_or_an_unknown_office_is_refused(db, office, refusal):
     ticket_id, when = ticket_in(db, "called")
     before = snapshot(db)
@@ -426,14 +499,24 @@ def test_recall_counts_and_announces_again(db):
     assert second["status"] == "called" and second["desk"] == "Taulell 3"
     assert second["called_at"] == local(T0 + MINUTE)
     announced = [e for e in journal.since(db, seq) if e["type"] == "ticket_called"]
-    assert [(e["payload"]["recall"], e["payload"]["desk"], e["payload"]["ticket"]["code"],
-             e["payload"]["ticket"]["recalls"]) for e in announced] == [
-        (False, "Taulell 3", "A001", 0), (True, "Taulell 3", "A001", 1),
-        (True, "Taulell 3", "A001", 2)]
+    assert [
+        (
+            e["payload"]["recall"],
+            e["payload"]["desk"],
+            e["payload"]["ticket"]["code"],
+            e["payload"]["ticket"]["recalls"],
+        )
+        for e in announced
+    ] == [
+        (False, "Taulell 3", "A001", 0),
+        (True, "Taulell 3", "A001", 1),
+        (True, "Taulell 3", "A001", 2),
+    ]
     assert [e["ticket_id"] for e in announced] == [ticket["id"]] * 3
 
 
 # Position and estimated wait -----------------------------------------------------------------
+
 
 def documented_estimate(position, average_s, open_desks):
     """docs/api.md: round((position + 1) * average / open_desks)."""
@@ -451,20 +534,23 @@ def test_position_follows_the_calling_order_within_the_office(db):
     urgent = issue(db, at=T0 + 2 * MINUTE, kind="urgent")
     other_office = issue(db, "OMIC", at=T0 + 3 * MINUTE)
     now = T0 + 4 * MINUTE
-    positions = [tickets.find(db, t["id"], now)["position"]
-                 for t in (urgent, prio, walk, other_office)]
+    positions = [
+        tickets.find(db, t["id"], now)["position"] for t in (urgent, prio, walk, other_office)
+    ]
     assert positions == [0, 1, 2, 0]
     tickets.call_next(db, 1, now=now)
     assert [tickets.find(db, t["id"], now)["position"] for t in (urgent, prio, walk)] == [
-        None, 0, 1]
+        None,
+        0,
+        1,
+    ]
 
 
 def test_estimate_with_no_service_today_uses_the_default_and_all_open_desks(db):
     ids = [issue(db, at=T0 + i * MINUTE)["id"] for i in range(3)]
     now = T0 + 5 * MINUTE
     # OAC has four desks, none paused; no service finished yet: 300 s each.
-    assert waiting_view(db, ids, now) == [
-        (p, documented_estimate(p, 300, 4)) for p in range(3)]
+    assert waiting_view(db, ids, now) == [(p, documented_estimate(p, 300, 4)) for p in range(3)]
 
 
 def test_paused_desks_do_not_count_and_no_open_desk_means_no_estimate(db):
@@ -497,7 +583,8 @@ def test_estimate_uses_todays_average_service_of_the_office(db):
     ids = [issue(db, at=T0 + 20 * MINUTE + i * MINUTE)["id"] for i in range(3)]
     now = T0 + 25 * MINUTE
     assert waiting_view(db, ids, now) == [
-        (p, documented_estimate(p, (120 + 360) / 2, 4)) for p in range(3)]
+        (p, documented_estimate(p, (120 + 360) / 2, 4)) for p in range(3)
+    ]
 
 
 def test_yesterdays_services_do_not_count(db):
