@@ -225,7 +225,7 @@ def prepare_database(directory):
             )
         occupancy.set_counts(db, limit=BIG_LIMIT)
         tokens = {
-            role: accounts.create_token(db, f"bench-{role}", role)
+            role: accounts.create_token(db, f"bench-{role}", role).value
             for role in ("admin", "reception", "clerk")
         }
     finally:

@@ -120,7 +120,8 @@ def _token_hash(token):
 
 
 def create_token(db, name, role, *, actor=None, now=None):
-    """A new API token for a system; returns the token itself, which is stored hashed only."""
+    """A new API token for a system; the outcome's value is the token itself, which is
+    stored hashed only (shown once)."""
     _check_role(role)
     if not isinstance(name, str) or not name.strip() or len(name) > 80:
         raise InvalidInput(_l("name must be text of 1 to 80 characters."))
@@ -131,8 +132,8 @@ def create_token(db, name, role, *, actor=None, now=None):
             "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
             [name, role, _token_hash(token), stamp(now)],
         )
-        record(db, now, "token_created", {"name": name, "role": role}, actor=actor)
-    return token
+        event = record(db, now, "token_created", {"name": name, "role": role}, actor=actor)
+    return Outcome(token, [event])
 
 
 def find_token(db, token):

@@ -11,7 +11,6 @@ from .auth import page_for
 from .db import get_db
 from .errors import InvalidInput, QueueError
 from .events import broadcast
-from .journal import Outcome
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_FIELD = 256
@@ -54,8 +53,7 @@ def _apply(section, change, done_message):
     except QueueError as error:
         flash(str(error), f"error:{section}")
     else:
-        if isinstance(outcome, Outcome):
-            broadcast(outcome.events)
+        broadcast(outcome.events)
         flash(done_message, f"info:{section}")
     return redirect(url_for("admin.home", _anchor=section))
 
@@ -232,14 +230,17 @@ def set_building():
 def create_token():
     """The new token is shown on this answer only: it is stored hashed, never shown again."""
     try:
-        token = accounts.create_token(
+        created = accounts.create_token(
             get_db(), _field("name"), _field("role"), actor=current_user.actor
         )
     except QueueError as error:
         flash(str(error), "error:tokens")
         return redirect(url_for("admin.home", _anchor="tokens"))
+    broadcast(created.events)
     response = make_response(
-        render_template("admin/token.html", token=token, name=_field("name"), role=_field("role"))
+        render_template(
+            "admin/token.html", token=created.value, name=_field("name"), role=_field("role")
+        )
     )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -66,7 +66,7 @@ def create_user_command(name, role):
 def create_token_command(name, role):
     """Create an API token; it is printed once, alone on the last line."""
     try:
-        token = accounts.create_token(get_db(), name, role, actor="cli")
+        token = accounts.create_token(get_db(), name, role, actor="cli").value
     except QueueError as error:
         _refusal(error)
     click.echo(f"API token {name} ({role}); keep it now, it is stored only hashed:")

@@ -26,7 +26,7 @@ def template():
     db = connect(":memory:")
     migrate(db)
     seed.seed_demo(db)
-    tokens = {role: accounts.create_token(db, f"test-{role}", role) for role in ROLES}
+    tokens = {role: accounts.create_token(db, f"test-{role}", role).value for role in ROLES}
     yield db, tokens
     db.close()
 

@@ -257,7 +257,7 @@ def test_a_screen_connecting_on_a_new_day_starts_it(sock, screens, api, monkeypa
 def test_revoking_a_token_on_the_admin_page_closes_its_open_connections(app, sock, tokens):
     db = connect(app.config["DATABASE"])
     try:
-        token = accounts.create_token(db, "door-tablet", "reception")
+        token = accounts.create_token(db, "door-tablet", "reception").value
     finally:
         db.close()
     tablet, desk_app = sock({"token": token}), sock({"token": tokens["clerk"]})
