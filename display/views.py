@@ -1,11 +1,13 @@
 """The TV page: served by key, no login; everything on it arrives over Socket.IO."""
 
-from flask import current_app, g, render_template
+from flask import current_app, g, make_response, render_template
 from flask_babel import gettext as _
 
-from queue_app import LANGUAGES, displays
+from queue_app import displays
 from queue_app.db import get_db
 from queue_app.errors import NotFound
+from queue_app.languages import LANGUAGES
+from queue_app.security import private
 
 from . import bp
 from .speech import VOICES, speech_settings
@@ -49,9 +51,9 @@ def screen(key):
     try:
         display = displays.find_by_key(db, key)
     except NotFound:
-        return _no_referrer(render_template("display/unknown.html"), 404)
+        return _secret_address(render_template("display/unknown.html"), 404)
     g.language = display["language"]
-    return _no_referrer(
+    return _secret_address(
         render_template(
             "display/screen.html",
             display=display,
@@ -62,6 +64,6 @@ def screen(key):
     )
 
 
-def _no_referrer(body, status=200):
+def _secret_address(body, status=200):
     # The address holds the screen's key: never hand it to another site as a referrer.
-    return body, status, {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    return private(make_response(body, status), secret_address=True)

@@ -4,33 +4,21 @@ import os
 import secrets
 import warnings
 
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask
 from flask_babel import Babel, get_locale
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import clock
+from .languages import select_locale
+from .validation import IdConverter
 
 socketio = SocketIO()
 babel = Babel()
 # Every form post needs its token; the JSON API checks it itself for browser sessions only
 # (auth.require_role), so that systems with an API token need none.
 csrf = CSRFProtect()
-LANGUAGES = ("ca", "es", "en")
-
-
-def select_locale():
-    """Catalan first: a page's own language (a display screen's), the chosen one, the
-    browser's best match, else Catalan (also for commands, outside any request)."""
-    if not has_request_context():
-        return None
-    if g.get("language") in LANGUAGES:
-        return g.language
-    chosen = session.get("language")
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(LANGUAGES) or "ca"
 
 
 def _secret_key(app):
@@ -105,6 +93,7 @@ def create_app(test_config=None):
     # (events registers its Socket.IO handlers on import)
     from .auth import login_manager
 
+    app.url_map.converters["id"] = IdConverter  # before any route uses it
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     security.init_app(app)  # first: a refused request costs nothing more

@@ -11,6 +11,8 @@ from .auth import page_for
 from .db import get_db
 from .errors import InvalidInput, QueueError
 from .events import broadcast
+from .languages import LANGUAGES
+from .security import private
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_FIELD = 256
@@ -70,7 +72,7 @@ def home():
         desks=desks.list_desks(db),
         offices=offices.list_offices(db),
         displays=displays.list_displays(db),
-        languages=displays.LANGUAGES,
+        languages=LANGUAGES,
         occupancy=occupancy.read(db),
         tokens=accounts.list_tokens(db),
     )
@@ -155,7 +157,7 @@ def create_desk():
     )
 
 
-@bp.post("/desks/<int(max=9223372036854775807):desk_id>/offices")
+@bp.post("/desks/<id:desk_id>/offices")
 @page_for("admin")
 def set_desk_offices(desk_id):
     return _apply(
@@ -184,7 +186,7 @@ def create_display():
     )
 
 
-@bp.post("/displays/<int(max=9223372036854775807):display_id>")
+@bp.post("/displays/<id:display_id>")
 @page_for("admin")
 def update_display(display_id):
     return _apply(
@@ -201,7 +203,7 @@ def update_display(display_id):
     )
 
 
-@bp.post("/displays/<int(max=9223372036854775807):display_id>/key")
+@bp.post("/displays/<id:display_id>/key")
 @page_for("admin")
 def rotate_display_key(display_id):
     return _apply(
@@ -242,8 +244,7 @@ def create_token():
             "admin/token.html", token=created.value, name=_field("name"), role=_field("role")
         )
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private(response)
 
 
 @bp.post("/tokens/revoke")

@@ -12,8 +12,6 @@ from .security import limiter, public_limit
 from .validation import instant, json_object, required_text, text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-# Ids in paths: whole numbers SQLite can hold (a larger one is simply not found).
-ID = "int(max=9223372036854775807)"
 
 
 def done(outcome, status=200):
@@ -77,13 +75,13 @@ def public_ticket(token):
     return jsonify(tickets.find_by_token(get_db(), token))
 
 
-@bp.get(f"/desks/<{ID}:desk_id>/queue")
+@bp.get("/desks/<id:desk_id>/queue")
 @require_role("clerk", "reception")
 def desk_queue(desk_id):
     return jsonify(tickets.desk_queue(get_db(), desk_id))
 
 
-@bp.post(f"/desks/<{ID}:desk_id>/call-next")
+@bp.post("/desks/<id:desk_id>/call-next")
 @require_role("clerk")
 def call_next(desk_id):
     check_desk(desk_id)
@@ -95,7 +93,7 @@ def call_next(desk_id):
     return done(outcome)
 
 
-@bp.post(f"/desks/<{ID}:desk_id>/<any(pause, resume):action>")
+@bp.post("/desks/<id:desk_id>/<any(pause, resume):action>")
 @require_role("clerk")
 def pause_or_resume(desk_id, action):
     check_desk(desk_id)
@@ -112,7 +110,7 @@ TICKET_ACTIONS = {
 }
 
 
-@bp.post(f"/tickets/<{ID}:ticket_id>/<any(recall, start, finish, 'no-show'):action>")
+@bp.post("/tickets/<id:ticket_id>/<any(recall, start, finish, 'no-show'):action>")
 @require_role("clerk")
 def ticket_action(ticket_id, action):
     check_ticket(ticket_id)
@@ -120,7 +118,7 @@ def ticket_action(ticket_id, action):
     return done(TICKET_ACTIONS[action](get_db(), ticket_id, actor=current_actor()))
 
 
-@bp.post(f"/tickets/<{ID}:ticket_id>/transfer")
+@bp.post("/tickets/<id:ticket_id>/transfer")
 @require_role("clerk")
 def transfer_ticket(ticket_id):
     check_ticket(ticket_id)
@@ -130,7 +128,7 @@ def transfer_ticket(ticket_id):
     )
 
 
-@bp.post(f"/tickets/<{ID}:ticket_id>/cancel")
+@bp.post("/tickets/<id:ticket_id>/cancel")
 @require_role("reception", "clerk")
 def cancel_ticket(ticket_id):
     check_ticket(ticket_id)

@@ -24,10 +24,11 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import LANGUAGES, accounts, csrf, desks
+from . import accounts, csrf, desks
 from .db import get_db
 from .errors import Forbidden, Unauthorized
 from .events import broadcast
+from .languages import LANGUAGES
 from .security import limiter, login_limit
 
 login_manager = LoginManager()

@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from . import accounts, displays, seed
 from .db import get_db
 from .errors import QueueError
+from .languages import LANGUAGES
 from .migrations import migrate
 
 
@@ -76,7 +77,7 @@ def create_token_command(name, role):
 @click.command("create-display")
 @click.argument("name")
 @click.option("--offices", default=None, help="Office codes, comma separated (default: all).")
-@click.option("--language", default="ca", type=click.Choice(displays.LANGUAGES))
+@click.option("--language", default="ca", type=click.Choice(LANGUAGES))
 @with_appcontext  # also under app.test_cli_runner(), not only `flask`
 def create_display_command(name, offices, language):
     """Create a display screen; its key is printed alone on the last line."""

@@ -10,10 +10,10 @@ from .clock import utcnow
 from .db import read_transaction, write_transaction
 from .errors import Conflict, InvalidInput, NotFound
 from .journal import Outcome, record
+from .languages import LANGUAGES
 from .offices import check_codes, list_offices, waiting_by_office
 from .ticket_json import for_display
 
-LANGUAGES = ("ca", "es", "en")
 RECENT_CALLS = 10
 MAX_MESSAGE = 200
 

@@ -21,6 +21,7 @@ from .db import get_db, read_transaction
 from .errors import NotFound
 from .relay import Relay
 from .ticket_json import SELECT_TICKETS, for_display
+from .validation import MAX_ID
 
 # A reconnecting client gets the events it missed, or a snapshot past this many.
 RESYNC_MAX_EVENTS = 200
@@ -224,7 +225,6 @@ def _principal_rooms(db, role, desk_id, allowed=None):
 
 # Keys, tokens and ids a connection may present; anything else is no credential at all.
 MAX_CREDENTIAL = 256
-MAX_ID = 2**63 - 1
 
 
 def _credential(auth, name):

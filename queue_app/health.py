@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, jsonify
 
 from . import journal
 from .db import get_db
-from .security import limiter, public_limit
+from .security import limiter, private, public_limit
 
 bp = Blueprint("health", __name__)
 # Below this much free disk a write may fail any moment: worth a warning before it does.
@@ -49,5 +49,4 @@ def healthz():
     response = jsonify(
         {"status": "degraded", "degraded": degraded} if degraded else {"status": "ok"}
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response, 503 if degraded else 200
+    return private(response), 503 if degraded else 200

@@ -29,7 +29,7 @@ def page():
     )
 
 
-@bp.get("/reception/tickets/<int(max=9223372036854775807):ticket_id>/print")
+@bp.get("/reception/tickets/<id:ticket_id>/print")
 @page_for("reception")
 def print_ticket(ticket_id):
     """The paper ticket, laid out for an 80 mm thermal printer, with its QR code."""

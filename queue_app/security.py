@@ -41,6 +41,17 @@ def public_limit():
     return current_app.config["RATELIMIT_PUBLIC"]
 
 
+def private(response, secret_address=False):
+    """Keep a response out of every cache (it holds what only its reader may see); with
+    ``secret_address``, out of indexes and referrers too: the page's address is its secret
+    (a ticket's token, a screen's key)."""
+    response.headers["Cache-Control"] = "no-store"
+    if secret_address:
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
 def add_headers(response):
     """Every response gets the security headers (a view may set its own stricter ones)."""
     for name, value in HEADERS.items():

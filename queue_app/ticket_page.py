@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from . import offices, tickets
 from .db import get_db
-from .security import limiter, public_limit
+from .security import limiter, private, public_limit
 
 bp = Blueprint("ticket_page", __name__)
 TOWN_HALL = "Ajuntament de Mollet del Vallès"
@@ -78,8 +78,4 @@ def show(token):
             town_hall=town_hall(),
         )
     )
-    # The address is the ticket's only secret: keep it out of caches, indexes and referrers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    return private(response, secret_address=True)  # the address is the ticket's secret

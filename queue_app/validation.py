@@ -4,11 +4,21 @@ import json
 
 from flask import request
 from flask_babel import lazy_gettext as _l
+from werkzeug.routing import IntegerConverter
 
 from .clock import EARLIEST_YEAR, LATEST_YEAR, parse_instant
 from .errors import InvalidInput
 
 MAX_TEXT = 200
+# The largest id SQLite can hold: a larger one in a path or a message is simply not found.
+MAX_ID = 2**63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>`` in a route: a whole number SQLite can hold (a larger one: 404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, max=MAX_ID)
 
 
 class InvalidJson(InvalidInput):
