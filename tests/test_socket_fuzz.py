@@ -253,6 +253,14 @@ def town_hall(app, client, tokens):
     return Credentials(screen, tokens, ticket)
 
 
+# Hypothesis notes any change of the global `random` state while it draws an example, as if
+# a strategy had used it; in a long test run some other thread of this process (a library's
+# client retrying with jitter) may touch it meanwhile, and the note's text then renders these
+# large strategies. Neither says anything about the handlers under test.
+@pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies",
+    "ignore:Generating overly large repr",
+)
 def test_generated_payloads_never_break_a_socket_handler(app, client, tokens, town_hall):
     """Whatever a client sends to connect and then emits, with or without a staff session,
     it is refused or served: no handler fails, it hears only real events, and afterwards
