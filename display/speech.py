@@ -14,77 +14,19 @@ VOICES = {"ca": "ca-ES", "es": "es-ES", "en": "en-GB"}
 
 # Letter names as a voice should say them. English voices spell a lone capital letter
 # by themselves, so English keeps the letters as they are.
+# fmt: off
 LETTER_NAMES = {
-    "ca": dict(
-        zip(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-            [
-                "a",
-                "be",
-                "ce",
-                "de",
-                "e",
-                "efa",
-                "ge",
-                "hac",
-                "i",
-                "jota",
-                "ca",
-                "ela",
-                "ema",
-                "ena",
-                "o",
-                "pe",
-                "cu",
-                "erra",
-                "essa",
-                "te",
-                "u",
-                "ve",
-                "ve doble",
-                "ics",
-                "i grega",
-                "zeta",
-            ],
-            strict=True,
-        )
-    ),
-    "es": dict(
-        zip(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-            [
-                "a",
-                "be",
-                "ce",
-                "de",
-                "e",
-                "efe",
-                "ge",
-                "hache",
-                "i",
-                "jota",
-                "ka",
-                "ele",
-                "eme",
-                "ene",
-                "o",
-                "pe",
-                "cu",
-                "erre",
-                "ese",
-                "te",
-                "u",
-                "uve",
-                "uve doble",
-                "equis",
-                "i griega",
-                "zeta",
-            ],
-            strict=True,
-        )
-    ),
+    "ca": dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", [
+        "a", "be", "ce", "de", "e", "efa", "ge", "hac", "i", "jota", "ca", "ela", "ema",
+        "ena", "o", "pe", "cu", "erra", "essa", "te", "u", "ve", "ve doble", "ics",
+        "i grega", "zeta"], strict=True)),
+    "es": dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", [
+        "a", "be", "ce", "de", "e", "efe", "ge", "hache", "i", "jota", "ka", "ele", "eme",
+        "ene", "o", "pe", "cu", "erre", "ese", "te", "u", "uve", "uve doble", "equis",
+        "i griega", "zeta"], strict=True)),
     "en": {},
 }
+# fmt: on
 
 
 def speech_settings(languages):

@@ -5,6 +5,8 @@ import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import requests
+
 from queue_app import journal
 from queue_app.db import connect
 
@@ -79,3 +81,18 @@ def form_login(client, username, password=None, next_=None):
             "csrf_token": token,
         },
     )
+
+
+def api_request(server, token, method, path, json=None, expect=None, timeout=10):
+    """``/api/v1`` of a real server with ``Authorization: Bearer token``; the response
+    (asserting its status is ``expect``, if given)."""
+    response = requests.request(
+        method,
+        f"{server.url}/api/v1{path}",
+        json=json,
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    if expect is not None:
+        assert response.status_code == expect, response.text
+    return response

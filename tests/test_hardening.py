@@ -20,7 +20,7 @@ import requests
 from queue_app import serving, socket_guard
 from queue_app.day import ensure_today
 
-from helpers import csrf_token, ticket_id
+from helpers import api_request, csrf_token, ticket_id
 from live_clients import WAIT_S
 from servers import RUN_PY, RawWebSocket, RedisServer, ServerPool, masked_frame
 
@@ -43,19 +43,6 @@ def town_hall(db, tmp_path, tokens):
 def server(town_hall):
     with ServerPool() as pool:
         yield pool.start(town_hall[0])
-
-
-def call(server, token, method, path, json=None, expect=None):
-    response = requests.request(
-        method,
-        f"{server.url}/api/v1{path}",
-        json=json,
-        timeout=WAIT_S,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    if expect is not None:
-        assert response.status_code == expect, response.text
-    return response
 
 
 def wait_until(condition, timeout=WAIT_S, interval=0.05):
@@ -235,7 +222,9 @@ def test_two_thousand_idle_connections_do_not_starve_a_new_client(
             idle.append(websocket(server, source=source))
 
         assert requests.get(f"{server.url}/login", timeout=WAIT_S).status_code == 200
-        call(server, town_hall[2]["reception"], "POST", "/tickets", {"office": "OAC"}, expect=201)
+        api_request(
+            server, town_hall[2]["reception"], "POST", "/tickets", {"office": "OAC"}, expect=201
+        )
         display = listeners(server.url, {"screen": town_hall[1]})
         assert display.wait_for("snapshot")["waiting"]["OAC"] == 1
 
@@ -363,22 +352,26 @@ def test_a_call_made_while_redis_is_down_reaches_a_screen_on_the_other_process(
         wait_until(
             lambda: health(server_a) == (503, {"status": "degraded", "degraded": ["message_queue"]})
         )
-        call(server_a, tokens["reception"], "POST", "/tickets", {"office": "ORGT"}, expect=201)
-        call(server_a, tokens["clerk"], "POST", "/desks/8/call-next", expect=200)
+        api_request(
+            server_a, tokens["reception"], "POST", "/tickets", {"office": "ORGT"}, expect=201
+        )
+        api_request(server_a, tokens["clerk"], "POST", "/desks/8/call-next", expect=200)
         called = display.wait_for("ticket_called")
         assert (called["ticket"]["code"], called["desk"]) == ("T001", "Taulell 8")
 
         redis.start()
         wait_until(lambda: health(server_a)[0] == health(server_b)[0] == 200)
-        call(
+        api_request(
             server_a,
             tokens["clerk"],
             "POST",
             f"/tickets/{ticket_id(path, 'T001')}/finish",
             expect=200,
         )
-        call(server_a, tokens["reception"], "POST", "/tickets", {"office": "ORGT"}, expect=201)
-        call(server_a, tokens["clerk"], "POST", "/desks/8/call-next", expect=200)
+        api_request(
+            server_a, tokens["reception"], "POST", "/tickets", {"office": "ORGT"}, expect=201
+        )
+        api_request(server_a, tokens["clerk"], "POST", "/desks/8/call-next", expect=200)
         display.wait_for("ticket_called", lambda p: p["ticket"]["code"] == "T002")
         calls = [p["ticket"]["code"] for name, p in display.received if name == "ticket_called"]
         assert calls == ["T001", "T002"]  # each heard once

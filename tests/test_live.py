@@ -6,14 +6,12 @@ Redis, a call made on one server process reaches a display connected to another.
 """
 
 import pytest
-import requests
 
 from queue_app import displays, tickets
 from queue_app.day import ensure_today
 from queue_app.db import connect
 
-from helpers import ticket_id
-from live_clients import WAIT_S
+from helpers import api_request, ticket_id
 from servers import RedisServer, ServerPool
 
 pytestmark = pytest.mark.slow
@@ -27,13 +25,7 @@ def town_hall(db, tmp_path, tokens):
 
 
 def api(server, role_token, method, path, json=None):
-    response = requests.request(
-        method,
-        f"{server.url}/api/v1{path}",
-        json=json,
-        timeout=WAIT_S,
-        headers={"Authorization": f"Bearer {role_token}"},
-    )
+    response = api_request(server, role_token, method, path, json)
     assert response.status_code < 300, response.text
     return response.json() if response.content else None
 
