@@ -11,6 +11,14 @@ from queue_app import journal
 from queue_app.db import connect
 
 MADRID = ZoneInfo("Europe/Madrid")
+# A ticket as the contract returns it everywhere (Torn adds ``appointment_at``).
+TICKET_FIELDS = frozenset({
+    "id", "code", "office", "number", "kind", "priority", "party_size", "status", "desk",
+    "issued_at", "called_at", "started_at", "finished_at", "recalls", "position",
+    "estimated_wait_s", "token",
+})  # fmt: skip
+# Of those, how the queue looks right now rather than what the ticket is.
+QUEUE_VIEW_FIELDS = frozenset({"position", "estimated_wait_s"})
 T0 = datetime(2024, 6, 10, 9, 0, tzinfo=MADRID)  # a Monday morning, summer time (UTC+2)
 MINUTE = timedelta(minutes=1)
 

@@ -8,28 +8,9 @@ import pytest
 from queue_app import desks, displays, journal, tickets
 from queue_app.db import connect
 
-from helpers import log_in, travel_to
+from helpers import TICKET_FIELDS, log_in, travel_to
 
 ROLES = ("display", "clerk", "reception", "admin")
-TICKET_KEYS = {
-    "id",
-    "code",
-    "office",
-    "number",
-    "kind",
-    "priority",
-    "party_size",
-    "status",
-    "desk",
-    "issued_at",
-    "called_at",
-    "started_at",
-    "finished_at",
-    "recalls",
-    "position",
-    "estimated_wait_s",
-    "token",
-}
 TIME_KEYS = ("issued_at", "called_at", "started_at", "finished_at")
 TABLES = (
     "offices",
@@ -128,7 +109,7 @@ def assert_iso_with_offset(value, near=None):
 
 def assert_ticket(ticket, public=False):
     """The contract's ticket shape, with the types a client relies on."""
-    expected = TICKET_KEYS - {"id"} if public else TICKET_KEYS
+    expected = TICKET_FIELDS - {"id"} if public else TICKET_FIELDS
     assert expected <= set(ticket), expected - set(ticket)
     if public:
         assert "id" not in ticket

@@ -5,26 +5,11 @@ import requests
 
 from queue_app import displays
 
+from helpers import QUEUE_VIEW_FIELDS, TICKET_FIELDS
 from servers import ServerPool
 
 # What a ticket is, as opposed to how it looks from the queue right now (position, wait).
-STORED_FIELDS = (
-    "id",
-    "code",
-    "office",
-    "number",
-    "kind",
-    "priority",
-    "party_size",
-    "status",
-    "desk",
-    "issued_at",
-    "called_at",
-    "started_at",
-    "finished_at",
-    "recalls",
-    "token",
-)
+STORED_FIELDS = sorted(TICKET_FIELDS - QUEUE_VIEW_FIELDS)
 
 
 @pytest.fixture
