@@ -472,8 +472,8 @@ class Bench:
 
 def screen_key(template):
     """The key of the demo's waiting-room screen."""
-    from queue_app import displays
-    from queue_app.db import connect
+    from queue_app.rules import displays
+    from queue_app.storage.db import connect
 
     db = connect(template)
     try:

@@ -208,9 +208,10 @@ def prepare_database(directory):
 
     Returns ``(path, {role: token})``.
     """
-    from queue_app import accounts, clock, occupancy, seed
-    from queue_app.db import connect, write_transaction
-    from queue_app.migrations import migrate
+    from queue_app import clock, seed
+    from queue_app.rules import accounts, door
+    from queue_app.storage.db import connect, write_transaction
+    from queue_app.storage.migrations import migrate
 
     clock.set_timezone(os.environ.get("QUEUE_TIMEZONE", "Europe/Madrid"))
     path = os.path.join(directory, "template.db")
@@ -223,7 +224,7 @@ def prepare_database(directory):
                 "INSERT OR IGNORE INTO desk_offices (desk_id, office) SELECT id, ? FROM desks",
                 [OFFICE],
             )
-        occupancy.set_counts(db, limit=BIG_LIMIT)
+        door.set_counts(db, limit=BIG_LIMIT)
         tokens = {
             role: accounts.create_token(db, f"bench-{role}", role).value
             for role in ("admin", "reception", "clerk")

@@ -222,8 +222,8 @@ def main(argv=None):
     rows = []
     try:
         template, tokens = prepare_database(directory)
-        from queue_app import displays
-        from queue_app.db import connect
+        from queue_app.rules import displays
+        from queue_app.storage.db import connect
 
         db = connect(template)
         screen_key = displays.list_displays(db)[0]["key"]

@@ -3,11 +3,11 @@
 from flask import current_app, g, make_response, render_template
 from flask_babel import gettext as _
 
-from queue_app import displays
-from queue_app.db import get_db
-from queue_app.errors import NotFound
 from queue_app.languages import LANGUAGES
-from queue_app.security import private
+from queue_app.rules import displays, offices
+from queue_app.rules.errors import NotFound
+from queue_app.storage.db import get_db
+from queue_app.web.security import private
 
 from . import bp
 from .speech import VOICES, speech_settings
@@ -19,8 +19,7 @@ NEAR_FULL = 0.8
 
 
 def _offices(db, codes):
-    rows = db.execute("SELECT code, name, letter FROM offices ORDER BY position, code")
-    return [dict(row) for row in rows if row["code"] in codes]
+    return [office for office in offices.list_offices(db) if office["code"] in codes]
 
 
 def _page_config(display):

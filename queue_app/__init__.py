@@ -10,9 +10,9 @@ from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import clock
-from .languages import select_locale
-from .validation import IdConverter
+from queue_app import clock
+from queue_app.languages import select_locale
+from queue_app.web.validation import IdConverter
 
 socketio = SocketIO()
 babel = Babel()
@@ -74,24 +74,14 @@ def create_app(test_config=None):
 
     from display import bp as display_bp
 
-    from . import (  # noqa: F401
-        admin,
-        api,
-        assets,
-        auth,
-        cli,
-        db,
-        desk,
-        events,
-        health,
-        reception,
-        security,
-        socket_guard,
-        ticket_page,
-    )
-
-    # (events registers its Socket.IO handlers on import)
-    from .auth import login_manager
+    # The layers (docs/architecture.md); importing live.connections registers its handlers.
+    from queue_app import cli
+    from queue_app.live import connections, delivery, guard  # noqa: F401 (connections: handlers)
+    from queue_app.pages import admin, citizen, clerk, reception
+    from queue_app.storage import db
+    from queue_app.storage.migrations import migrate
+    from queue_app.web import api, assets, auth, health, security
+    from queue_app.web.auth import login_manager
 
     app.url_map.converters["id"] = IdConverter  # before any route uses it
     babel.init_app(app, locale_selector=select_locale)
@@ -103,7 +93,7 @@ def create_app(test_config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(display_bp)
-    for pages in (auth.bp, reception.bp, desk.bp, ticket_page.bp, admin.bp, health.bp):
+    for pages in (auth.bp, reception.bp, clerk.bp, citizen.bp, admin.bp, health.bp):
         app.register_blueprint(pages)
 
     @app.context_processor
@@ -121,10 +111,10 @@ def create_app(test_config=None):
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
-        max_http_buffer_size=socket_guard.MAX_MESSAGE_BYTES,
+        max_http_buffer_size=guard.MAX_MESSAGE_BYTES,
     )
-    app.extensions["torn.socket_guard"] = socket_guard.Guard(socketio.server)
-    app.wsgi_app = socket_guard.check_socket_requests(app.wsgi_app)
+    app.extensions["torn.socket_guard"] = guard.Guard(socketio.server)
+    app.wsgi_app = guard.check_socket_requests(app.wsgi_app)
     if app.config["BEHIND_PROXY"]:
         # One trusted HTTPS reverse proxy in front (docs/deploy/nginx.conf): believe its
         # X-Forwarded-* headers, and send the session cookie over HTTPS only. Wrapped
@@ -133,10 +123,8 @@ def create_app(test_config=None):
         app.config["SESSION_COOKIE_SECURE"] = True
 
     with app.app_context():
-        from .migrations import migrate
-
         migrate(db.get_db())
-        events.init_app(app)
+        delivery.init_app(app)
     return app
 
 

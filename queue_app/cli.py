@@ -5,11 +5,12 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from . import accounts, displays, seed
-from .db import get_db
-from .errors import QueueError
-from .languages import LANGUAGES
-from .migrations import migrate
+from queue_app import seed
+from queue_app.languages import LANGUAGES
+from queue_app.rules import accounts, displays
+from queue_app.rules.errors import QueueError
+from queue_app.storage.db import get_db
+from queue_app.storage.migrations import migrate
 
 
 def _refusal(error):

@@ -1,7 +1,7 @@
 """The demo town hall: the Casa de la Vila of Mollet del Vallès after reopening."""
 
-from . import accounts, displays
-from .db import put_setting, write_transaction
+from queue_app.rules import accounts, displays
+from queue_app.storage.db import put_setting, write_transaction
 
 OFFICES = [
     # code, letter, name

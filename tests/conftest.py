@@ -9,10 +9,11 @@ import sqlite3
 import pytest
 import requests
 
-from queue_app import accounts, clock, create_app, seed
-from queue_app.day import ensure_today
-from queue_app.db import connect, write_transaction
-from queue_app.migrations import migrate
+from queue_app import clock, create_app, seed
+from queue_app.rules import accounts
+from queue_app.rules.day import ensure_today
+from queue_app.storage.db import connect, write_transaction
+from queue_app.storage.migrations import migrate
 
 ROLES = accounts.ROLES
 

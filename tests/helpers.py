@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from queue_app import journal
-from queue_app.db import connect
+from queue_app.storage import journal
+from queue_app.storage.db import connect
 
 MADRID = ZoneInfo("Europe/Madrid")
 # A ticket as the contract returns it everywhere (Torn adds ``appointment_at``).

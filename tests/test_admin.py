@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from queue_app import accounts, desks, displays
-from queue_app.db import write_transaction
-from queue_app.errors import Conflict, InvalidInput, NotFound, UnknownOffice
+from queue_app.rules import accounts, desks, displays
+from queue_app.rules.errors import Conflict, InvalidInput, NotFound, UnknownOffice
+from queue_app.storage.db import write_transaction
 
 from helpers import db_state, log_in
 

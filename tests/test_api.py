@@ -5,8 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from queue_app import desks, displays, journal, tickets
-from queue_app.db import connect
+from queue_app.rules import desks, displays, tickets
+from queue_app.storage import journal
+from queue_app.storage.db import connect
 
 from helpers import TICKET_FIELDS, log_in, travel_to
 

@@ -10,9 +10,10 @@ A test fails when the app has a route this matrix does not list.
 
 import pytest
 
-from queue_app import accounts, create_app, displays, socketio, tickets
-from queue_app.day import ensure_today
-from queue_app.db import connect
+from queue_app import create_app, socketio
+from queue_app.rules import accounts, displays, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.storage.db import connect
 
 from conftest import copy_database
 from helpers import log_in

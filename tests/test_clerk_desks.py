@@ -3,9 +3,10 @@ does not tell which names exist, and a desk chosen only by a form post."""
 
 import pytest
 
-from queue_app import accounts, socketio, tickets
-from queue_app.db import get_db
-from queue_app.events import broadcast
+from queue_app import socketio
+from queue_app.live.delivery import publish
+from queue_app.rules import accounts, tickets
+from queue_app.storage.db import get_db
 
 from helpers import csrf_token, form_login
 
@@ -84,9 +85,9 @@ def test_a_limited_clerks_live_connection_hears_only_its_desks(app, clerk, store
     assert live.is_connected()
     assert set(live.get_received()[0]["args"][0]["waiting"]) == {"OAC"}
     with app.app_context():
-        broadcast(tickets.issue(get_db(), "OMIC").events)
+        publish(tickets.issue(get_db(), "OMIC"))
         assert [m["name"] for m in live.get_received()] == []  # OMIC is not its office
-        broadcast(tickets.issue(get_db(), "OAC").events)
+        publish(tickets.issue(get_db(), "OAC"))
     assert [m["name"] for m in live.get_received()] == ["ticket_changed", "queue_changed"]
 
 
@@ -116,7 +117,7 @@ def test_the_administrator_limits_a_clerk_on_the_admin_page(app, store):
 
 
 def test_refused_desk_limits_write_nothing(store):
-    from queue_app.errors import InvalidInput, NotFound
+    from queue_app.rules.errors import InvalidInput, NotFound
 
     before = store.execute("SELECT COUNT(*) FROM user_desks").fetchone()[0]
     with pytest.raises(InvalidInput):

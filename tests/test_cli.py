@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from queue_app import accounts, create_app, displays
-from queue_app.db import connect
+from queue_app import create_app
+from queue_app.rules import accounts, displays
+from queue_app.storage.db import connect
 
 TOKEN_LINE = re.compile(r"[A-Za-z0-9_-]{20,}")
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from queue_app import occupancy, tickets
-from queue_app.db import connect, write_transaction
+from queue_app.rules import door, occupancy, tickets
+from queue_app.storage.db import connect, write_transaction
 
 from servers import ServerPool
 
@@ -39,7 +39,7 @@ def busy_oac(db, tmp_path):
             db.execute(
                 "INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, 'OAC')", [desk_id]
             )
-    occupancy.set_counts(db, limit=TICKETS + 50)
+    door.set_counts(db, limit=TICKETS + 50)
     issued = [tickets.issue(db, "OAC").value["id"] for _ in range(TICKETS)]
     yield str(tmp_path / "queue.db"), issued
 

@@ -4,9 +4,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from queue_app import desks, journal, occupancy, offices, tickets
-from queue_app.day import ensure_today
-from queue_app.errors import NotFound
+from queue_app.rules import desks, door, occupancy, offices, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.rules.errors import NotFound
+from queue_app.storage import journal
 
 from helpers import MADRID, MINUTE, db_state
 
@@ -50,7 +51,7 @@ def busy_monday(db):
     tickets.call_next(db, 5, now=at)  # C001
     tickets.start(db, c001, now=at + MINUTE)
     tickets.cancel(db, h001, now=at + MINUTE)
-    occupancy.enter(db, 4, now=at + MINUTE)
+    door.enter(db, 4, now=at + MINUTE)
     assert statuses(db, at) == {
         "A001": "waiting",
         "A002": "called",
@@ -67,7 +68,7 @@ def test_first_change_of_a_new_day_expires_open_tickets_and_empties_the_building
     db = busy_monday
     seq = journal.last_seq(db)
     morning = TUESDAY.replace(hour=8, minute=30)
-    outcome = occupancy.enter(db, 1, now=morning)
+    outcome = door.enter(db, 1, now=morning)
     assert statuses(db, morning) == {
         "A001": "expired",
         "A002": "expired",
@@ -118,7 +119,7 @@ def test_the_same_day_rolls_nothing_over(busy_monday):
     before = statuses(db, MONDAY)
     late = MONDAY.replace(hour=23, minute=59, second=59)
     seq = journal.last_seq(db)
-    occupancy.enter(db, 1, now=late)
+    door.enter(db, 1, now=late)
     assert statuses(db, late) == before
     assert occupancy.read(db)["inside"] == 13
     assert [e["type"] for e in journal.since(db, seq)] == ["occupancy_changed"]
@@ -184,7 +185,7 @@ def test_the_first_change_after_the_clock_is_fixed_opens_the_day_itself(busy_mon
     ensure_today(db, false_day)
     tickets.issue(db, "OAC", now=false_day)
     seq = journal.last_seq(db)
-    occupancy.enter(db, 1, now=MONDAY.replace(hour=12))
+    door.enter(db, 1, now=MONDAY.replace(hour=12))
     assert [e["type"] for e in journal.since(db, seq)][0] == "day_started"
     assert occupancy.read(db)["inside"] == 1
 

@@ -16,8 +16,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from queue_app import displays, tickets
-from queue_app.db import connect
+from queue_app.rules import displays, tickets
+from queue_app.storage.db import connect
 
 from conftest import save_screenshot
 
@@ -554,7 +554,7 @@ def test_screenshots_at_tv_sizes(open_screen, live):
 def test_the_page_is_ready_for_a_strict_content_security_policy(app, client):
     """No inline script, style or event handler: data reaches the script as inert JSON."""
     with app.app_context():
-        from queue_app.db import get_db
+        from queue_app.storage.db import get_db
 
         key = get_db().execute("SELECT key FROM displays LIMIT 1").fetchone()[0]
     response = client.get(f"/display/{key}")

@@ -4,9 +4,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from queue_app import accounts, displays, socketio
-from queue_app.db import connect, get_db
-from queue_app.events import broadcast
+from queue_app import socketio
+from queue_app.live.delivery import publish
+from queue_app.rules import accounts, displays
+from queue_app.storage.db import connect, get_db
 
 from helpers import log_in, travel_to
 
@@ -17,7 +18,7 @@ def screens(app):
     with app.app_context():  # created as the admin page does: its events delivered
         db = get_db()
         created = displays.create_display(db, "OMIC", ["OMIC"])
-        broadcast(created.events)
+        publish(created)
         waiting_room = displays.list_displays(db)[0]["key"]
     return {"all": waiting_room, "omic": created.value["key"]}
 

@@ -12,8 +12,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from queue_app.day import ensure_today
-from queue_app.db import connect
+from queue_app.rules.day import ensure_today
+from queue_app.storage.db import connect
 
 BATCH = 10
 EXAMPLES = 1000  # x BATCH = 10,000 requests

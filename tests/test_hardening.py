@@ -17,8 +17,9 @@ import time
 import pytest
 import requests
 
-from queue_app import serving, socket_guard
-from queue_app.day import ensure_today
+from queue_app import serving
+from queue_app.live import guard
+from queue_app.rules.day import ensure_today
 
 from helpers import api_request, csrf_token, ticket_id
 from live_clients import WAIT_S
@@ -191,14 +192,14 @@ def test_a_long_polling_post_above_the_limit_is_refused(server):
     sid = re.search(r'"sid":"([^"]+)"', handshake.text)[1]
     answer = requests.post(
         f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}",
-        data="4" + "x" * (socket_guard.MAX_MESSAGE_BYTES * 4),
+        data="4" + "x" * (guard.MAX_MESSAGE_BYTES * 4),
         timeout=WAIT_S,
     )
     assert answer.status_code == 413
     # The session it tried to use is not stuck either: its next poll is answered with
     # Engine.IO's close packet once the server closes it as anonymous, and then it is gone.
     poll = f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
-    closing = requests.get(poll, timeout=socket_guard.LOGIN_DEADLINE_S + WAIT_S)
+    closing = requests.get(poll, timeout=guard.LOGIN_DEADLINE_S + WAIT_S)
     assert closing.status_code == 200 and closing.text.endswith("1")
     assert requests.get(poll, timeout=WAIT_S).status_code == 400
 
@@ -228,7 +229,7 @@ def test_two_thousand_idle_connections_do_not_starve_a_new_client(
         display = listeners(server.url, {"screen": town_hall[1]})
         assert display.wait_for("snapshot")["waiting"]["OAC"] == 1
 
-        deadline = max(serving.HEAD_TIMEOUT_S, socket_guard.LOGIN_DEADLINE_S) + WAIT_S
+        deadline = max(serving.HEAD_TIMEOUT_S, guard.LOGIN_DEADLINE_S) + WAIT_S
         assert closed_by_server(idle, deadline) == set()
     finally:
         for sock in idle:
@@ -245,9 +246,9 @@ def test_one_address_opening_connections_as_fast_as_it_can_is_slowed_and_others_
     answers = []
     with requests.Session() as greedy:
         greedy.mount("http://", SourceAddress("127.0.0.2"))
-        while 429 not in answers and len(answers) < 5 * socket_guard.OPEN_BURST:
+        while 429 not in answers and len(answers) < 5 * guard.OPEN_BURST:
             answers.append(greedy.get(handshake, timeout=WAIT_S).status_code)
-    assert answers.count(200) >= socket_guard.OPEN_BURST and answers[-1] == 429
+    assert answers.count(200) >= guard.OPEN_BURST and answers[-1] == 429
     with requests.Session() as other:
         other.mount("http://", SourceAddress("127.0.0.3"))
         assert other.get(handshake, timeout=WAIT_S).text.startswith("0{")

@@ -3,7 +3,8 @@
 import shutil
 from collections import namedtuple
 
-from queue_app import create_app, health
+from queue_app import create_app
+from queue_app.web import health
 
 Usage = namedtuple("Usage", "total used free")
 

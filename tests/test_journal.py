@@ -5,9 +5,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from queue_app import desks, journal, occupancy, tickets
-from queue_app.day import ensure_today
-from queue_app.db import write_transaction
+from queue_app.rules import desks, door, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.storage import journal
+from queue_app.storage.db import write_transaction
 
 from helpers import MINUTE, T0
 
@@ -60,9 +61,9 @@ def test_every_change_is_journaled_in_order_with_a_rising_seq(db):
         ),
         (lambda at: desks.pause(db, 3, "lunch", now=at), {"desk_changed"}),
         (lambda at: desks.resume(db, 3, now=at), {"desk_changed"}),
-        (lambda at: occupancy.enter(db, 3, now=at), {"occupancy_changed"}),
-        (lambda at: occupancy.leave(db, 1, now=at), {"occupancy_changed"}),
-        (lambda at: occupancy.set_counts(db, limit=40, now=at), {"occupancy_changed"}),
+        (lambda at: door.enter(db, 3, now=at), {"occupancy_changed"}),
+        (lambda at: door.leave(db, 1, now=at), {"occupancy_changed"}),
+        (lambda at: door.set_counts(db, limit=40, now=at), {"occupancy_changed"}),
         (lambda at: keep("d", tickets.issue(db, "ORGT", now=at)), {"queue_changed"}),
         (
             lambda at: ensure_today(db, at + timedelta(days=1)),
@@ -103,7 +104,7 @@ def test_the_actor_is_recorded(db):
 
 def test_since_pages_through_the_journal_oldest_first(db):
     for minute in range(5):
-        occupancy.enter(db, now=T0 + minute * MINUTE)
+        door.enter(db, now=T0 + minute * MINUTE)
     every = journal.since(db, 0)
     assert [e["seq"] for e in every] == sorted(e["seq"] for e in every)
     page = journal.since(db, every[1]["seq"], limit=2)

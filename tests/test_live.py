@@ -7,9 +7,9 @@ Redis, a call made on one server process reaches a display connected to another.
 
 import pytest
 
-from queue_app import displays, tickets
-from queue_app.day import ensure_today
-from queue_app.db import connect
+from queue_app.rules import displays, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.storage.db import connect
 
 from helpers import api_request, ticket_id
 from servers import RedisServer, ServerPool

@@ -27,7 +27,7 @@ import requests
 import socketio
 import websocket  # websocket-client, python-socketio's own (its client extra)
 
-from queue_app.day import ensure_today
+from queue_app.rules.day import ensure_today
 
 from servers import ServerPool, free_port
 

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from queue_app import occupancy, tickets
-from queue_app.day import ensure_today
-from queue_app.errors import CapacityFull, InvalidInput
+from queue_app.rules import door, occupancy, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.rules.errors import CapacityFull, InvalidInput
 
 from helpers import MINUTE, T0, db_state
 
@@ -86,7 +86,7 @@ ENDINGS = {
 def test_a_final_state_lets_the_party_out(db, ending):
     leaving = issue(db, 4)
     issue(db, 2, "HAB")
-    occupancy.enter(db, 3, now=T0)
+    door.enter(db, 3, now=T0)
     assert inside(db) == 9
     ENDINGS[ending](db, leaving["id"], T0 + MINUTE)
     assert inside(db) == 5
@@ -97,7 +97,7 @@ def test_expiry_at_the_new_day_empties_the_building(db):
     called = issue(db, 4)
     issue(db, 2, "HAB")
     tickets.call_next(db, 1, now=T0)
-    occupancy.enter(db, 5, now=T0)
+    door.enter(db, 5, now=T0)
     assert inside(db) == 11
     ensure_today(db, T0 + timedelta(days=1))
     assert inside(db) == 0
@@ -119,7 +119,7 @@ def test_open_ticket_keeps_its_party_inside_through_call_recall_start_and_transf
 
 
 def test_capacity_full_refuses_issuing_and_entering_and_writes_nothing(db):
-    occupancy.set_counts(db, limit=5, now=T0)
+    door.set_counts(db, limit=5, now=T0)
     first = issue(db, 3)
     issue(db, 2, "HAB")
     assert occupancy.read(db) == {"inside": 5, "limit": 5, "full": True}
@@ -127,7 +127,7 @@ def test_capacity_full_refuses_issuing_and_entering_and_writes_nothing(db):
     with pytest.raises(CapacityFull):
         tickets.issue(db, "OAC", now=T0 + MINUTE)
     with pytest.raises(CapacityFull):
-        occupancy.enter(db, now=T0 + MINUTE)
+        door.enter(db, now=T0 + MINUTE)
     assert snapshot(db) == before
     tickets.cancel(db, first["id"], now=T0 + 2 * MINUTE)
     assert issue(db, 3, at=T0 + 2 * MINUTE)["code"] == "A002"
@@ -135,54 +135,54 @@ def test_capacity_full_refuses_issuing_and_entering_and_writes_nothing(db):
 
 
 def test_a_party_that_does_not_fit_is_refused_while_a_smaller_one_fits(db):
-    occupancy.set_counts(db, limit=10, now=T0)
-    occupancy.enter(db, 7, now=T0)
+    door.set_counts(db, limit=10, now=T0)
+    door.enter(db, 7, now=T0)
     before = snapshot(db)
     with pytest.raises(CapacityFull):
         tickets.issue(db, "OAC", party_size=4, now=T0)
     with pytest.raises(CapacityFull):
-        occupancy.enter(db, 4, now=T0)
+        door.enter(db, 4, now=T0)
     assert snapshot(db) == before
     assert issue(db, 3)["party_size"] == 3
     assert occupancy.read(db) == {"inside": 10, "limit": 10, "full": True}
 
 
 def test_entries_and_exits_move_the_count_and_report_it(db):
-    outcome = occupancy.enter(db, now=T0)
+    outcome = door.enter(db, now=T0)
     assert outcome.value == {"inside": 1, "limit": 50, "full": False}
-    assert occupancy.enter(db, 4, now=T0).value["inside"] == 5
-    outcome = occupancy.leave(db, 2, now=T0)
+    assert door.enter(db, 4, now=T0).value["inside"] == 5
+    outcome = door.leave(db, 2, now=T0)
     assert outcome.value == {"inside": 3, "limit": 50, "full": False}
     reported = [e for e in outcome.events if e["type"] == "occupancy_changed"]
     assert reported[-1]["payload"] == {"inside": 3, "limit": 50, "full": False}
-    assert occupancy.leave(db, now=T0).value["inside"] == 2
+    assert door.leave(db, now=T0).value["inside"] == 2
 
 
 def test_exits_never_take_the_count_below_zero(db):
-    occupancy.enter(db, 2, now=T0)
-    assert occupancy.leave(db, 10, now=T0).value["inside"] == 0
-    assert occupancy.leave(db, now=T0).value["inside"] == 0
-    assert occupancy.enter(db, now=T0).value["inside"] == 1
+    door.enter(db, 2, now=T0)
+    assert door.leave(db, 10, now=T0).value["inside"] == 0
+    assert door.leave(db, now=T0).value["inside"] == 0
+    assert door.enter(db, now=T0).value["inside"] == 1
 
 
 def test_a_ticket_ending_after_a_correction_to_zero_does_not_go_negative(db):
     ticket = issue(db, 4)
-    occupancy.set_counts(db, inside=1, now=T0)
+    door.set_counts(db, inside=1, now=T0)
     tickets.cancel(db, ticket["id"], now=T0)
     assert inside(db) == 0
 
 
 def test_entries_fill_the_building_exactly_to_its_limit(db):
-    occupancy.enter(db, 50, now=T0)
+    door.enter(db, 50, now=T0)
     assert occupancy.read(db) == {"inside": 50, "limit": 50, "full": True}
-    occupancy.leave(db, now=T0)
+    door.leave(db, now=T0)
     assert occupancy.read(db)["full"] is False
 
 
 @pytest.mark.parametrize("count", [0, -1, 1001, True, False, "1", 1.0, None])
-@pytest.mark.parametrize("change", [occupancy.enter, occupancy.leave])
+@pytest.mark.parametrize("change", [door.enter, door.leave])
 def test_door_counts_must_be_whole_numbers_from_one(db, change, count):
-    occupancy.enter(db, 3, now=T0)
+    door.enter(db, 3, now=T0)
     before = snapshot(db)
     with pytest.raises(InvalidInput):
         change(db, count, now=T0)
@@ -190,32 +190,32 @@ def test_door_counts_must_be_whole_numbers_from_one(db, change, count):
 
 
 def test_admin_corrects_inside_and_limit(db):
-    assert occupancy.set_counts(db, inside=7, now=T0).value == {
+    assert door.set_counts(db, inside=7, now=T0).value == {
         "inside": 7,
         "limit": 50,
         "full": False,
     }
-    assert occupancy.set_counts(db, limit=8, now=T0).value == {
+    assert door.set_counts(db, limit=8, now=T0).value == {
         "inside": 7,
         "limit": 8,
         "full": False,
     }
-    assert occupancy.set_counts(db, inside=0, limit=100000, now=T0).value == {
+    assert door.set_counts(db, inside=0, limit=100000, now=T0).value == {
         "inside": 0,
         "limit": 100000,
         "full": False,
     }
-    assert occupancy.set_counts(db, now=T0).value == {"inside": 0, "limit": 100000, "full": False}
+    assert door.set_counts(db, now=T0).value == {"inside": 0, "limit": 100000, "full": False}
 
 
 def test_admin_may_set_inside_above_the_limit_and_then_nobody_is_admitted(db):
-    state = occupancy.set_counts(db, inside=60, now=T0).value
+    state = door.set_counts(db, inside=60, now=T0).value
     assert state == {"inside": 60, "limit": 50, "full": True}
     with pytest.raises(CapacityFull):
-        occupancy.enter(db, now=T0)
+        door.enter(db, now=T0)
     with pytest.raises(CapacityFull):
         tickets.issue(db, "OAC", now=T0)
-    assert occupancy.set_counts(db, limit=61, now=T0).value["full"] is False
+    assert door.set_counts(db, limit=61, now=T0).value["full"] is False
     assert issue(db)["code"] == "A001"
 
 
@@ -239,9 +239,9 @@ def test_admin_may_set_inside_above_the_limit_and_then_nobody_is_admitted(db):
     ids=repr,
 )
 def test_admin_counts_are_validated_and_a_bad_one_writes_nothing(db, fields):
-    occupancy.enter(db, 3, now=T0)
+    door.enter(db, 3, now=T0)
     before = snapshot(db)
     with pytest.raises(InvalidInput):
-        occupancy.set_counts(db, now=T0, **fields)
+        door.set_counts(db, now=T0, **fields)
     assert snapshot(db) == before
     assert occupancy.read(db) == {"inside": 3, "limit": 50, "full": False}

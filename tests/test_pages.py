@@ -7,7 +7,7 @@ import re
 import pytest
 
 from queue_app import socketio
-from queue_app.db import connect
+from queue_app.storage.db import connect
 
 from helpers import csrf_token, form_login
 
@@ -22,7 +22,7 @@ LANDING = {
 @pytest.fixture
 def display_user(app):
     """A login of the display role (the demo has none)."""
-    from queue_app import accounts
+    from queue_app.rules import accounts
 
     db = connect(app.config["DATABASE"])
     try:

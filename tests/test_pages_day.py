@@ -13,8 +13,8 @@ import pytest
 import zxingcpp
 from playwright.sync_api import expect
 
-from queue_app import desks
-from queue_app.db import connect
+from queue_app.rules import desks
+from queue_app.storage.db import connect
 
 from conftest import DESKTOP, PHONE, WAIT_MS, save_screenshot
 

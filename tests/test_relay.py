@@ -1,10 +1,11 @@
 """The relay: every committed journal event reaches this process's connections once, in
 order, whoever wrote it (another process, a command-line tool) and however late it is read."""
 
-from queue_app import accounts, occupancy, socketio, tickets
-from queue_app.db import get_db
-from queue_app.events import broadcast
-from queue_app.relay import CATCH_UP_MAX
+from queue_app import socketio
+from queue_app.live.delivery import publish
+from queue_app.live.relay import CATCH_UP_MAX
+from queue_app.rules import accounts, door, tickets
+from queue_app.storage.db import get_db
 
 from helpers import form_login
 
@@ -67,11 +68,11 @@ def test_a_gap_too_long_to_replay_gives_snapshots_and_still_ends_sessions(app, s
     display.get_received()
     accounts.set_password(store, "taulell1", "a-new-password", actor="admin")
     for _ in range(CATCH_UP_MAX // 2 + 1):  # people coming and going at the door
-        occupancy.enter(store, 1)
-        occupancy.leave(store, 1)
+        door.enter(store, 1)
+        door.leave(store, 1)
     read_the_journal(app)
     assert not desk_page.is_connected()
     assert names(display) == ["snapshot"]
     with app.app_context():
-        broadcast(tickets.issue(get_db(), "OAC").events)  # and then on as usual
+        publish(tickets.issue(get_db(), "OAC"))  # and then on as usual
     assert "queue_changed" in names(display)

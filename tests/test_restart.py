@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from queue_app import displays
+from queue_app.rules import displays
 
 from helpers import QUEUE_VIEW_FIELDS, TICKET_FIELDS
 from servers import ServerPool

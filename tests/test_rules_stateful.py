@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from queue_app import clock, desks, journal, occupancy, seed, tickets
-from queue_app.day import ensure_today
-from queue_app.db import connect, write_transaction
-from queue_app.errors import (
+from queue_app import clock, seed
+from queue_app.rules import desks, door, occupancy, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.rules.errors import (
     CapacityFull,
     DeskBusy,
     DeskPaused,
@@ -26,7 +26,9 @@ from queue_app.errors import (
     QueueError,
     UnknownOffice,
 )
-from queue_app.migrations import migrate
+from queue_app.storage import journal
+from queue_app.storage.db import connect, write_transaction
+from queue_app.storage.migrations import migrate
 
 MADRID = ZoneInfo("Europe/Madrid")
 # A Friday: summer time starts on Sunday. The model's clock runs in UTC, because Python adds
@@ -257,7 +259,7 @@ class TownHall(RuleBasedStateMachine):
         """The doors open: the building's limit is set and a morning queue forms."""
         model, rolled = self.begin()
         outcome = self.attempt(
-            lambda: occupancy.set_counts(self.db, limit=limit, now=self.now), (), rolled
+            lambda: door.set_counts(self.db, limit=limit, now=self.now), (), rolled
         )
         assert outcome.value == {"inside": 0, "limit": limit, "full": False}
         model.limit = limit
@@ -325,15 +327,13 @@ class TownHall(RuleBasedStateMachine):
         if entering:
             refusals = (CapacityFull,) if model.inside + count > model.limit else ()
             outcome = self.attempt(
-                lambda: occupancy.enter(self.db, count, now=self.now), refusals, rolled
+                lambda: door.enter(self.db, count, now=self.now), refusals, rolled
             )
             if outcome is None:
                 return
             model.inside += count
         else:
-            outcome = self.attempt(
-                lambda: occupancy.leave(self.db, count, now=self.now), (), rolled
-            )
+            outcome = self.attempt(lambda: door.leave(self.db, count, now=self.now), (), rolled)
             model.inside = max(0, model.inside - count)
         assert outcome.value["inside"] == model.inside
         self.model = model

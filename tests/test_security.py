@@ -9,8 +9,8 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-from queue_app import displays
-from queue_app.db import connect, write_transaction
+from queue_app.rules import displays
+from queue_app.storage.db import connect, write_transaction
 
 from conftest import DESKTOP
 from helpers import log_in

@@ -3,7 +3,8 @@ or its role, and the user's live connections close with it."""
 
 import pytest
 
-from queue_app import accounts, socketio
+from queue_app import socketio
+from queue_app.rules import accounts
 
 from helpers import csrf_token, form_login
 

@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect as open_websocket
 
-from queue_app import displays
 from queue_app import socketio as app_socketio
-from queue_app.db import get_db
+from queue_app.rules import displays
+from queue_app.storage.db import get_db
 
 from helpers import log_in
 

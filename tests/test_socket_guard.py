@@ -1,6 +1,6 @@
 """The token buckets behind the socket limits, on a clock the test moves."""
 
-from queue_app.socket_guard import Buckets
+from queue_app.live.guard import Buckets
 
 
 class Clock:

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from queue_app import desks, journal, occupancy, offices, tickets
-from queue_app.day import ensure_today
-from queue_app.db import write_transaction
-from queue_app.errors import (
+from queue_app.rules import desks, occupancy, offices, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.rules.errors import (
     DeskBusy,
     DeskPaused,
     InvalidInput,
@@ -18,6 +17,8 @@ from queue_app.errors import (
     NotFound,
     UnknownOffice,
 )
+from queue_app.storage import journal
+from queue_app.storage.db import write_transaction
 
 from helpers import MADRID, MINUTE, T0, db_state
 

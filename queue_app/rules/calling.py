@@ -1,8 +1,13 @@
-"""The ticket as the contract returns it everywhere, and the calling order it depends on."""
+"""The calling order, in one place, and what it tells each ticket.
+
+The order itself (``ORDER_SQL``: classes, then oldest first), the queue of one desk
+(``DESK_QUEUE_SQL``, which call-next takes the head of), each waiting ticket's place and
+estimated wait, and the ticket object of the contract that carries them.
+"""
 
 from datetime import timedelta
 
-from .clock import local_day, local_iso, stamp
+from queue_app.clock import local_day, local_iso, stamp
 
 # Calling order, in one place: urgent, appointments whose time has come, priority,
 # the rest; oldest first within a class. ``:due`` is now + 5 minutes, since an
@@ -17,6 +22,21 @@ APPOINTMENT_DUE_BEFORE = timedelta(minutes=5)
 
 SELECT_TICKETS = (
     "SELECT t.*, d.name AS desk_name FROM tickets t LEFT JOIN desks d ON d.id = t.desk_id"
+)
+
+# The waiting tickets a desk would call, across every office it serves, in calling order:
+# call-next takes the first, and the desk's queue lists them all. One query, one order.
+DESK_QUEUE_SQL = (
+    f"{SELECT_TICKETS} WHERE t.status = 'waiting'"
+    " AND t.office IN (SELECT office FROM desk_offices WHERE desk_id = :desk)"
+    f" ORDER BY {ORDER_SQL}"
+)
+
+
+# How long one finished ticket took to serve, in seconds: from its start, or from its call
+# when it was never started. Today's totals per office feed the estimates (service_rates).
+SERVICE_SECONDS_SQL = (
+    "(julianday(finished_at) - julianday(COALESCE(started_at, called_at))) * 86400.0"
 )
 
 # What a display may see of a ticket: a code, an office and a desk, nothing personal.

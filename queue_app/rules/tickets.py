@@ -5,12 +5,19 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
-from . import day, desks, occupancy, ticket_json
-from .clock import local_day, stamp, utcnow
-from .errors import DeskBusy, DeskPaused, InvalidInput, InvalidTransition, NotFound, UnknownOffice
-from .journal import Outcome, record
-from .migrations import SERVICE_SECONDS_SQL
-from .ticket_json import ORDER_SQL, SELECT_TICKETS, due_cutoff
+from queue_app.clock import local_day, stamp, utcnow
+from queue_app.rules import calling, day, desks, occupancy
+from queue_app.rules.calling import DESK_QUEUE_SQL, SELECT_TICKETS, SERVICE_SECONDS_SQL, due_cutoff
+from queue_app.rules.errors import (
+    DeskBusy,
+    DeskPaused,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    UnknownOffice,
+)
+from queue_app.storage.db import read_transaction
+from queue_app.storage.journal import Outcome, last_seq, record
 
 KINDS = ("walk_in", "appointment", "urgent")
 STATUSES = ("waiting", "called", "serving", "done", "no_show", "cancelled", "expired")
@@ -130,7 +137,7 @@ def issue(
                 stamp(now),
             ],
         )
-        ticket = ticket_json.load(db, cursor.lastrowid, now)
+        ticket = calling.load(db, cursor.lastrowid, now)
         events.append(_ticket_event(db, now, ticket, actor))
         events.append(_queue_event(db, now, office, actor))
     return Outcome(ticket, events)
@@ -143,22 +150,13 @@ def _desk(db, desk_id):
     return row
 
 
-# The waiting tickets a desk would call, across every office it serves, in calling order:
-# call-next takes the first, and the desk's queue lists them all. One query, one order.
-DESK_QUEUE_SQL = (
-    f"{SELECT_TICKETS} WHERE t.status = 'waiting'"
-    " AND t.office IN (SELECT office FROM desk_offices WHERE desk_id = :desk)"
-    f" ORDER BY {ORDER_SQL}"
-)
-
-
 def desk_queue(db, desk_id, now=None):
     """The waiting tickets ``desk_id`` would call, in exactly call-next's order; NotFound for
     an unknown desk."""
     now = now or utcnow()
     _desk(db, desk_id)
     rows = db.execute(DESK_QUEUE_SQL, {"desk": desk_id, "due": due_cutoff(now)}).fetchall()
-    return ticket_json.describe(db, rows, now)
+    return calling.describe(db, rows, now)
 
 
 def call_next(db, desk_id, *, actor=None, now=None):
@@ -186,7 +184,7 @@ def call_next(db, desk_id, *, actor=None, now=None):
             "UPDATE tickets SET status = 'called', desk_id = ?, called_at = ? WHERE id = ?",
             [desk_id, stamp(now), row["id"]],
         )
-        ticket = ticket_json.load(db, row["id"], now)
+        ticket = calling.load(db, row["id"], now)
         events.append(
             _ticket_event(db, now, ticket, actor, "ticket_called", desk=desk["name"], recall=False)
         )
@@ -232,7 +230,7 @@ def _finish_as(db, ticket_id, action, status, *, actor, now):
         )
         if status == "done":
             _count_service(db, ticket_id, now)
-        ticket = ticket_json.load(db, ticket_id, now)
+        ticket = calling.load(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
         if row["status"] == "waiting":
             events.append(_queue_event(db, now, row["office"], actor))
@@ -246,7 +244,7 @@ def recall(db, ticket_id, *, actor=None, now=None):
     with day.change(db, now) as events:
         _locked_ticket(db, ticket_id, "recall")
         db.execute("UPDATE tickets SET recalls = recalls + 1 WHERE id = ?", [ticket_id])
-        ticket = ticket_json.load(db, ticket_id, now)
+        ticket = calling.load(db, ticket_id, now)
         events.append(
             _ticket_event(db, now, ticket, actor, "ticket_called", desk=ticket["desk"], recall=True)
         )
@@ -263,7 +261,7 @@ def start(db, ticket_id, *, actor=None, now=None):
             "UPDATE tickets SET status = 'serving', started_at = ? WHERE id = ?",
             [stamp(now), ticket_id],
         )
-        ticket = ticket_json.load(db, ticket_id, now)
+        ticket = calling.load(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
     return Outcome(ticket, events)
 
@@ -296,7 +294,7 @@ def transfer(db, ticket_id, office, *, actor=None, now=None):
             " started_at = NULL, recalls = 0 WHERE id = ?",
             [office, ticket_id],
         )
-        ticket = ticket_json.load(db, ticket_id, now)
+        ticket = calling.load(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
         if row["status"] == "waiting":
             events.append(_queue_event(db, now, row["office"], actor))
@@ -313,12 +311,40 @@ def find_by_token(db, token, now=None):
     rows = db.execute(f"{SELECT_TICKETS} WHERE t.token = ?", [token]).fetchall()
     if not rows:
         raise NotFound(_l("There is no ticket with that token."))
-    return ticket_json.describe(db, rows, now, public=True)[0]
+    return calling.describe(db, rows, now, public=True)[0]
+
+
+def state(db, ticket_id, now=None):
+    """A citizen's live state, ``{"seq", "ticket"}``, read consistently: the ticket (without
+    its id) and the journal's seq it is as of. NotFound if none."""
+    now = now or utcnow()
+    with read_transaction(db):
+        rows = db.execute(f"{SELECT_TICKETS} WHERE t.id = ?", [ticket_id]).fetchall()
+        if not rows:
+            raise NotFound(_l("There is no ticket with that id."))
+        return {"seq": last_seq(db), "ticket": calling.describe(db, rows, now, public=True)[0]}
+
+
+def id_for_token(db, token):
+    """The id of the ticket with this public token, or None."""
+    row = db.execute("SELECT id FROM tickets WHERE token = ?", [token]).fetchone()
+    return None if row is None else row[0]
+
+
+def waiting_in(db, office, wanted, now=None):
+    """The tickets waiting in ``office`` whose ids are in ``wanted``, with their places and
+    estimates (one read of the queue however many are wanted)."""
+    now = now or utcnow()
+    with read_transaction(db):
+        rows = db.execute(
+            f"{SELECT_TICKETS} WHERE t.status = 'waiting' AND t.office = ?", [office]
+        ).fetchall()
+        return calling.describe(db, [row for row in rows if row["id"] in wanted], now)
 
 
 def find(db, ticket_id, now=None):
     """A ticket by id; NotFound if none."""
-    ticket = ticket_json.load(db, ticket_id, now or utcnow())
+    ticket = calling.load(db, ticket_id, now or utcnow())
     if ticket is None:
         raise NotFound(_l("There is no ticket with that id."))
     return ticket
@@ -338,4 +364,4 @@ def list_today(db, office=None, status=None, now=None):
             sql += f" AND t.{column} = ?"
             params.append(value)
     rows = db.execute(sql + " ORDER BY t.issued_at, t.id", params).fetchall()
-    return ticket_json.describe(db, rows, now)
+    return calling.describe(db, rows, now)

@@ -6,13 +6,13 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from . import accounts, desks, displays, occupancy, offices
-from .auth import page_for
-from .db import get_db
-from .errors import InvalidInput, QueueError
-from .events import broadcast
-from .languages import LANGUAGES
-from .security import private
+from queue_app.languages import LANGUAGES
+from queue_app.live.delivery import publish
+from queue_app.rules import accounts, desks, displays, door, occupancy, offices
+from queue_app.rules.errors import InvalidInput, QueueError
+from queue_app.storage.db import get_db
+from queue_app.web.auth import page_for
+from queue_app.web.security import private
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_FIELD = 256
@@ -45,7 +45,7 @@ def _passwords():
 
 
 def _apply(section, change, done_message):
-    """Run one change; broadcast what it journaled; back to the page's section with a message.
+    """Run one change; publish what it journaled; back to the page's section with a message.
 
     A refusal writes nothing (the domain's transaction) and its reason is shown instead, in
     that section (the flash category is ``level:section``).
@@ -55,7 +55,7 @@ def _apply(section, change, done_message):
     except QueueError as error:
         flash(str(error), f"error:{section}")
     else:
-        broadcast(outcome.events)
+        publish(outcome)
         flash(done_message, f"info:{section}")
     return redirect(url_for("admin.home", _anchor=section))
 
@@ -220,7 +220,7 @@ def rotate_display_key(display_id):
 def set_building():
     return _apply(
         "building",
-        lambda: occupancy.set_counts(
+        lambda: door.set_counts(
             get_db(), inside=_number("inside"), limit=_number("limit"), actor=current_user.actor
         ),
         _("The building's counts were saved."),
@@ -238,7 +238,7 @@ def create_token():
     except QueueError as error:
         flash(str(error), "error:tokens")
         return redirect(url_for("admin.home", _anchor="tokens"))
-    broadcast(created.events)
+    publish(created)
     response = make_response(
         render_template(
             "admin/token.html", token=created.value, name=_field("name"), role=_field("role")

@@ -9,9 +9,9 @@ from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from . import offices, tickets
-from .db import get_db
-from .security import limiter, private, public_limit
+from queue_app.rules import offices, tickets
+from queue_app.storage.db import get_db
+from queue_app.web.security import limiter, private, public_limit
 
 bp = Blueprint("ticket_page", __name__)
 TOWN_HALL = "Ajuntament de Mollet del Vallès"

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
-from .errors import InvalidInput, UnknownOffice
+from queue_app.rules.errors import InvalidInput, UnknownOffice
 
 
 def list_offices(db):
@@ -17,6 +17,11 @@ def list_offices(db):
     ]
 
 
+def codes(db):
+    """Every office's code, in the offices' own order."""
+    return [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
+
+
 def waiting_by_office(db, offices=None):
     """``{office: waiting}`` for the given offices (all when None)."""
     return {
@@ -26,20 +31,20 @@ def waiting_by_office(db, offices=None):
     }
 
 
-def check_codes(db, codes, none_message):
-    """``codes`` as known office codes, each once, in the offices' own order.
+def check_codes(db, given, none_message):
+    """``given`` as known office codes, each once, in the offices' own order.
 
     Refused with ``none_message`` when empty or not a list of text, and as UnknownOffice
     when one is not an office.
     """
     if (
-        not isinstance(codes, (list, tuple))
-        or not codes
-        or not all(isinstance(code, str) for code in codes)
+        not isinstance(given, (list, tuple))
+        or not given
+        or not all(isinstance(code, str) for code in given)
     ):
         raise InvalidInput(none_message)
-    known = [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
-    unknown = sorted(set(codes) - set(known))
+    known = codes(db)
+    unknown = sorted(set(given) - set(known))
     if unknown:
         raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=", ".join(unknown)))
-    return [code for code in known if code in codes]
+    return [code for code in known if code in given]

@@ -24,12 +24,13 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import accounts, csrf, desks
-from .db import get_db
-from .errors import Forbidden, Unauthorized
-from .events import broadcast
-from .languages import LANGUAGES
-from .security import limiter, login_limit
+from queue_app import csrf
+from queue_app.languages import LANGUAGES
+from queue_app.live.delivery import publish
+from queue_app.rules import accounts, desks
+from queue_app.rules.errors import Forbidden, Unauthorized
+from queue_app.storage.db import get_db
+from queue_app.web.security import limiter, login_limit
 
 login_manager = LoginManager()
 bp = Blueprint("auth", __name__)
@@ -235,9 +236,7 @@ def logout():
         if current_user.is_authenticated and current_user.kind == "user":
             # Every session of this user ends, a copied cookie included, and its pages'
             # live connections close (in every server process).
-            broadcast(
-                accounts.log_out(get_db(), current_user.ident, actor=current_user.actor).events
-            )
+            publish(accounts.log_out(get_db(), current_user.ident, actor=current_user.actor))
         logout_user()
         flash(_l("You have logged out."))
         return redirect(url_for("auth.login"))

@@ -13,10 +13,10 @@ import secrets
 from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .clock import stamp, utcnow
-from .db import write_transaction
-from .errors import Conflict, InvalidInput, NotFound
-from .journal import Outcome, record
+from queue_app.clock import stamp, utcnow
+from queue_app.rules.errors import Conflict, InvalidInput, NotFound
+from queue_app.storage.db import write_transaction
+from queue_app.storage.journal import Outcome, record
 
 ROLES = ("admin", "reception", "clerk", "display")
 MIN_PASSWORD = 8

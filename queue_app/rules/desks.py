@@ -2,12 +2,12 @@
 
 from flask_babel import lazy_gettext as _l
 
-from . import day, ticket_json
-from .clock import utcnow
-from .errors import Conflict, InvalidInput, NotFound
-from .journal import Outcome, record
-from .offices import check_codes
-from .ticket_json import SELECT_TICKETS
+from queue_app.clock import utcnow
+from queue_app.rules import calling, day
+from queue_app.rules.calling import SELECT_TICKETS
+from queue_app.rules.errors import Conflict, InvalidInput, NotFound
+from queue_app.rules.offices import check_codes
+from queue_app.storage.journal import Outcome, record
 
 MAX_REASON = 200
 MAX_NAME = 40
@@ -36,9 +36,9 @@ def list_desks(db, now=None, desk_id=None, display_safe=False):
             f"{SELECT_TICKETS} WHERE t.desk_id = ? AND t.status IN ('called', 'serving')",
             [row["id"]],
         ).fetchall()
-        ticket = ticket_json.describe(db, current, now)[0] if current else None
+        ticket = calling.describe(db, current, now)[0] if current else None
         if ticket and display_safe:
-            ticket = ticket_json.for_display(ticket)
+            ticket = calling.for_display(ticket)
         desks.append(
             {
                 "id": row["id"],

@@ -2,10 +2,10 @@
 
 from contextlib import contextmanager
 
-from . import occupancy, ticket_json
-from .clock import local_day, stamp, utcnow
-from .db import get_setting, put_setting, write_transaction
-from .journal import Outcome, record
+from queue_app.clock import local_day, stamp, utcnow
+from queue_app.rules import calling, occupancy
+from queue_app.storage.db import get_setting, put_setting, write_transaction
+from queue_app.storage.journal import Outcome, record
 
 OPEN_STATUSES = ("waiting", "called", "serving")
 
@@ -37,7 +37,7 @@ def roll_over(db, now):
         [stamp(now), *OPEN_STATUSES],
     )
     for row in open_rows:
-        ticket = ticket_json.load(db, row["id"], now)
+        ticket = calling.load(db, row["id"], now)
         events.append(
             record(
                 db,

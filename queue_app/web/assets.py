@@ -2,11 +2,10 @@
 
 import os
 
-from flask import Blueprint, abort, send_from_directory
+from flask import Blueprint, abort, current_app, send_from_directory
 
 bp = Blueprint("assets", __name__, url_prefix="/vendor")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Only the files pages use, each from its package's dist folder: nothing else is reachable.
 VENDOR_FILES = {
     "socket.io.min.js": os.path.join("socket.io-client", "dist"),
@@ -19,4 +18,6 @@ def vendor_file(name):
     folder = VENDOR_FILES.get(name)
     if folder is None:
         abort(404)
-    return send_from_directory(os.path.join(ROOT, "node_modules", folder), name, max_age=3600)
+    # node_modules sits at the project's top, next to the application package.
+    project = os.path.dirname(current_app.root_path)
+    return send_from_directory(os.path.join(project, "node_modules", folder), name, max_age=3600)

@@ -3,27 +3,26 @@
 from flask import Blueprint, jsonify, render_template, request
 from flask_login import current_user
 
-from . import desks, displays, occupancy, offices, tickets
-from .auth import check_desk, check_ticket, current_actor, require_role
-from .day import ensure_today
-from .db import get_db
-from .events import broadcast
-from .security import limiter, public_limit
-from .validation import instant, json_object, required_text, text
+from queue_app.live.delivery import publish
+from queue_app.rules import desks, displays, door, occupancy, offices, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.storage.db import get_db
+from queue_app.web.auth import check_desk, check_ticket, current_actor, require_role
+from queue_app.web.security import limiter, public_limit
+from queue_app.web.validation import instant, json_object, required_text, text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def done(outcome, status=200):
-    """Broadcast what an outcome changed, then answer with its value."""
-    broadcast(outcome.events)
-    return jsonify(outcome.value), status
+    """Publish what an outcome changed, then answer with its value."""
+    return jsonify(publish(outcome)), status
 
 
 @bp.before_request
 def roll_day_over():
     """The first request of a new local day closes yesterday (no cron job needed)."""
-    broadcast(ensure_today(get_db()).events)
+    publish(ensure_today(get_db()))
 
 
 @bp.get("/offices")
@@ -88,7 +87,7 @@ def call_next(desk_id):
     json_object(())
     outcome = tickets.call_next(get_db(), desk_id, actor=current_actor())
     if outcome.value is None:
-        broadcast(outcome.events)
+        publish(outcome)
         return "", 204
     return done(outcome)
 
@@ -146,7 +145,7 @@ def read_occupancy():
 @require_role("reception")
 def count_people(direction):
     body = json_object({"count"})
-    change = occupancy.enter if direction == "entries" else occupancy.leave
+    change = door.enter if direction == "entries" else door.leave
     return done(change(get_db(), body.get("count", 1), actor=current_actor()))
 
 
@@ -155,7 +154,7 @@ def count_people(direction):
 def set_occupancy():
     body = json_object({"inside", "limit"})
     return done(
-        occupancy.set_counts(
+        door.set_counts(
             get_db(), inside=body.get("inside"), limit=body.get("limit"), actor=current_actor()
         )
     )
@@ -188,7 +187,7 @@ def register_error_handlers(app):
     """Refusals of the queue rules, and HTTP errors under ``/api/``, answer in JSON."""
     from werkzeug.exceptions import HTTPException
 
-    from .errors import QueueError
+    from queue_app.rules.errors import QueueError
 
     @app.errorhandler(QueueError)
     def queue_refusal(error):

@@ -5,14 +5,15 @@ import secrets
 
 from flask_babel import lazy_gettext as _l
 
-from . import journal, occupancy
-from .clock import utcnow
-from .db import read_transaction, write_transaction
-from .errors import Conflict, InvalidInput, NotFound
-from .journal import Outcome, record
-from .languages import LANGUAGES
-from .offices import check_codes, list_offices, waiting_by_office
-from .ticket_json import for_display
+from queue_app.clock import utcnow
+from queue_app.languages import LANGUAGES
+from queue_app.rules import occupancy
+from queue_app.rules.calling import for_display
+from queue_app.rules.errors import Conflict, InvalidInput, NotFound
+from queue_app.rules.offices import check_codes, list_offices, waiting_by_office
+from queue_app.storage import journal
+from queue_app.storage.db import read_transaction, write_transaction
+from queue_app.storage.journal import Outcome, record
 
 RECENT_CALLS = 10
 MAX_MESSAGE = 200

@@ -13,9 +13,9 @@ import sqlite3
 
 from flask import Blueprint, current_app, jsonify
 
-from . import journal
-from .db import get_db
-from .security import limiter, private, public_limit
+from queue_app.storage import journal
+from queue_app.storage.db import get_db
+from queue_app.web.security import limiter, private, public_limit
 
 bp = Blueprint("health", __name__)
 # Below this much free disk a write may fail any moment: worth a warning before it does.

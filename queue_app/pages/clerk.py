@@ -19,10 +19,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from . import desks, offices
-from .auth import page_for
-from .db import get_db
-from .ticket_page import labels
+from queue_app.pages.citizen import labels
+from queue_app.rules import desks, offices
+from queue_app.storage.db import get_db
+from queue_app.web.auth import page_for
 
 bp = Blueprint("desk", __name__)
 

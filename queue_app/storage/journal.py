@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass, field
 
-from .clock import stamp
+from queue_app.clock import stamp
 
 
 @dataclass

@@ -6,8 +6,8 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
-from .clock import EARLIEST_YEAR, LATEST_YEAR, parse_instant
-from .errors import InvalidInput
+from queue_app.clock import EARLIEST_YEAR, LATEST_YEAR, parse_instant
+from queue_app.rules.errors import InvalidInput
 
 MAX_TEXT = 200
 # The largest id SQLite can hold: a larger one in a path or a message is simply not found.

@@ -13,8 +13,8 @@ import logging
 import threading
 from itertools import pairwise
 
-from . import journal
-from .db import get_db
+from queue_app.storage import journal
+from queue_app.storage.db import get_db
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,6 @@ def _contiguous(events):
 
 
 def _sleep(seconds):
-    from . import socketio
+    from queue_app import socketio
 
     socketio.sleep(seconds)

@@ -1,48 +1,16 @@
-"""The building's occupancy (aforament): who is inside against the limit."""
+"""The door: people entering and leaving without a ticket, and the limit an administrator
+sets. Each is a command of its own transaction (``day.change``)."""
 
 from flask_babel import lazy_gettext as _l
 
-from . import day
-from .clock import utcnow
-from .db import get_setting, put_setting
-from .errors import CapacityFull, InvalidInput
-from .journal import Outcome, record
+from queue_app.clock import utcnow
+from queue_app.rules import day
+from queue_app.rules.errors import InvalidInput
+from queue_app.rules.occupancy import admit, read, release, store
+from queue_app.storage.journal import Outcome
 
 MAX_COUNT = 1000
 MAX_LIMIT = 100000
-
-
-def read(db):
-    """``{"inside", "limit", "full"}`` as stored now."""
-    inside = int(get_setting(db, "inside", 0))
-    limit = int(get_setting(db, "limit", 0))
-    return {"inside": inside, "limit": limit, "full": inside >= limit}
-
-
-def _store(db, inside, limit, now, actor):
-    put_setting(db, "inside", inside)
-    put_setting(db, "limit", limit)
-    state = {"inside": inside, "limit": limit, "full": inside >= limit}
-    return record(db, now, "occupancy_changed", state, actor=actor)
-
-
-def admit(db, count, now, actor=None):
-    """Let ``count`` people in (inside a transaction); refuse when they do not fit."""
-    state = read(db)
-    if state["inside"] + count > state["limit"]:
-        raise CapacityFull()
-    return _store(db, state["inside"] + count, state["limit"], now, actor)
-
-
-def reset(db, now):
-    """A new day: the building is empty (inside a transaction)."""
-    return _store(db, 0, read(db)["limit"], now, None)
-
-
-def release(db, count, now, actor=None):
-    """Let ``count`` people out (inside a transaction); never below 0."""
-    state = read(db)
-    return _store(db, max(0, state["inside"] - count), state["limit"], now, actor)
 
 
 def _check_count(count):
@@ -88,7 +56,7 @@ def set_counts(db, inside=None, limit=None, *, actor=None, now=None):
     with day.change(db, now) as events:
         state = read(db)
         events.append(
-            _store(
+            store(
                 db,
                 state["inside"] if inside is None else inside,
                 state["limit"] if limit is None else limit,

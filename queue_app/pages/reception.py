@@ -8,10 +8,10 @@ from datetime import datetime
 
 from flask import Blueprint, render_template
 
-from . import occupancy, offices, tickets
-from .auth import page_for
-from .db import get_db
-from .ticket_page import citizen_url, labels, office_names, qr_svg, town_hall
+from queue_app.pages.citizen import citizen_url, labels, office_names, qr_svg, town_hall
+from queue_app.rules import occupancy, offices, tickets
+from queue_app.storage.db import get_db
+from queue_app.web.auth import page_for
 
 bp = Blueprint("reception", __name__)
 

@@ -1,0 +1,103 @@
+"""The one publish path, and delivery of the journal to this process's connections.
+
+A write of the queue rules returns an ``Outcome``; its caller hands it to ``publish`` once
+committed. The process's relay (``relay.py``) then calls ``deliver`` with every event in
+``seq`` order exactly once, events written by other processes included; ``routing.py`` says
+which rooms hear each.
+"""
+
+from flask import current_app
+
+from queue_app import socketio
+from queue_app.live import audience
+from queue_app.live.relay import Relay
+from queue_app.live.routing import ENDINGS, cut_offs, moved_queues, public, routes
+from queue_app.rules import tickets
+from queue_app.storage import journal
+from queue_app.storage.db import get_db
+
+
+def publish(outcome):
+    """Hand a committed write's journal events to the screens; the outcome's value back."""
+    current_app.extensions["torn.relay"].committed(outcome.events)
+    return outcome.value
+
+
+def _end(event):
+    """Close this process's connections that ``event`` ends and that were opened before it
+    (one opened since was accepted knowing of it)."""
+    for room in cut_offs(event):
+        for sid, session in audience.connections(room):
+            if session["opened"] < event["seq"]:
+                socketio.server.disconnect(sid, namespace=audience.NAMESPACE)
+
+
+def _send(event):
+    for name, room, payload in routes(event):
+        socketio.emit(name, payload, to=room)
+
+
+def deliver(events):
+    """Send journal events, in order, to this process's connections that may hear them."""
+    for event in events:
+        _end(event)
+        _send(event)
+        # Let the connections' writers send this event before the next is queued behind it,
+        # so that a call reaches the screens first, ahead of its bookkeeping events.
+        socketio.sleep(0)
+    _push_waiting_citizens(events)
+
+
+def refresh(since):
+    """Instead of every event after ``since`` (a gap too long to replay): the ones that end
+    connections, then a fresh snapshot for every connection of this process."""
+    db = get_db()
+    for event in journal.since(db, since, types=ENDINGS):
+        _end(event)
+        _send(event)
+    made = {}
+    for sid, session in audience.connections():
+        key = (session["audience"], session["offices"], session["ticket"])
+        if key not in made:
+            made[key] = audience.snapshot(db, session)
+        socketio.emit("snapshot", made[key], to=sid)
+
+
+def init_app(app):
+    """The app's relay, starting after the journal's newest event (call in an app context)."""
+    relay = Relay(app, deliver, refresh)
+    relay.start_from(journal.last_seq(get_db()))
+    app.extensions["torn.relay"] = relay
+    return relay
+
+
+def _citizens_listening():
+    """The ids of the tickets with a connection in this process (which delivers only to its
+    own connections), so that tickets nobody follows here cost nothing."""
+    return {
+        int(room.removeprefix("ticket:"))
+        for room in socketio.server.manager.rooms.get(audience.NAMESPACE, {})
+        if isinstance(room, str) and room.startswith("ticket:")
+    }
+
+
+def _push_waiting_citizens(events):
+    """Give each ticket still waiting in a queue that moved its new place and estimate.
+
+    A citizen's page hears only its own ticket, and nothing happens to that ticket when
+    someone ahead is called; so, after the events, every waiting ticket of those queues gets
+    a fresh ``ticket_changed`` in its own room, with the seq of the queue's last event. One
+    read of the queue per office, however many citizens wait in it.
+    """
+    moved = moved_queues(events)
+    listening = _citizens_listening() if moved else None
+    if not listening:
+        return
+    db = get_db()
+    for office, seq in moved.items():
+        for ticket in tickets.waiting_in(db, office, listening):
+            socketio.emit(
+                "ticket_changed",
+                {"seq": seq, "ticket": public(ticket)},
+                to=f"ticket:{ticket['id']}",
+            )

@@ -1,0 +1,1 @@
+"""The staff's and citizens' pages (Jinja2 templates in ``templates/``): one blueprint each."""

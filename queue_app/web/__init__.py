@@ -1,0 +1,1 @@
+"""HTTP: the JSON API, logging in and roles, input checks, rate limits and health."""
