@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from queue_app import clock
 from queue_app.languages import select_locale
+from queue_app.rules import retention
 from queue_app.web.validation import IdConverter
 
 socketio = SocketIO()
@@ -63,6 +64,8 @@ def create_app(test_config=None):
         RATELIMIT_STORAGE_URI=os.environ.get("QUEUE_RATELIMIT_STORAGE", "memory://"),
         # Connections one server process serves at once (run.py, eventlet; serving.py).
         MAX_CONNECTIONS=int(os.environ.get("QUEUE_MAX_CONNECTIONS") or 5000),
+        # Days appointments' names and phones are kept (rules/retention.py).
+        RETENTION_DAYS=int(os.environ.get("QUEUE_RETENTION_DAYS") or 30),
     )
     if test_config:
         app.config.update(test_config)
@@ -71,6 +74,7 @@ def create_app(test_config=None):
         app.config["SECRET_KEY"] = _secret_key(app)
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
     clock.set_timezone(app.config["TIMEZONE"])
+    retention.configure(app.config["RETENTION_DAYS"])
 
     from display import bp as display_bp
 
@@ -80,7 +84,7 @@ def create_app(test_config=None):
     from queue_app.pages import admin, citizen, clerk, reception
     from queue_app.storage import db
     from queue_app.storage.migrations import migrate
-    from queue_app.web import api, assets, auth, health, security
+    from queue_app.web import api, api_appointments, assets, auth, health, security
     from queue_app.web.auth import login_manager
 
     app.url_map.converters["id"] = IdConverter  # before any route uses it
@@ -88,9 +92,10 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     security.init_app(app)  # first: a refused request costs nothing more
     csrf.init_app(app)
-    csrf.exempt(api.bp)
+    for json_api in (api.bp, api_appointments.bp):
+        csrf.exempt(json_api)
+        app.register_blueprint(json_api)
     app.teardown_appcontext(db.close_db)
-    app.register_blueprint(api.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(display_bp)
     for pages in (auth.bp, reception.bp, clerk.bp, citizen.bp, admin.bp, health.bp):

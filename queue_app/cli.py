@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from queue_app import seed
 from queue_app.languages import LANGUAGES
-from queue_app.rules import accounts, displays
+from queue_app.rules import accounts, displays, imports, retention
 from queue_app.rules.errors import QueueError
 from queue_app.storage.db import get_db
 from queue_app.storage.migrations import migrate
@@ -118,6 +118,42 @@ def rotate_display_key_command(name):
     click.echo(screen["key"])
 
 
+@click.command("import-appointments")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--office", default=None, help="The office of rows that name none.")
+@click.option("--dry-run", is_flag=True, help="Count what would change; write nothing.")
+@with_appcontext
+def import_appointments_command(path, office, dry_run):
+    """Import a booking service's export (.csv or .ics); the counts on the last line."""
+    kind = "text/calendar" if path.lower().endswith((".ics", ".ical")) else "text/csv"
+    with open(path, "rb") as export:
+        data = export.read(imports.MAX_BYTES + 1)
+    try:
+        result = imports.import_file(get_db(), data, kind, office, dry_run, actor="cli").value
+    except QueueError as error:
+        _refusal(error)
+    for error in result["errors"]:
+        click.echo(f"line {error['line']}: {error['message']}")
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    click.echo(
+        " ".join(
+            f"{name}={result[name]}" for name in ("created", "updated", "unchanged", "cancelled")
+        )
+        + f" errors={len(result['errors'])}"
+    )
+
+
+@click.command("purge-personal-data")
+@with_appcontext
+def purge_personal_data_command():
+    """Erase appointments' names and phones older than QUEUE_RETENTION_DAYS days."""
+    erased = retention.purge(get_db()).value
+    click.echo(
+        f"Erased the names and phones of {erased} appointment(s) older than {retention.DAYS} days."
+    )
+
+
 def register(app):
     """Attach the commands to the app's ``flask`` CLI."""
     for command in (
@@ -128,5 +164,7 @@ def register(app):
         create_display_command,
         revoke_token_command,
         rotate_display_key_command,
+        import_appointments_command,
+        purge_personal_data_command,
     ):
         app.cli.add_command(command)

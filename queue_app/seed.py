@@ -1,6 +1,6 @@
 """The demo town hall: the Casa de la Vila of Mollet del Vallès after reopening."""
 
-from queue_app.rules import accounts, displays
+from queue_app.rules import accounts, displays, schedules
 from queue_app.storage.db import put_setting, write_transaction
 
 OFFICES = [
@@ -21,6 +21,9 @@ USERS = [("admin", "admin", "admin-demo"), ("recepcio", "reception", "recepcio-d
     (f"taulell{n}", "clerk", f"taulell{n}-demo") for n in range(1, 9)
 ]
 CAPACITY = 50
+# Every office books Monday to Friday 09:00-14:00 (the schedules' default); OAC also on
+# Thursday afternoons.
+OAC_THURSDAY = [["09:00", "14:00"], ["16:00", "19:00"]]
 DISPLAY_NAME = "Sala d'espera"
 DISPLAY_MESSAGE = (
     "Cal portar mascareta i rentar-se les mans amb hidrogel. "
@@ -62,6 +65,9 @@ def seed_demo(db):
             accounts.create_user(db, username, password, role, actor="seed-demo")
         still_demo = accounts.authenticate(db, username, password) is not None
         logins.append((username, role, password if still_demo else None))
+    if db.execute("SELECT 1 FROM schedules WHERE office = 'OAC'").fetchone() is None:
+        hours = schedules.get(db, "OAC")["hours"]
+        schedules.put(db, "OAC", {"hours": {**hours, "thu": OAC_THURSDAY}}, actor="seed-demo")
     if not any(d["name"] == DISPLAY_NAME for d in displays.list_displays(db)):
         displays.create_display(db, DISPLAY_NAME, message=DISPLAY_MESSAGE, actor="seed-demo")
     return logins, displays.list_displays(db)

@@ -104,3 +104,12 @@ def api_request(server, token, method, path, json=None, expect=None, timeout=10)
     if expect is not None:
         assert response.status_code == expect, response.text
     return response
+
+
+def next_workday(hour=9, minute=0, after_days=1):
+    """A slot start in the demo schedule still ahead: a Monday to Friday at least
+    ``after_days`` days after today, at ``hour:minute`` in Madrid."""
+    day = datetime.now(MADRID).date() + timedelta(days=after_days)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=MADRID)

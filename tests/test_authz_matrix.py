@@ -11,12 +11,12 @@ A test fails when the app has a route this matrix does not list.
 import pytest
 
 from queue_app import create_app, socketio
-from queue_app.rules import accounts, displays, tickets
+from queue_app.rules import accounts, appointments, displays, tickets
 from queue_app.rules.day import ensure_today
 from queue_app.storage.db import connect
 
 from conftest import copy_database
-from helpers import log_in
+from helpers import log_in, next_workday
 
 ROLES = (None, "display", "clerk", "reception", "admin")
 USERS = {"display": "pantalla", "clerk": "taulell1", "reception": "recepcio", "admin": "admin"}
@@ -94,6 +94,31 @@ API = [
     ("api.count_people", "POST", "/api/v1/occupancy/exits", RECEPTION),
     ("api.set_occupancy", "PUT", "/api/v1/occupancy", ADMIN),
     ("api.display_state", "GET", "/api/v1/displays/{key}/state", PUBLIC),
+    ("api_appointments.read_schedule", "GET", "/api/v1/offices/OAC/schedule", ANY_LOGGED_IN),
+    ("api_appointments.write_schedule", "PUT", "/api/v1/offices/OAC/schedule", ADMIN),
+    ("api_appointments.list_slots", "GET", "/api/v1/offices/OAC/slots", RECEPTION_OR_CLERK),
+    ("api_appointments.book", "POST", "/api/v1/appointments", RECEPTION),
+    ("api_appointments.list_appointments", "GET", "/api/v1/appointments", RECEPTION_OR_CLERK),
+    (
+        "api_appointments.public_appointment",
+        "GET",
+        "/api/v1/appointments/{appointment_token}",
+        PUBLIC,
+    ),
+    (
+        "api_appointments.check_in",
+        "POST",
+        "/api/v1/appointments/{appointment}/check-in",
+        RECEPTION,
+    ),
+    ("api_appointments.cancel", "POST", "/api/v1/appointments/{appointment}/cancel", RECEPTION),
+    (
+        "api_appointments.cancel_by_token",
+        "POST",
+        "/api/v1/appointments/{appointment_token}/cancel",
+        PUBLIC,
+    ),
+    ("api_appointments.import_appointments", "POST", "/api/v1/appointments/import", ADMIN),
 ]
 BODIES = {
     "/api/v1/tickets": {"office": "OAC"},
@@ -131,9 +156,17 @@ def town(app, template):
         ticket = tickets.issue(db, "OAC").value
         tickets.call_next(db, 1)
         key = displays.list_displays(db)[0]["key"]
+        booked = appointments.book(db, "OMIC", next_workday().isoformat(), "Anna").value
     finally:
         db.close()
-    return {"ticket": ticket["id"], "token": ticket["token"], "key": key, "tokens": template[1]}
+    return {
+        "ticket": ticket["id"],
+        "token": ticket["token"],
+        "key": key,
+        "tokens": template[1],
+        "appointment": booked["id"],
+        "appointment_token": booked["token"],
+    }
 
 
 def outcome(response):

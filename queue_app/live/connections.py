@@ -9,7 +9,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from queue_app import socketio
 from queue_app.live import audience
-from queue_app.live.delivery import publish
+from queue_app.live.delivery import publish, with_personal
 from queue_app.live.routing import routes
 from queue_app.rules import accounts, desks, displays, tickets
 from queue_app.rules.day import ensure_today
@@ -142,7 +142,7 @@ def resync(data=None, *_extra):
         emit("snapshot", audience.snapshot(db, session))
         return
     mine = set(socketio.server.rooms(request.sid, namespace=audience.NAMESPACE))
-    for event in missed:
+    for event in with_personal(missed):
         for name, room, payload in routes(event):
             if room in mine:
                 emit(name, payload)

@@ -12,7 +12,7 @@ from queue_app import socketio
 from queue_app.live import audience
 from queue_app.live.relay import Relay
 from queue_app.live.routing import ENDINGS, cut_offs, moved_queues, public, routes
-from queue_app.rules import tickets
+from queue_app.rules import appointments, tickets
 from queue_app.storage import journal
 from queue_app.storage.db import get_db
 
@@ -37,9 +37,35 @@ def _send(event):
         socketio.emit(name, payload, to=room)
 
 
+def with_personal(events):
+    """The events as staff hear them. The journal holds no name or phone: an appointment's
+    are added here from the appointments table, as they are now (None once erased)."""
+    ids = [
+        event["payload"]["appointment"]["id"]
+        for event in events
+        if event["type"] == "appointment_changed"
+    ]
+    if not ids:
+        return events
+    found = appointments.personal(get_db(), ids)
+    filled = []
+    for event in events:
+        if event["type"] == "appointment_changed":
+            appointment = event["payload"]["appointment"]
+            name, phone = found.get(appointment["id"], (None, None))
+            personal = {"name": name, "phone": phone}
+            whole = {
+                key: personal[key] if key in personal else appointment[key]
+                for key in appointments.Appointment.__annotations__
+            }
+            event = {**event, "payload": {"appointment": whole}}
+        filled.append(event)
+    return filled
+
+
 def deliver(events):
     """Send journal events, in order, to this process's connections that may hear them."""
-    for event in events:
+    for event in with_personal(events):
         _end(event)
         _send(event)
         # Let the connections' writers send this event before the next is queued behind it,

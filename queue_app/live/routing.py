@@ -88,6 +88,8 @@ ROUTES = {
     "display_changed": _display_changed,
     "display_key_rotated": _display_retired,
     "day_started": _to_rooms("displays", "staff"),
+    # Staff only, never a display; the name and phone are added at delivery (delivery.py).
+    "appointment_changed": _to_office("staff"),
 }
 
 

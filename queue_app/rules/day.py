@@ -3,7 +3,7 @@
 from contextlib import contextmanager
 
 from queue_app.clock import local_day, stamp, utcnow
-from queue_app.rules import calling, occupancy
+from queue_app.rules import calling, occupancy, retention
 from queue_app.storage.db import get_setting, put_setting, write_transaction
 from queue_app.storage.journal import Outcome, record
 
@@ -53,6 +53,11 @@ def roll_over(db, now):
             record(db, now, "queue_changed", {"office": office, "waiting": 0}, office=office)
         )
     events.append(occupancy.reset(db, now))
+    # Appointments nobody came to are missed; old names and phones go (retention.py).
+    db.execute(
+        "UPDATE appointments SET status = 'missed' WHERE status = 'booked' AND day < ?", [today]
+    )
+    retention.erase(db, now)
     return events
 
 

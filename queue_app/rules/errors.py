@@ -73,3 +73,39 @@ class Conflict(QueueError):
     status = 409
     code = "conflict"
     default_message = _l("That conflicts with what is already there.")
+
+
+class SlotFull(QueueError):
+    status = 409
+    code = "slot_full"
+    default_message = _l("That slot has no free place left: choose another.")
+
+
+class OutsideHours(QueueError):
+    status = 409
+    code = "outside_hours"
+    default_message = _l("That is not the start of a slot of the office's hours on that day.")
+
+
+class AlreadyCheckedIn(QueueError):
+    status = 409
+    code = "already_checked_in"
+    default_message = _l("This appointment is already checked in: its ticket was issued.")
+
+
+class NotToday(QueueError):
+    status = 409
+    code = "not_today"
+    default_message = _l("This appointment is not for today.")
+
+
+class TooEarly(QueueError):
+    status = 409
+    code = "too_early"
+    default_message = _l("It is too early to check in this appointment.")
+
+
+class TooLate(QueueError):
+    status = 409
+    code = "too_late"
+    default_message = _l("It is too late to check in this appointment; a clerk may accept it.")

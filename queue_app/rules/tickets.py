@@ -112,35 +112,46 @@ def issue(
     if kind == "appointment" and appointment_at is None:
         appointment_at = now
     with day.change(db, now) as events:
-        letter = _office_letter(db, office)
-        events.append(occupancy.admit(db, party_size, now, actor))
-        today = local_day(now)
-        number = db.execute(
-            "SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE day = ? AND issued_office = ?",
-            [today, office],
-        ).fetchone()[0]
-        cursor = db.execute(
-            "INSERT INTO tickets (token, day, issued_office, number, code, office, kind, priority,"
-            " party_size, appointment_at, status, issued_at, recalls)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, 0)",
-            [
-                secrets.token_urlsafe(16),
-                today,
-                office,
-                number,
-                f"{letter}{number:03d}",
-                office,
-                kind,
-                int(priority),
-                party_size,
-                stamp(appointment_at) if appointment_at is not None else None,
-                stamp(now),
-            ],
+        ticket = issue_within(
+            db, events, office, kind, priority, party_size, appointment_at, now=now, actor=actor
         )
-        ticket = calling.load(db, cursor.lastrowid, now)
-        events.append(_ticket_event(db, now, ticket, actor))
-        events.append(_queue_event(db, now, office, actor))
     return Outcome(ticket, events)
+
+
+def issue_within(
+    db, events, office, kind, priority, party_size, appointment_at, *, now, actor=None
+):
+    """Inside the caller's transaction: issue a checked ticket (see ``issue``), appending
+    its journal events to ``events``; the ticket. A checked-in appointment issues here."""
+    letter = _office_letter(db, office)
+    events.append(occupancy.admit(db, party_size, now, actor))
+    today = local_day(now)
+    number = db.execute(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE day = ? AND issued_office = ?",
+        [today, office],
+    ).fetchone()[0]
+    cursor = db.execute(
+        "INSERT INTO tickets (token, day, issued_office, number, code, office, kind, priority,"
+        " party_size, appointment_at, status, issued_at, recalls)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, 0)",
+        [
+            secrets.token_urlsafe(16),
+            today,
+            office,
+            number,
+            f"{letter}{number:03d}",
+            office,
+            kind,
+            int(priority),
+            party_size,
+            stamp(appointment_at) if appointment_at is not None else None,
+            stamp(now),
+        ],
+    )
+    ticket = calling.load(db, cursor.lastrowid, now)
+    events.append(_ticket_event(db, now, ticket, actor))
+    events.append(_queue_event(db, now, office, actor))
+    return ticket
 
 
 def _desk(db, desk_id):

@@ -188,3 +188,28 @@ def m006_user_desks(db):
 def migrate(db):
     """Apply every pending schema step (idempotent)."""
     migrations.apply(db)
+
+
+@migrations()
+def m007_appointments(db):
+    """Appointments (cita prèvia) and each office's booking schedule.
+
+    ``day`` is the appointment's local day; ``search`` its name and phone folded for the
+    reception's search (erased with them); ``external_id`` the booking service's id.
+    """
+    db.execute(
+        "CREATE TABLE schedules ("
+        " office TEXT PRIMARY KEY REFERENCES offices(code), schedule TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE appointments (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " code TEXT NOT NULL UNIQUE, token TEXT NOT NULL UNIQUE,"
+        " office TEXT NOT NULL REFERENCES offices(code), day TEXT NOT NULL,"
+        " start_at TEXT NOT NULL, end_at TEXT NOT NULL,"
+        " name TEXT, phone TEXT, search TEXT, party_size INTEGER NOT NULL,"
+        " status TEXT NOT NULL, source TEXT NOT NULL, external_id TEXT UNIQUE,"
+        " ticket_id INTEGER REFERENCES tickets(id), booked_at TEXT NOT NULL,"
+        " checked_in_at TEXT, cancelled_at TEXT, erased_at TEXT)"
+    )
+    db.execute("CREATE INDEX appointments_slot ON appointments (office, start_at, status)")
+    db.execute("CREATE INDEX appointments_day ON appointments (day, start_at)")
