@@ -74,7 +74,7 @@ bench-abuse: test-deps    # hostile clients against a real server (docs/security
 	$(BIN)/python bench/abuse_bench.py
 
 translations-extract: install
-	$(BIN)/pybabel extract --no-location -F babel.cfg -k _l -o queue_app/translations/messages.pot .
+	$(BIN)/pybabel extract --no-location -F babel.cfg -k _l -k lazy_pgettext:1c,2 -o queue_app/translations/messages.pot .
 	$(BIN)/pybabel update -i queue_app/translations/messages.pot -d queue_app/translations
 
 clean:

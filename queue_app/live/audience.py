@@ -1,9 +1,10 @@
 """What one connection hears, kept with the connection from connect to disconnect.
 
 A connection's audience is ``"display"`` (a screen: display-safe payloads), ``"staff"``
-(desks, reception, admin) or ``"ticket"`` (one citizen); with the offices it hears, its
-ticket (a citizen's), and ``opened``: the journal's seq when it was accepted, so that an
-event ending its credentials closes it only if it was opened before that event.
+(desks, reception, admin), ``"ticket"`` or ``"appointment"`` (one citizen's own); with the
+offices it hears, its own id (a citizen's ticket or appointment), and ``opened``: the
+journal's seq when it was accepted, so that an event ending its credentials closes it only
+if it was opened before that event.
 
 The record lives in the connection's Socket.IO environ: the per-connection dictionary
 python-socketio keeps for every connection and drops at disconnect (Flask-SocketIO keeps its
@@ -11,18 +12,20 @@ session copy there too, and its test client has it, unlike Engine.IO's session).
 """
 
 from queue_app import socketio
-from queue_app.rules import displays, tickets
+from queue_app.rules import appointments, displays, tickets
 
 NAMESPACE = "/"
 KEY = "torn.audience"
+# The audiences that follow one thing of their own, whose snapshot is that thing.
+CITIZENS = ("ticket", "appointment")
 
 
-def keep(sid, audience, offices, ticket_id, opened):
+def keep(sid, audience, offices, own_id, opened):
     """Remember, with the connection, what it hears."""
     socketio.server.get_environ(sid, namespace=NAMESPACE)[KEY] = {
         "audience": audience,
         "offices": tuple(offices),
-        "ticket": ticket_id,
+        "own": own_id,
         "opened": opened,
     }
 
@@ -47,5 +50,7 @@ def connections(room=None):
 def snapshot(db, session):
     """The ``snapshot`` a connection gets right after connecting (and after a long gap)."""
     if session["audience"] == "ticket":
-        return tickets.state(db, session["ticket"])
+        return tickets.state(db, session["own"])
+    if session["audience"] == "appointment":
+        return appointments.state(db, session["own"])
     return displays.state(db, session["offices"], display_safe=session["audience"] == "display")

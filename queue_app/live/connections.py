@@ -11,7 +11,7 @@ from queue_app import socketio
 from queue_app.live import audience
 from queue_app.live.delivery import publish, with_personal
 from queue_app.live.routing import routes
-from queue_app.rules import accounts, desks, displays, tickets
+from queue_app.rules import accounts, appointments, desks, displays, tickets
 from queue_app.rules.day import ensure_today
 from queue_app.rules.errors import NotFound
 from queue_app.rules.offices import codes as office_codes
@@ -42,6 +42,10 @@ def _principal_rooms(db, role, desk_id, allowed=None):
     return joined, "staff", offices
 
 
+# What a connection may present: a screen's key, a ticket's token, an API token, or an
+# appointment's token (the citizen's page of it).
+CREDENTIALS = ("screen", "ticket", "token", "appointment")
+
 # Keys, tokens and ids a connection may present; anything else is no credential at all.
 MAX_CREDENTIAL = 256
 
@@ -67,14 +71,15 @@ def _desk_of(auth):
 
 
 def _identify(db, auth):
-    """``(rooms, audience, offices, ticket)`` for a connection, or refuse it."""
+    """``(rooms, audience, offices, own id)`` for a connection, or refuse it; the own id is a
+    citizen's ticket or appointment."""
     auth = auth if isinstance(auth, dict) else {}
-    if "screen" in auth or "ticket" in auth or "token" in auth:
-        screen, ticket, token = (_credential(auth, name) for name in ("screen", "ticket", "token"))
-        if not (screen or ticket or token):
+    if any(name in auth for name in CREDENTIALS):
+        screen, ticket, token, booking = (_credential(auth, name) for name in CREDENTIALS)
+        if not (screen or ticket or token or booking):
             raise ConnectionRefusedError("unauthorized")
     else:
-        screen = ticket = token = None
+        screen = ticket = token = booking = None
     if screen:
         screen = displays.find_by_key(db, screen)
         joined = [f"display:{code}" for code in screen["offices"]]
@@ -85,6 +90,11 @@ def _identify(db, auth):
         if ticket_id is None:
             raise ConnectionRefusedError("unauthorized")
         return [f"ticket:{ticket_id}"], "ticket", [], ticket_id
+    if booking:
+        appointment_id = appointments.id_for_token(db, booking)
+        if appointment_id is None:
+            raise ConnectionRefusedError("unauthorized")
+        return [f"appointment:{appointment_id}"], "appointment", [], appointment_id
     desk_id = _desk_of(auth)
     if token:
         found = accounts.find_token(db, token)
@@ -109,12 +119,12 @@ def connect(auth=None):
     # Read before the credentials are checked: an event after this may have ended them.
     opened = journal.last_seq(db)
     try:
-        joined, heard, offices, ticket_id = _identify(db, auth)
+        joined, heard, offices, own_id = _identify(db, auth)
     except NotFound:
         raise ConnectionRefusedError("unauthorized") from None
     for room in joined:
         join_room(room)
-    audience.keep(request.sid, heard, offices, ticket_id, opened)
+    audience.keep(request.sid, heard, offices, own_id, opened)
     emit("snapshot", audience.snapshot(db, audience.of(request.sid)))
 
 
@@ -126,10 +136,10 @@ def resync(data=None, *_extra):
         return
     db = get_db()
     since = data.get("since") if isinstance(data, dict) else None
-    # A ticket's snapshot is as small as one event, and holds the place in the queue that
+    # A citizen's snapshot is as small as one event, and holds the place in the queue that
     # the journal's events alone cannot give back (see delivery._push_waiting_citizens).
     if (
-        session["audience"] == "ticket"
+        session["audience"] in audience.CITIZENS
         or isinstance(since, bool)
         or not isinstance(since, int)
         or not 0 <= since <= MAX_ID

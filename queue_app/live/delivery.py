@@ -83,7 +83,7 @@ def refresh(since):
         _send(event)
     made = {}
     for sid, session in audience.connections():
-        key = (session["audience"], session["offices"], session["ticket"])
+        key = (session["audience"], session["offices"], session["own"])
         if key not in made:
             made[key] = audience.snapshot(db, session)
         socketio.emit("snapshot", made[key], to=sid)

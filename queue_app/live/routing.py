@@ -2,11 +2,13 @@
 
 Rooms: ``display:<office>`` (screens, display-safe payloads), ``staff:<office>`` (desks,
 reception, admin), ``displays`` and ``reception`` (occupancy), ``staff`` (all staff),
-``ticket:<id>`` (one citizen's own ticket), ``screen:<id>`` (one display screen's settings),
-``token:<id>`` (the connections opened with one API token), ``user:<id>`` (one staff
-user's page connections). Pure functions of the event: no database, no sockets.
+``ticket:<id>`` and ``appointment:<id>`` (one citizen's own ticket or appointment),
+``screen:<id>`` (one display screen's settings), ``token:<id>`` (the connections opened
+with one API token), ``user:<id>`` (one staff user's page connections). Pure functions
+of the event: no database, no sockets.
 """
 
+from queue_app.rules import appointments
 from queue_app.rules.calling import for_display
 
 
@@ -77,6 +79,15 @@ def _display_retired(event):
     return [("display_retired", room, {"seq": event["seq"]})]
 
 
+def _appointment_changed(event):
+    appointment, seq = event["payload"]["appointment"], event["seq"]
+    own = {"seq": seq, "appointment": appointments.public(appointment)}
+    return [
+        ("appointment_changed", f"staff:{event['office']}", {"seq": seq, **event["payload"]}),
+        ("appointment_changed", f"appointment:{appointment['id']}", own),
+    ]
+
+
 # Journal event type -> [(Socket.IO event name, room, payload)]. A type not listed here
 # (an account change, a token created) is heard by no page.
 ROUTES = {
@@ -88,8 +99,9 @@ ROUTES = {
     "display_changed": _display_changed,
     "display_key_rotated": _display_retired,
     "day_started": _to_rooms("displays", "staff"),
-    # Staff only, never a display; the name and phone are added at delivery (delivery.py).
-    "appointment_changed": _to_office("staff"),
+    # Staff, with the name and phone added at delivery (delivery.py), and the citizen's own
+    # page without them; never a display.
+    "appointment_changed": _appointment_changed,
 }
 
 

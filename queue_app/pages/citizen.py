@@ -1,15 +1,24 @@
-"""The citizen's own ticket page, ``/t/<token>`` (the address in the ticket's QR code).
+"""The citizen's own pages: the ticket, ``/t/<token>`` (the address in the ticket's QR
+code), and the appointment, ``/a/<token>`` (in the booking confirmation's QR code), with its
+calendar file and its cancel.
 
-Public and without login: the token is the secret, and the page shows that ticket alone.
-Also the words every page uses for a ticket's status and kind, and the QR code itself.
+Public and without login: the token is the secret, and a page shows that ticket or that
+appointment alone, never a name or a phone. Also the words every page uses for a ticket's
+status and kind, and the QR code itself.
 """
 
+from datetime import datetime, timezone
+
+import icalendar
 import segno
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from markupsafe import Markup
 
-from queue_app.rules import offices, tickets
+from queue_app.clock import utcnow
+from queue_app.live.delivery import publish
+from queue_app.rules import appointments, offices, tickets
 from queue_app.storage.db import get_db
 from queue_app.web.security import limiter, private, public_limit
 
@@ -24,6 +33,13 @@ STATUS_LABELS = {
     "no_show": _l("Did not come"),
     "cancelled": _l("Cancelled"),
     "expired": _l("Expired"),
+}
+# An appointment's statuses (a "cita" is feminine in Catalan and Spanish: own contexts).
+APPOINTMENT_LABELS = {
+    "booked": lazy_pgettext("appointment", "Booked"),
+    "checked_in": lazy_pgettext("appointment", "Checked in"),
+    "cancelled": lazy_pgettext("appointment", "Cancelled"),
+    "missed": lazy_pgettext("appointment", "Missed"),
 }
 KIND_LABELS = {"walk_in": _l("Walk-in"), "appointment": _l("Appointment"), "urgent": _l("Urgent")}
 
@@ -46,12 +62,13 @@ def office_names(db):
     return {office["code"]: office["name"] for office in offices.list_offices(db)}
 
 
-def citizen_url(token):
-    """The full address of a ticket's page, as its QR code carries it."""
+def citizen_url(token, endpoint="ticket_page.show"):
+    """The full address of a citizen's page (a ticket's by default), as its QR code carries
+    it."""
     public = current_app.config.get("PUBLIC_URL")
     if public:
-        return public.rstrip("/") + url_for("ticket_page.show", token=token)
-    return url_for("ticket_page.show", token=token, _external=True)
+        return public.rstrip("/") + url_for(endpoint, token=token)
+    return url_for(endpoint, token=token, _external=True)
 
 
 def qr_svg(data):
@@ -79,3 +96,63 @@ def show(token):
         )
     )
     return private(response, secret_address=True)  # the address is the ticket's secret
+
+
+def _appointment_page(db, appointment):
+    start = datetime.fromisoformat(appointment["start"])
+    return render_template(
+        "ticket/appointment.html",
+        appointment=appointment,
+        office=office_names(db).get(appointment["office"], appointment["office"]),
+        start=start,
+        end=datetime.fromisoformat(appointment["end"]),
+        may_cancel=appointment["status"] == "booked" and start > utcnow(),
+        status_labels={key: str(value) for key, value in APPOINTMENT_LABELS.items()},
+        town_hall=town_hall(),
+    )
+
+
+@bp.get("/a/<token>")
+@limiter.limit(public_limit)
+def appointment(token):
+    """One citizen's appointment: office, day and time, code, status; cancel while ahead."""
+    db = get_db()
+    shown = appointments.find_by_token(db, token)
+    response = current_app.make_response(_appointment_page(db, shown))
+    return private(response, secret_address=True)  # the address is the booking's secret
+
+
+@bp.post("/a/<token>/cancel")
+@limiter.limit(public_limit)
+def cancel_appointment(token):
+    """The citizen's cancel button (a form with its CSRF token): back to the page."""
+    publish(appointments.cancel_by_token(get_db(), token))
+    flash(_l("Your appointment is cancelled."))
+    return redirect(url_for("ticket_page.appointment", token=token), 303)
+
+
+@bp.get("/a/<token>/calendar.ics")
+@limiter.limit(public_limit)
+def appointment_calendar(token):
+    """The appointment as an iCalendar event, to add it to the phone's calendar."""
+    db = get_db()
+    shown = appointments.find_by_token(db, token)
+    office = office_names(db).get(shown["office"], shown["office"])
+    event = icalendar.Event()
+    event.add("uid", f"{shown['code']}@{current_app.config.get('SERVER_NAME') or 'torn'}")
+    event.add("dtstamp", utcnow())
+    # In UTC: a calendar reads it right wherever the phone is, with no zone to name.
+    event.add("dtstart", datetime.fromisoformat(shown["start"]).astimezone(timezone.utc))
+    event.add("dtend", datetime.fromisoformat(shown["end"]).astimezone(timezone.utc))
+    event.add("summary", str(_l("Appointment at %(office)s", office=office)))
+    event.add("location", town_hall())
+    event.add("description", f"{shown['code']} · {citizen_url(token, 'ticket_page.appointment')}")
+    event.add("status", "CANCELLED" if shown["status"] == "cancelled" else "CONFIRMED")
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//Torn//Cita previa//CA")
+    calendar.add("version", "2.0")
+    calendar.add_component(event)
+    response = current_app.make_response(calendar.to_ical())
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="cita-{shown["code"]}.ics"'
+    return private(response, secret_address=True)

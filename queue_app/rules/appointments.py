@@ -29,7 +29,8 @@ from queue_app.rules.errors import (
     TooEarly,
     TooLate,
 )
-from queue_app.storage.journal import Outcome, record
+from queue_app.storage.db import read_transaction
+from queue_app.storage.journal import Outcome, last_seq, record
 
 STATUSES = ("booked", "checked_in", "cancelled", "missed")
 SOURCES = ("counter", "phone", "import", "online")
@@ -124,6 +125,19 @@ def find_by_token(db: Any, token: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(_l("There is no appointment with that token."))
     return public(describe(row))
+
+
+def id_for_token(db: Any, token: str) -> int | None:
+    """The id of the appointment with this public token, or None."""
+    row = db.execute("SELECT id FROM appointments WHERE token = ?", [token]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def state(db: Any, appointment_id: int) -> dict[str, Any]:
+    """A citizen's live state of their appointment, ``{"seq", "appointment"}`` (public form),
+    read consistently."""
+    with read_transaction(db):
+        return {"seq": last_seq(db), "appointment": public(_load(db, appointment_id))}
 
 
 def personal(db: Any, appointment_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:

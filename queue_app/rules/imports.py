@@ -230,7 +230,7 @@ def _office(known: dict[str, str], given: str | None, default: str | None) -> st
         if code:
             return code
     if given:
-        raise InvalidInput(_l("Unknown office: %(office)s.", office=given))
+        raise InvalidInput(_l("Unknown office: %(codes)s.", codes=given))
     if default:
         return default
     raise InvalidInput(_l("The row names no office (and none was chosen for the file)."))

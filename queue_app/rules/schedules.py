@@ -83,10 +83,10 @@ def _whole(name: str, value: object, bounds: tuple[int, int]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidInput(
             _l(
-                "%(name)s must be a whole number from %(low)s to %(high)s.",
+                "%(name)s must be a whole number from %(low)s to %(maximum)s.",
                 name=name,
                 low=low,
-                high=high,
+                maximum=high,
             )
         )
     return value
@@ -155,7 +155,7 @@ def put(
         raise InvalidInput(_l("The body must be a JSON object."))
     unknown = sorted(set(changes) - set(Schedule.__annotations__))
     if unknown:
-        raise InvalidInput(_l("Unknown field: %(fields)s.", fields=", ".join(unknown)))
+        raise InvalidInput(_l("Unknown field: %(codes)s.", codes=", ".join(unknown)))
     now = now or utcnow()
     with write_transaction(db):
         schedule = get(db, office)
