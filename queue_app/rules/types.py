@@ -191,6 +191,8 @@ class ListedToken(ApiToken):
 
 # Journal payloads, by event type --------------------------------------------------------------
 # The rules write these (``journal.record``); live/routing.py reads them back as plain dicts.
+# The account events no page hears (user_created, user_role_changed, user_password_set,
+# user_deleted, token_created) are small dicts written in accounts.py and not typed here.
 
 
 class TicketPayload(TypedDict):
