@@ -53,12 +53,14 @@ test: test-deps
 test-fast: test-deps
 	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
-# ruff (pyproject.toml): pycodestyle, pyflakes, import order, bugbear, and the format check.
+# ruff (pyproject.toml): pycodestyle, pyflakes, import order, bugbear, and the format check;
+# then mypy (pyproject.toml says what it checks): strict on the queue rules and storage.
 LINTED := queue_app display tests bench run.py
 
 lint: test-deps
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 format: test-deps
 	$(BIN)/ruff check --fix $(LINTED)

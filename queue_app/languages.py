@@ -6,14 +6,16 @@ from flask import g, has_request_context, request, session
 LANGUAGES = ("ca", "es", "en")
 
 
-def select_locale():
+def select_locale() -> str | None:
     """Catalan first: a page's own language (a display screen's), the chosen one, the
     browser's best match, else Catalan (also for commands, outside any request)."""
     if not has_request_context():
         return None
-    if g.get("language") in LANGUAGES:
-        return g.language
+    # ``g`` and the session may hold anything: only a known code is taken from them.
+    page = g.get("language")
+    if isinstance(page, str) and page in LANGUAGES:
+        return page
     chosen = session.get("language")
-    if chosen in LANGUAGES:
+    if isinstance(chosen, str) and chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES) or "ca"

@@ -9,27 +9,50 @@ user's live connections in every server process.
 import hashlib
 import hmac
 import secrets
+import sqlite3
+from datetime import datetime
+from typing import cast, get_args
 
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from queue_app.clock import stamp, utcnow
 from queue_app.rules.errors import Conflict, InvalidInput, NotFound
-from queue_app.storage.db import write_transaction
-from queue_app.storage.journal import Outcome, record
+from queue_app.rules.types import (
+    ApiToken,
+    ListedToken,
+    ListedUser,
+    Role,
+    SessionsEndedPayload,
+    SessionUser,
+    TokensRevokedPayload,
+    User,
+    UserDesksPayload,
+)
+from queue_app.storage.db import inserted_id, write_transaction
+from queue_app.storage.journal import AnyEvent, Event, Outcome, record
 
-ROLES = ("admin", "reception", "clerk", "display")
+ROLES: tuple[Role, ...] = get_args(Role)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 TOKEN_PREFIX = "torn_"
 
 
-def _check_role(role):
+def _check_role(role: object) -> None:
     if role not in ROLES:
         raise InvalidInput(_l("role must be one of: %(roles)s.", roles=", ".join(ROLES)))
 
 
-def create_user(db, username, password, role, *, actor=None, now=None):
+def create_user(
+    db: Database,
+    username: str,
+    password: str,
+    role: Role,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[User]:
     """A new staff login; the password is stored only as a salted scrypt hash."""
     _check_role(role)
     if (
@@ -54,14 +77,14 @@ def create_user(db, username, password, role, *, actor=None, now=None):
             [username, password_hash, role, stamp(now), _new_session_key()],
         )
         event = record(db, now, "user_created", {"username": username, "role": role}, actor=actor)
-    return Outcome({"id": cursor.lastrowid, "username": username, "role": role}, [event])
+    return Outcome(User(id=inserted_id(cursor), username=username, role=role), [event])
 
 
-def _new_session_key():
+def _new_session_key() -> str:
     return secrets.token_hex(16)
 
 
-def session_user(db, user_id, session_key):
+def session_user(db: Database, user_id: int, session_key: str) -> SessionUser | None:
     """The user ``{"id","username","role","session_key"}`` whose sessions still carry
     ``session_key``, or None (no such user, or its sessions were ended)."""
     row = db.execute(
@@ -69,7 +92,7 @@ def session_user(db, user_id, session_key):
     ).fetchone()
     if row is None or not hmac.compare_digest(row["session_key"], session_key):
         return None
-    return dict(row)
+    return cast(SessionUser, dict(row))  # the SELECT's columns are SessionUser's keys
 
 
 # Checked against when the name is unknown, so that a wrong name costs as much time as a
@@ -77,7 +100,7 @@ def session_user(db, user_id, session_key):
 _NO_USER_HASH = generate_password_hash(secrets.token_hex(16))
 
 
-def authenticate(db, username, password):
+def authenticate(db: Database, username: str, password: str) -> SessionUser | None:
     """The user ``{"id","username","role","session_key"}`` whose name and password match,
     or None; as slow for an unknown name as for a wrong password."""
     row = db.execute("SELECT * FROM users WHERE username = ?", [username]).fetchone()
@@ -92,7 +115,9 @@ def authenticate(db, username, password):
     }
 
 
-def _end_sessions(db, user, reason, now, actor):
+def _end_sessions(
+    db: Database, user: sqlite3.Row, reason: str, now: datetime, actor: str | None
+) -> Event[SessionsEndedPayload]:
     """Inside a transaction: no session of ``user`` works any more; the journal event that
     closes its live connections."""
     db.execute("UPDATE users SET session_key = ? WHERE id = ?", [_new_session_key(), user["id"]])
@@ -100,26 +125,30 @@ def _end_sessions(db, user, reason, now, actor):
         db,
         now,
         "user_sessions_ended",
-        {"user": user["id"], "username": user["username"], "reason": reason},
+        SessionsEndedPayload(user=user["id"], username=user["username"], reason=reason),
         actor=actor,
     )
 
 
-def log_out(db, user_id, *, actor=None, now=None):
+def log_out(
+    db: Database, user_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[None]:
     """End every session of a user (the logout button; a copied cookie dies with it)."""
     now = now or utcnow()
     with write_transaction(db):
         user = db.execute("SELECT id, username FROM users WHERE id = ?", [user_id]).fetchone()
-        events = [_end_sessions(db, user, "logout", now, actor)] if user else []
+        events: list[AnyEvent] = [_end_sessions(db, user, "logout", now, actor)] if user else []
     return Outcome(None, events)
 
 
-def _token_hash(token):
+def _token_hash(token: str) -> str:
     # API tokens carry 256 random bits, so a fast hash is as safe as a slow one here.
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(db, name, role, *, actor=None, now=None):
+def create_token(
+    db: Database, name: str, role: Role, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[str]:
     """A new API token for a system; the outcome's value is the token itself, which is
     stored hashed only (shown once)."""
     _check_role(role)
@@ -136,20 +165,22 @@ def create_token(db, name, role, *, actor=None, now=None):
     return Outcome(token, [event])
 
 
-def find_token(db, token):
+def find_token(db: Database, token: str) -> ApiToken | None:
     """The live API token's ``{"id","name","role"}`` for a presented token, or None."""
     row = db.execute(
         "SELECT id, name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
         [_token_hash(token)],
     ).fetchone()
-    return dict(row) if row else None
+    return cast(ApiToken, dict(row)) if row else None  # the SELECT's columns are its keys
 
 
-def revoke_token(db, name, *, actor=None, now=None):
+def revoke_token(
+    db: Database, name: str, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[int]:
     """Revoke every live API token called ``name``; the value is how many were revoked."""
     now = now or utcnow()
     with write_transaction(db):
-        ids = [
+        ids: list[int] = [
             row[0]
             for row in db.execute(
                 "SELECT id FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
@@ -159,13 +190,13 @@ def revoke_token(db, name, *, actor=None, now=None):
             "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
             [stamp(now), name],
         )
-        events = (
+        events: list[AnyEvent] = (
             [
                 record(
                     db,
                     now,
                     "token_revoked",
-                    {"name": name, "count": len(ids), "tokens": ids},
+                    TokensRevokedPayload(name=name, count=len(ids), tokens=ids),
                     actor=actor,
                 )
             ]
@@ -175,27 +206,35 @@ def revoke_token(db, name, *, actor=None, now=None):
     return Outcome(len(ids), events)
 
 
-def list_users(db):
+def list_users(db: Database) -> list[ListedUser]:
     """Every user as ``{"id","username","role","created_at","desks"}``, by name; ``desks`` are
     the ids of the desks a clerk is limited to (empty: every desk)."""
-    limits = {}
+    limits: dict[int, list[int]] = {}
     for user_id, desk_id in db.execute("SELECT user_id, desk_id FROM user_desks ORDER BY desk_id"):
         limits.setdefault(user_id, []).append(desk_id)
+    # The SELECT's columns are ListedUser's keys but ``desks``.
     return [
-        dict(row, desks=limits.get(row["id"], []))
+        cast(ListedUser, dict(row, desks=limits.get(row["id"], [])))
         for row in db.execute("SELECT id, username, role, created_at FROM users ORDER BY username")
     ]
 
 
-def allowed_desks(db, user_id):
+def allowed_desks(db: Database, user_id: int) -> set[int] | None:
     """The ids of the desks a user may act at, or None for every desk."""
-    ids = {
+    ids: set[int] = {
         row[0] for row in db.execute("SELECT desk_id FROM user_desks WHERE user_id = ?", [user_id])
     }
     return ids or None
 
 
-def set_desks(db, username, desk_ids, *, actor=None, now=None):
+def set_desks(
+    db: Database,
+    username: str,
+    desk_ids: list[int],
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[list[int]]:
     """Limit a clerk user to some desks (none: every desk). Its open pages reconnect under
     the new limit (the journal's ``user_desks_set`` closes their live connections)."""
     if not isinstance(desk_ids, list) or any(
@@ -218,25 +257,26 @@ def set_desks(db, username, desk_ids, *, actor=None, now=None):
             db,
             now,
             "user_desks_set",
-            {"user": user["id"], "username": username, "desks": chosen},
+            UserDesksPayload(user=user["id"], username=username, desks=chosen),
             actor=actor,
         )
     return Outcome(chosen, [event])
 
 
-def list_tokens(db):
+def list_tokens(db: Database) -> list[ListedToken]:
     """Every API token as ``{"id","name","role","created_at","revoked_at"}`` (never the token,
     which is stored hashed only), newest first."""
+    # The SELECT's columns are ListedToken's keys.
     return [
-        dict(row)
+        cast(ListedToken, dict(row))
         for row in db.execute(
             "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id DESC"
         )
     ]
 
 
-def _user_row(db, username):
-    row = db.execute(
+def _user_row(db: Database, username: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = db.execute(
         "SELECT id, username, role FROM users WHERE username = ?", [username]
     ).fetchone()
     if row is None:
@@ -244,13 +284,21 @@ def _user_row(db, username):
     return row
 
 
-def _other_admins(db, username):
-    return db.execute(
+def _other_admins(db: Database, username: str) -> int:
+    count: int = db.execute(
         "SELECT COUNT(*) FROM users WHERE role = 'admin' AND username <> ?", [username]
     ).fetchone()[0]
+    return count
 
 
-def set_role(db, username, role, *, actor=None, now=None):
+def set_role(
+    db: Database,
+    username: str,
+    role: Role,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[User]:
     """Give a user another role; never one's own, and never leaving the town hall without
     an administrator."""
     if role not in ROLES:
@@ -263,7 +311,7 @@ def set_role(db, username, role, *, actor=None, now=None):
         if user["role"] == "admin" and role != "admin" and not _other_admins(db, username):
             raise Conflict(_l("At least one administrator must remain."))
         db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
-        events = [
+        events: list[AnyEvent] = [
             _end_sessions(db, user, "role_changed", now, actor),
             record(
                 db,
@@ -273,10 +321,17 @@ def set_role(db, username, role, *, actor=None, now=None):
                 actor=actor,
             ),
         ]
-    return Outcome({"id": user["id"], "username": username, "role": role}, events)
+    return Outcome(User(id=user["id"], username=username, role=role), events)
 
 
-def set_password(db, username, password, *, actor=None, now=None):
+def set_password(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[None]:
     """Reset a user's password (stored only as a salted scrypt hash; never journaled); the
     user's open sessions end."""
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
@@ -292,14 +347,16 @@ def set_password(db, username, password, *, actor=None, now=None):
     with write_transaction(db):
         user = _user_row(db, username)
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user["id"]])
-        events = [
+        events: list[AnyEvent] = [
             _end_sessions(db, user, "password_set", now, actor),
             record(db, now, "user_password_set", {"username": username}, actor=actor),
         ]
     return Outcome(None, events)
 
 
-def delete_user(db, username, *, actor=None, now=None):
+def delete_user(
+    db: Database, username: str, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[None]:
     """Delete a user (its open sessions end; its id is never given again); never oneself,
     and never the last administrator."""
     if actor is not None and actor == username:
@@ -309,7 +366,7 @@ def delete_user(db, username, *, actor=None, now=None):
         user = _user_row(db, username)
         if user["role"] == "admin" and not _other_admins(db, username):
             raise Conflict(_l("At least one administrator must remain."))
-        events = [_end_sessions(db, user, "deleted", now, actor)]
+        events: list[AnyEvent] = [_end_sessions(db, user, "deleted", now, actor)]
         db.execute("DELETE FROM users WHERE id = ?", [user["id"]])
         events.append(
             record(

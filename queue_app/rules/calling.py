@@ -5,9 +5,15 @@ The order itself (``ORDER_SQL``: classes, then oldest first), the queue of one d
 estimated wait, and the ticket object of the contract that carries them.
 """
 
-from datetime import timedelta
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Literal, overload
+
+from sqlite_utils import Database
 
 from queue_app.clock import local_day, local_iso, stamp
+from queue_app.rules.types import DisplayTicket, PublicTicket, Ticket
 
 # Calling order, in one place: urgent, appointments whose time has come, priority,
 # the rest; oldest first within a class. ``:due`` is now + 5 minutes, since an
@@ -39,20 +45,21 @@ SERVICE_SECONDS_SQL = (
     "(julianday(finished_at) - julianday(COALESCE(started_at, called_at))) * 86400.0"
 )
 
-# What a display may see of a ticket: a code, an office and a desk, nothing personal.
-DISPLAY_FIELDS = ("code", "office", "number", "status", "desk", "called_at", "recalls")
+# What a display may see of a ticket: a code, an office and a desk, nothing personal
+# (``for_display``).
+DISPLAY_FIELDS = tuple(DisplayTicket.__annotations__)
 
 
-def due_cutoff(now):
+def due_cutoff(now: datetime) -> str:
     """The ``:due`` parameter of ``CLASS_SQL`` for the instant ``now``."""
     return stamp(now + APPOINTMENT_DUE_BEFORE)
 
 
-def _placeholders(values):
+def _placeholders(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def positions(db, offices, now):
+def positions(db: Database, offices: Sequence[str], now: datetime) -> dict[int, int]:
     """People ahead of each waiting ticket in its office's queue: ``{ticket_id: n}``."""
     if not offices:
         return {}
@@ -63,10 +70,13 @@ def positions(db, offices, now):
     )
     params = {"due": due_cutoff(now)}
     params.update({"o%d" % i: office for i, office in enumerate(offices)})
-    return dict(db.execute(sql, params).fetchall())
+    ahead: dict[int, int] = dict(db.execute(sql, params).fetchall())
+    return ahead
 
 
-def service_rates(db, offices, now):
+def service_rates(
+    db: Database, offices: Sequence[str], now: datetime
+) -> dict[str, tuple[float, int]]:
     """For each office, ``(average service seconds today, open desks)``.
 
     The average is over today's finished tickets of that office (from start, or from
@@ -76,8 +86,8 @@ def service_rates(db, offices, now):
     if not offices:
         return {}
     marks = _placeholders(offices)
-    rates = {
-        row[0]: [float(row[1]), 0]
+    rates: dict[str, tuple[float, int]] = {
+        row[0]: (float(row[1]), 0)
         for row in db.execute(
             f"SELECT code, default_service_s FROM offices WHERE code IN ({marks})", offices
         )
@@ -87,23 +97,36 @@ def service_rates(db, offices, now):
         [local_day(now), *offices],
     ):
         if served and office in rates:
-            rates[office][0] = total_s / served
+            rates[office] = (total_s / served, rates[office][1])
     for office, open_desks in db.execute(
         "SELECT o.office, COUNT(*) FROM desk_offices o JOIN desks d ON d.id = o.desk_id"
         f" WHERE d.paused = 0 AND o.office IN ({marks}) GROUP BY o.office",
         offices,
     ):
         if office in rates:
-            rates[office][1] = open_desks
-    return {office: tuple(rate) for office, rate in rates.items()}
+            rates[office] = (rates[office][0], open_desks)
+    return rates
 
 
-def describe(db, rows, now, public=False):
-    """Turn ticket rows (from ``SELECT_TICKETS``) into the contract's ticket objects."""
+@overload
+def describe(
+    db: Database, rows: Sequence[sqlite3.Row], now: datetime, public: Literal[False] = False
+) -> list[Ticket]: ...
+@overload
+def describe(
+    db: Database, rows: Sequence[sqlite3.Row], now: datetime, public: Literal[True]
+) -> list[PublicTicket]: ...
+
+
+def describe(
+    db: Database, rows: Sequence[sqlite3.Row], now: datetime, public: bool = False
+) -> Sequence[PublicTicket]:
+    """Turn ticket rows (from ``SELECT_TICKETS``) into the contract's ticket objects; without
+    their ids when ``public``."""
     waiting_offices = sorted({row["office"] for row in rows if row["status"] == "waiting"})
     ahead = positions(db, waiting_offices, now)
     rates = service_rates(db, waiting_offices, now)
-    tickets = []
+    tickets: list[PublicTicket] = []
     for row in rows:
         position = ahead.get(row["id"]) if row["status"] == "waiting" else None
         estimate = None
@@ -111,8 +134,7 @@ def describe(db, rows, now, public=False):
             average, open_desks = rates.get(row["office"], (0.0, 0))
             if open_desks:
                 estimate = round((position + 1) * average / open_desks)
-        ticket = {
-            "id": row["id"],
+        ticket: PublicTicket = {
             "code": row["code"],
             "office": row["office"],
             "number": row["number"],
@@ -132,17 +154,34 @@ def describe(db, rows, now, public=False):
             "token": row["token"],
         }
         if public:
-            del ticket["id"]
-        tickets.append(ticket)
+            tickets.append(ticket)
+        else:
+            with_id: Ticket = {"id": row["id"], **ticket}
+            tickets.append(with_id)
     return tickets
 
 
-def load(db, ticket_id, now):
+def load(db: Database, ticket_id: int, now: datetime) -> Ticket | None:
     """One ticket by id as a contract object, or None."""
     rows = db.execute(f"{SELECT_TICKETS} WHERE t.id = ?", [ticket_id]).fetchall()
     return describe(db, rows, now)[0] if rows else None
 
 
-def for_display(ticket):
+def load_written(db: Database, ticket_id: int, now: datetime) -> Ticket:
+    """A ticket the caller's transaction has just written (so it exists), as ``load``."""
+    ticket = load(db, ticket_id, now)
+    assert ticket is not None, f"ticket {ticket_id} was just written"
+    return ticket
+
+
+def for_display(ticket: PublicTicket) -> DisplayTicket:
     """The part of a ticket a display may show."""
-    return {key: ticket[key] for key in DISPLAY_FIELDS}
+    return {
+        "code": ticket["code"],
+        "office": ticket["office"],
+        "number": ticket["number"],
+        "status": ticket["status"],
+        "desk": ticket["desk"],
+        "called_at": ticket["called_at"],
+        "recalls": ticket["recalls"],
+    }

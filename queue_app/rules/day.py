@@ -1,16 +1,21 @@
 """The business day: the first request of a new local day closes the previous one."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+
+from sqlite_utils import Database
 
 from queue_app.clock import local_day, stamp, utcnow
 from queue_app.rules import calling, occupancy, retention
+from queue_app.rules.types import DayPayload, QueuePayload, Status, TicketPayload
 from queue_app.storage.db import get_setting, put_setting, write_transaction
-from queue_app.storage.journal import Outcome, record
+from queue_app.storage.journal import AnyEvent, Outcome, record
 
-OPEN_STATUSES = ("waiting", "called", "serving")
+OPEN_STATUSES: tuple[Status, ...] = ("waiting", "called", "serving")
 
 
-def roll_over(db, now):
+def roll_over(db: Database, now: datetime) -> list[AnyEvent]:
     """Inside a transaction: on another local day, expire open tickets and empty the building.
 
     The business day follows the local date whichever way the clock moved: a server whose
@@ -23,10 +28,10 @@ def roll_over(db, now):
     if current == today:
         return []
     put_setting(db, "business_day", today)
-    started = {"day": today, "previous": current}
+    started: DayPayload = {"day": today, "previous": current}
     if current is not None and current > today:
         started["clock_moved_back"] = True
-    events = [record(db, now, "day_started", started)]
+    events: list[AnyEvent] = [record(db, now, "day_started", started)]
     marks = ", ".join("?" for _ in OPEN_STATUSES)
     open_rows = db.execute(
         f"SELECT id, office, status FROM tickets WHERE status IN ({marks}) ORDER BY id",
@@ -37,21 +42,20 @@ def roll_over(db, now):
         [stamp(now), *OPEN_STATUSES],
     )
     for row in open_rows:
-        ticket = calling.load(db, row["id"], now)
+        ticket = calling.load_written(db, row["id"], now)
         events.append(
             record(
                 db,
                 now,
                 "ticket_changed",
-                {"ticket": ticket},
+                TicketPayload(ticket=ticket),
                 ticket_id=row["id"],
                 office=row["office"],
             )
         )
     for office in sorted({row["office"] for row in open_rows if row["status"] == "waiting"}):
-        events.append(
-            record(db, now, "queue_changed", {"office": office, "waiting": 0}, office=office)
-        )
+        emptied = QueuePayload(office=office, waiting=0)
+        events.append(record(db, now, "queue_changed", emptied, office=office))
     events.append(occupancy.reset(db, now))
     # Appointments nobody came to are missed; old names and phones go (retention.py).
     db.execute(
@@ -62,7 +66,7 @@ def roll_over(db, now):
 
 
 @contextmanager
-def change(db, now):
+def change(db: Database, now: datetime) -> Iterator[list[AnyEvent]]:
     """A write transaction of the queue rules; it first rolls the day over if due.
 
     Yields the list of journal events, to which the block appends its own.
@@ -71,11 +75,11 @@ def change(db, now):
         yield roll_over(db, now)
 
 
-def ensure_today(db, now=None):
+def ensure_today(db: Database, now: datetime | None = None) -> Outcome[None]:
     """Roll the day over if this is the first request of a new local day."""
     now = now or utcnow()
     if get_setting(db, "business_day") == local_day(now):
-        return Outcome()
+        return Outcome(None)
     with change(db, now) as events:
         pass
     return Outcome(None, events)

@@ -1,28 +1,39 @@
 """Clerks' desks: which offices each serves, its current ticket, pause and resume."""
 
+from collections.abc import Collection
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 
 from queue_app.clock import utcnow
 from queue_app.rules import calling, day
 from queue_app.rules.calling import SELECT_TICKETS
 from queue_app.rules.errors import Conflict, InvalidInput, NotFound
 from queue_app.rules.offices import check_codes
-from queue_app.storage.journal import Outcome, record
+from queue_app.rules.types import Desk, DeskPayload
+from queue_app.storage.db import inserted_id
+from queue_app.storage.journal import Event, Outcome, record
 
 MAX_REASON = 200
 MAX_NAME = 40
 
 
-def list_desks(db, now=None, desk_id=None, display_safe=False):
+def list_desks(
+    db: Database,
+    now: datetime | None = None,
+    desk_id: int | None = None,
+    display_safe: bool = False,
+) -> list[Desk]:
     """Every desk (or one) as ``{"id","name","offices","current","paused","pause_reason"}``;
     ``display_safe``: the current ticket only as a screen may show it (no token)."""
     now = now or utcnow()
     sql = "SELECT * FROM desks"
-    params = []
+    params: list[int] = []
     if desk_id is not None:
         sql += " WHERE id = ?"
         params.append(desk_id)
-    desks = []
+    desks: list[Desk] = []
     for row in db.execute(sql + " ORDER BY position, id", params).fetchall():
         offices = [
             r[0]
@@ -37,14 +48,12 @@ def list_desks(db, now=None, desk_id=None, display_safe=False):
             [row["id"]],
         ).fetchall()
         ticket = calling.describe(db, current, now)[0] if current else None
-        if ticket and display_safe:
-            ticket = calling.for_display(ticket)
         desks.append(
             {
                 "id": row["id"],
                 "name": row["name"],
                 "offices": offices,
-                "current": ticket,
+                "current": calling.for_display(ticket) if ticket and display_safe else ticket,
                 "paused": bool(row["paused"]),
                 "pause_reason": row["pause_reason"],
             }
@@ -52,7 +61,7 @@ def list_desks(db, now=None, desk_id=None, display_safe=False):
     return desks
 
 
-def may_act_on_ticket(db, desk_ids, ticket_id):
+def may_act_on_ticket(db: Database, desk_ids: Collection[int], ticket_id: int) -> bool:
     """Whether a clerk limited to ``desk_ids`` may act on a ticket: it is at one of them, or
     (not at a desk) waits in an office one of them serves. An unknown ticket is left to the
     action itself to refuse (404)."""
@@ -71,7 +80,7 @@ def may_act_on_ticket(db, desk_ids, ticket_id):
     )
 
 
-def get_desk(db, desk_id, now=None):
+def get_desk(db: Database, desk_id: int, now: datetime | None = None) -> Desk:
     """One desk as in ``list_desks``; NotFound if none."""
     found = list_desks(db, now, desk_id)
     if not found:
@@ -79,13 +88,20 @@ def get_desk(db, desk_id, now=None):
     return found[0]
 
 
-def desk_event(db, desk_id, now, actor):
+def desk_event(db: Database, desk_id: int, now: datetime, actor: str | None) -> Event[DeskPayload]:
     """Journal a ``desk_changed`` with the desk as it is now (inside a transaction)."""
     desk = get_desk(db, desk_id, now)
-    return record(db, now, "desk_changed", {"desk": desk}, desk_id=desk_id, actor=actor)
+    return record(db, now, "desk_changed", DeskPayload(desk=desk), desk_id=desk_id, actor=actor)
 
 
-def _set_paused(db, desk_id, paused, reason, actor, now):
+def _set_paused(
+    db: Database,
+    desk_id: int,
+    paused: bool,
+    reason: str | None,
+    actor: str | None,
+    now: datetime | None,
+) -> Outcome[Desk]:
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
         raise InvalidInput(
             _l("reason must be text of at most %(maximum)s characters.", maximum=MAX_REASON)
@@ -102,21 +118,42 @@ def _set_paused(db, desk_id, paused, reason, actor, now):
     return Outcome(event["payload"]["desk"], events)
 
 
-def pause(db, desk_id, reason=None, *, actor=None, now=None):
+def pause(
+    db: Database,
+    desk_id: int,
+    reason: str | None = None,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Desk]:
     """Pause a desk: it cannot call, and does not count as open for waiting estimates."""
     return _set_paused(db, desk_id, True, reason, actor, now)
 
 
-def resume(db, desk_id, reason=None, *, actor=None, now=None):
+def resume(
+    db: Database,
+    desk_id: int,
+    reason: str | None = None,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Desk]:
     """Open a paused desk again."""
     return _set_paused(db, desk_id, False, reason, actor, now)
 
 
-def _check_offices(db, codes):
+def _check_offices(db: Database, codes: object) -> list[str]:
     return check_codes(db, codes, _l("A desk must serve at least one office."))
 
 
-def set_offices(db, desk_id, offices, *, actor=None, now=None):
+def set_offices(
+    db: Database,
+    desk_id: int,
+    offices: list[str],
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Desk]:
     """Choose the offices a desk serves (at least one); its pages hear ``desk_changed``."""
     now = now or utcnow()
     with day.change(db, now) as events:
@@ -132,7 +169,14 @@ def set_offices(db, desk_id, offices, *, actor=None, now=None):
     return Outcome(event["payload"]["desk"], events)
 
 
-def create_desk(db, name, offices, *, actor=None, now=None):
+def create_desk(
+    db: Database,
+    name: str,
+    offices: list[str],
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Desk]:
     """A new desk, last in order, serving ``offices`` (at least one)."""
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
         raise InvalidInput(_l("The desk's name must have 1 to %(n)s characters.", n=MAX_NAME))
@@ -142,11 +186,13 @@ def create_desk(db, name, offices, *, actor=None, now=None):
         codes = _check_offices(db, offices)
         if db.execute("SELECT 1 FROM desks WHERE name = ?", [name]).fetchone():
             raise Conflict(_l("A desk with that name already exists."))
-        desk_id = db.execute(
-            "INSERT INTO desks (name, position)"
-            " SELECT ?, COALESCE(MAX(position), 0) + 1 FROM desks",
-            [name],
-        ).lastrowid
+        desk_id = inserted_id(
+            db.execute(
+                "INSERT INTO desks (name, position)"
+                " SELECT ?, COALESCE(MAX(position), 0) + 1 FROM desks",
+                [name],
+            )
+        )
         db.conn.executemany(
             "INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
             [(desk_id, code) for code in codes],

@@ -2,8 +2,13 @@
 
 import json
 import secrets
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
 
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 
 from queue_app.clock import utcnow
 from queue_app.languages import LANGUAGES
@@ -11,21 +16,41 @@ from queue_app.rules import occupancy
 from queue_app.rules.calling import for_display
 from queue_app.rules.errors import Conflict, InvalidInput, NotFound
 from queue_app.rules.offices import check_codes, list_offices, waiting_by_office
+from queue_app.rules.types import (
+    Call,
+    Display,
+    DisplayPayload,
+    DisplayRetiredPayload,
+    DisplaySettings,
+    DisplaySnapshot,
+    DisplayState,
+    JournaledDisplay,
+)
 from queue_app.storage import journal
-from queue_app.storage.db import read_transaction, write_transaction
+from queue_app.storage.db import inserted_id, read_transaction, write_transaction
 from queue_app.storage.journal import Outcome, record
 
 RECENT_CALLS = 10
 MAX_MESSAGE = 200
 
 
-def _row_to_display(row):
+def _row_to_display(row: sqlite3.Row) -> Display:
+    # A row of the displays table, whose columns are Display's keys (SQLite gives them untyped).
     display = dict(row)
     display["offices"] = json.loads(display["offices"])
-    return display
+    return cast(Display, display)
 
 
-def create_display(db, name, offices=None, language="ca", message="", *, actor=None, now=None):
+def create_display(
+    db: Database,
+    name: str,
+    offices: list[str] | None = None,
+    language: str = "ca",
+    message: str = "",
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Display]:
     """A new display screen showing ``offices`` (all when None); returns it with its key."""
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 80:
         raise InvalidInput(_l("name must be text of 1 to 80 characters."))
@@ -34,17 +59,19 @@ def create_display(db, name, offices=None, language="ca", message="", *, actor=N
     with write_transaction(db):
         if offices is None:
             offices = [office["code"] for office in list_offices(db)]
-        offices = _check_offices(db, offices)
+        codes = _check_offices(db, offices)
         if db.execute("SELECT 1 FROM displays WHERE name = ?", [name.strip()]).fetchone():
             raise Conflict(_l("A display screen with that name already exists."))
         cursor = db.execute(
             "INSERT INTO displays (name, key, offices, language, message) VALUES (?, ?, ?, ?, ?)",
-            [name.strip(), secrets.token_urlsafe(24), json.dumps(offices), language, message],
+            [name.strip(), secrets.token_urlsafe(24), json.dumps(codes), language, message],
         )
-        return _changed(db, cursor.lastrowid, now, actor)
+        return _changed(db, inserted_id(cursor), now, actor)
 
 
-def rotate_key(db, name, *, actor=None, now=None):
+def rotate_key(
+    db: Database, name: str, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Display]:
     """Give the display screen called ``name`` a new key; the old one stops working."""
     now = now or utcnow()
     with write_transaction(db):
@@ -54,11 +81,12 @@ def rotate_key(db, name, *, actor=None, now=None):
         if not cursor.rowcount:
             raise NotFound(_l("There is no display screen with that name."))
         display = db.execute("SELECT * FROM displays WHERE name = ?", [name]).fetchone()
-        event = record(db, now, "display_key_rotated", {"display": display["id"]}, actor=actor)
+        retired = DisplayRetiredPayload(display=display["id"])
+        event = record(db, now, "display_key_rotated", retired, actor=actor)
     return Outcome(_row_to_display(display), [event])
 
 
-def find_by_id(db, display_id):
+def find_by_id(db: Database, display_id: int) -> Display:
     """A display screen by id; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE id = ?", [display_id]).fetchone()
     if row is None:
@@ -66,7 +94,7 @@ def find_by_id(db, display_id):
     return _row_to_display(row)
 
 
-def find_by_key(db, key):
+def find_by_key(db: Database, key: str) -> Display:
     """A display screen by its secret key; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE key = ?", [key]).fetchone()
     if row is None:
@@ -74,12 +102,14 @@ def find_by_key(db, key):
     return _row_to_display(row)
 
 
-def list_displays(db):
+def list_displays(db: Database) -> list[Display]:
     """Every display screen, with its key."""
     return [_row_to_display(row) for row in db.execute("SELECT * FROM displays ORDER BY id")]
 
 
-def recent_calls(db, offices, limit=RECENT_CALLS, display_safe=True):
+def recent_calls(
+    db: Database, offices: Sequence[str], limit: int = RECENT_CALLS, display_safe: bool = True
+) -> list[Call]:
     """Today's last calls of ``offices``, newest first, one per ticket (display-safe by default)."""
     marks = ", ".join("?" for _ in offices)
     rows = db.execute(
@@ -88,7 +118,8 @@ def recent_calls(db, offices, limit=RECENT_CALLS, display_safe=True):
         f" AND office IN ({marks}) ORDER BY seq DESC LIMIT ?",
         [*offices, limit * 5],
     ).fetchall()
-    calls, seen = [], set()
+    calls: list[Call] = []
+    seen: set[int] = set()
     for row in rows:
         if row["ticket_id"] in seen:
             continue
@@ -108,7 +139,7 @@ def recent_calls(db, offices, limit=RECENT_CALLS, display_safe=True):
     return calls
 
 
-def state(db, offices, display_safe=True):
+def state(db: Database, offices: Sequence[str], display_safe: bool = True) -> DisplayState:
     """The live state of ``offices``: ``{"seq","calls","waiting","occupancy"}``, consistent."""
     with read_transaction(db):
         return {
@@ -119,15 +150,18 @@ def state(db, offices, display_safe=True):
         }
 
 
-def snapshot(db, display):
+def snapshot(db: Database, display: Display) -> DisplaySnapshot:
     """What a display screen shows now: its offices' ``state`` plus its own settings."""
-    return dict(
-        state(db, display["offices"]),
-        display={k: display[k] for k in ("name", "offices", "language", "message")},
-    )
+    settings: DisplaySettings = {
+        "name": display["name"],
+        "offices": display["offices"],
+        "language": display["language"],
+        "message": display["message"],
+    }
+    return {**state(db, display["offices"]), "display": settings}
 
 
-def _check_settings(language, message):
+def _check_settings(language: object, message: object) -> None:
     if language not in LANGUAGES:
         raise InvalidInput(
             _l("The language must be one of: %(codes)s.", codes=", ".join(LANGUAGES))
@@ -136,20 +170,35 @@ def _check_settings(language, message):
         raise InvalidInput(_l("The message must have at most %(n)s characters.", n=MAX_MESSAGE))
 
 
-def _check_offices(db, codes):
+def _check_offices(db: Database, codes: object) -> list[str]:
     return check_codes(db, codes, _l("A display screen must show at least one office."))
 
 
-def _changed(db, display_id, now, actor):
+def _changed(db: Database, display_id: int, now: datetime, actor: str | None) -> Outcome[Display]:
     """Journal a screen's settings as they are now (never its key), inside a transaction."""
     display = find_by_id(db, display_id)
-    settings = {k: display[k] for k in ("id", "name", "offices", "language", "message")}
+    settings: JournaledDisplay = {
+        "id": display["id"],
+        "name": display["name"],
+        "offices": display["offices"],
+        "language": display["language"],
+        "message": display["message"],
+    }
     return Outcome(
-        display, [record(db, now, "display_changed", {"display": settings}, actor=actor)]
+        display, [record(db, now, "display_changed", DisplayPayload(display=settings), actor=actor)]
     )
 
 
-def update_display(db, display_id, offices, language, message, *, actor=None, now=None):
+def update_display(
+    db: Database,
+    display_id: int,
+    offices: list[str],
+    language: str,
+    message: str,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Display]:
     """Change what a display screen shows: its offices (at least one), language and message."""
     _check_settings(language, message)
     now = now or utcnow()

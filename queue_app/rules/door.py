@@ -1,26 +1,32 @@
 """The door: people entering and leaving without a ticket, and the limit an administrator
 sets. Each is a command of its own transaction (``day.change``)."""
 
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 
 from queue_app.clock import utcnow
 from queue_app.rules import day
 from queue_app.rules.errors import InvalidInput
 from queue_app.rules.occupancy import admit, read, release, store
+from queue_app.rules.types import Occupancy
 from queue_app.storage.journal import Outcome
 
 MAX_COUNT = 1000
 MAX_LIMIT = 100000
 
 
-def _check_count(count):
+def _check_count(count: object) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
         raise InvalidInput(
             _l("count must be a whole number from 1 to %(maximum)s.", maximum=MAX_COUNT)
         )
 
 
-def enter(db, count=1, *, actor=None, now=None):
+def enter(
+    db: Database, count: int = 1, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Occupancy]:
     """People entering without a ticket (counted at the door): 409 when they do not fit."""
     _check_count(count)
     now = now or utcnow()
@@ -29,7 +35,9 @@ def enter(db, count=1, *, actor=None, now=None):
     return Outcome(read(db), events)
 
 
-def leave(db, count=1, *, actor=None, now=None):
+def leave(
+    db: Database, count: int = 1, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Occupancy]:
     """People leaving the building; the count never goes below 0."""
     _check_count(count)
     now = now or utcnow()
@@ -38,7 +46,14 @@ def leave(db, count=1, *, actor=None, now=None):
     return Outcome(read(db), events)
 
 
-def set_counts(db, inside=None, limit=None, *, actor=None, now=None):
+def set_counts(
+    db: Database,
+    inside: int | None = None,
+    limit: int | None = None,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Occupancy]:
     """An administrator corrects the count inside or sets the building's limit."""
     for name, value, low in (("inside", inside, 0), ("limit", limit, 1)):
         if value is not None and (

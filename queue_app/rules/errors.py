@@ -1,20 +1,27 @@
 """Domain refusals: one exception type per refusal, each carrying its API code and status."""
 
+from typing import TypeAlias
+
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+# A message for people: text, or text translated when shown (``lazy_gettext``). Flask-Babel
+# ships no types, so to mypy ``LazyString`` is Any.
+Message: TypeAlias = str | LazyString
 
 
 class QueueError(Exception):
     """Base of every refusal the queue rules can give; never a server fault."""
 
-    status = 400
-    code = "invalid_input"
-    default_message = _l("The request is not valid.")
+    status: int = 400
+    code: str = "invalid_input"
+    default_message: Message = _l("The request is not valid.")
 
-    def __init__(self, message=None):
+    def __init__(self, message: Message | None = None) -> None:
         super().__init__(message)
-        self.message = message if message is not None else self.default_message
+        self.message: Message = message if message is not None else self.default_message
 
-    def __str__(self):
+    def __str__(self) -> str:
         return str(self.message)
 
 

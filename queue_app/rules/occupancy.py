@@ -4,27 +4,34 @@ The steps other rules take inside their own transaction (a ticket let in, a new 
 commands of the people at the door are in ``door.py``.
 """
 
+from datetime import datetime
+
+from sqlite_utils import Database
+
 from queue_app.rules.errors import CapacityFull
+from queue_app.rules.types import Occupancy
 from queue_app.storage.db import get_setting, put_setting
-from queue_app.storage.journal import record
+from queue_app.storage.journal import Event, record
 
 
-def read(db):
+def read(db: Database) -> Occupancy:
     """``{"inside", "limit", "full"}`` as stored now."""
     inside = int(get_setting(db, "inside", 0))
     limit = int(get_setting(db, "limit", 0))
     return {"inside": inside, "limit": limit, "full": inside >= limit}
 
 
-def store(db, inside, limit, now, actor):
+def store(
+    db: Database, inside: int, limit: int, now: datetime, actor: str | None
+) -> Event[Occupancy]:
     """Set both counts (inside a transaction) and record the change."""
     put_setting(db, "inside", inside)
     put_setting(db, "limit", limit)
-    state = {"inside": inside, "limit": limit, "full": inside >= limit}
+    state: Occupancy = {"inside": inside, "limit": limit, "full": inside >= limit}
     return record(db, now, "occupancy_changed", state, actor=actor)
 
 
-def admit(db, count, now, actor=None):
+def admit(db: Database, count: int, now: datetime, actor: str | None = None) -> Event[Occupancy]:
     """Let ``count`` people in (inside a transaction); refuse when they do not fit."""
     state = read(db)
     if state["inside"] + count > state["limit"]:
@@ -32,12 +39,12 @@ def admit(db, count, now, actor=None):
     return store(db, state["inside"] + count, state["limit"], now, actor)
 
 
-def reset(db, now):
+def reset(db: Database, now: datetime) -> Event[Occupancy]:
     """A new day: the building is empty (inside a transaction)."""
     return store(db, 0, read(db)["limit"], now, None)
 
 
-def release(db, count, now, actor=None):
+def release(db: Database, count: int, now: datetime, actor: str | None = None) -> Event[Occupancy]:
     """Let ``count`` people out (inside a transaction); never below 0."""
     state = read(db)
     return store(db, max(0, state["inside"] - count), state["limit"], now, actor)

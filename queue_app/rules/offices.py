@@ -1,14 +1,20 @@
 """Offices and their queues."""
 
+from collections.abc import Collection
+from typing import cast
+
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 
-from queue_app.rules.errors import InvalidInput, UnknownOffice
+from queue_app.rules.errors import InvalidInput, Message, UnknownOffice
+from queue_app.rules.types import Office
 
 
-def list_offices(db):
+def list_offices(db: Database) -> list[Office]:
     """Every office with how many tickets wait in its queue."""
+    # The SELECT's columns are Office's keys (SQLite gives them untyped).
     return [
-        dict(row)
+        cast(Office, dict(row))
         for row in db.execute(
             "SELECT o.code, o.name, o.letter, (SELECT COUNT(*) FROM tickets t"
             " WHERE t.status = 'waiting' AND t.office = o.code) AS waiting"
@@ -17,12 +23,12 @@ def list_offices(db):
     ]
 
 
-def codes(db):
+def codes(db: Database) -> list[str]:
     """Every office's code, in the offices' own order."""
     return [row[0] for row in db.execute("SELECT code FROM offices ORDER BY position, code")]
 
 
-def waiting_by_office(db, offices=None):
+def waiting_by_office(db: Database, offices: Collection[str] | None = None) -> dict[str, int]:
     """``{office: waiting}`` for the given offices (all when None)."""
     return {
         office["code"]: office["waiting"]
@@ -31,7 +37,7 @@ def waiting_by_office(db, offices=None):
     }
 
 
-def check_codes(db, given, none_message):
+def check_codes(db: Database, given: object, none_message: Message) -> list[str]:
     """``given`` as known office codes, each once, in the offices' own order.
 
     Refused with ``none_message`` when empty or not a list of text, and as UnknownOffice

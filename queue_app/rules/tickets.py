@@ -1,9 +1,13 @@
 """Tickets: issuing, calling in order, and every step of a ticket's life."""
 
 import secrets
+import sqlite3
+from collections.abc import Collection
 from datetime import datetime
+from typing import Literal, TypeVar, get_args
 
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 
 from queue_app.clock import local_day, stamp, utcnow
 from queue_app.rules import calling, day, desks, occupancy
@@ -16,14 +20,27 @@ from queue_app.rules.errors import (
     NotFound,
     UnknownOffice,
 )
-from queue_app.storage.db import read_transaction
-from queue_app.storage.journal import Outcome, last_seq, record
+from queue_app.rules.types import (
+    CallPayload,
+    Kind,
+    PublicTicket,
+    QueuePayload,
+    Status,
+    Ticket,
+    TicketPayload,
+    TicketState,
+)
+from queue_app.storage.db import inserted_id, read_transaction
+from queue_app.storage.journal import AnyEvent, Event, Outcome, last_seq, record
 
-KINDS = ("walk_in", "appointment", "urgent")
-STATUSES = ("waiting", "called", "serving", "done", "no_show", "cancelled", "expired")
+KINDS: tuple[Kind, ...] = get_args(Kind)
+STATUSES: tuple[Status, ...] = get_args(Status)
 MAX_PARTY_SIZE = 20
+Action = Literal["recall", "start", "finish", "no_show", "transfer", "cancel"]
+# A ticket's event payload: ``ticket_changed``'s, or ``ticket_called``'s, which adds to it.
+TicketPayloadT = TypeVar("TicketPayloadT", bound=TicketPayload)
 # Which statuses each action may start from.
-ALLOWED_FROM = {
+ALLOWED_FROM: dict[Action, tuple[Status, ...]] = {
     "recall": ("called",),
     "start": ("called",),
     "finish": ("called", "serving"),
@@ -33,45 +50,73 @@ ALLOWED_FROM = {
 }
 
 
-def _office_letter(db, office):
+def _office_letter(db: Database, office: str) -> str:
     row = db.execute("SELECT letter FROM offices WHERE code = ?", [office]).fetchone()
     if row is None:
         raise UnknownOffice()
-    return row[0]
+    letter: str = row[0]
+    return letter
 
 
-def _waiting_count(db, office):
-    return db.execute(
+def _waiting_count(db: Database, office: str) -> int:
+    count: int = db.execute(
         "SELECT COUNT(*) FROM tickets WHERE status = 'waiting' AND office = ?", [office]
     ).fetchone()[0]
+    return count
 
 
-def _queue_event(db, now, office, actor):
+def _queue_event(
+    db: Database, now: datetime, office: str, actor: str | None
+) -> Event[QueuePayload]:
     return record(
         db,
         now,
         "queue_changed",
-        {"office": office, "waiting": _waiting_count(db, office)},
+        QueuePayload(office=office, waiting=_waiting_count(db, office)),
         office=office,
         actor=actor,
     )
 
 
-def _ticket_event(db, now, ticket, actor, type_="ticket_changed", **extra):
-    row = db.execute("SELECT office, desk_id FROM tickets WHERE id = ?", [ticket["id"]]).fetchone()
+def _ticket_event(
+    db: Database, now: datetime, ticket: Ticket, actor: str | None
+) -> Event[TicketPayload]:
+    """``ticket_changed``: the ticket as it is now."""
+    return _record_ticket(db, now, "ticket_changed", TicketPayload(ticket=ticket), actor)
+
+
+def _call_event(
+    db: Database, now: datetime, ticket: Ticket, actor: str | None, desk: str, recall: bool
+) -> Event[CallPayload]:
+    """``ticket_called``: the ticket called, or called again, to ``desk`` (its name)."""
+    payload = CallPayload(ticket=ticket, desk=desk, recall=recall)
+    return _record_ticket(db, now, "ticket_called", payload, actor)
+
+
+def _record_ticket(
+    db: Database,
+    now: datetime,
+    type_: Literal["ticket_changed", "ticket_called"],
+    payload: TicketPayloadT,
+    actor: str | None,
+) -> Event[TicketPayloadT]:
+    ticket_id = payload["ticket"]["id"]
+    row = db.execute("SELECT office, desk_id FROM tickets WHERE id = ?", [ticket_id]).fetchone()
     return record(
         db,
         now,
         type_,
-        {"ticket": ticket, **extra},
-        ticket_id=ticket["id"],
+        payload,
+        ticket_id=ticket_id,
         office=row["office"],
         desk_id=row["desk_id"],
         actor=actor,
     )
 
 
-def _check_issue_input(kind, priority, party_size, appointment_at):
+def _check_issue_input(
+    kind: object, priority: object, party_size: object, appointment_at: object
+) -> None:
     if kind not in KINDS:
         raise InvalidInput(_l("kind must be one of: %(kinds)s.", kinds=", ".join(KINDS)))
     if not isinstance(priority, bool):
@@ -93,16 +138,16 @@ def _check_issue_input(kind, priority, party_size, appointment_at):
 
 
 def issue(
-    db,
-    office,
-    kind="walk_in",
-    priority=False,
-    party_size=1,
-    appointment_at=None,
+    db: Database,
+    office: str,
+    kind: Kind = "walk_in",
+    priority: bool = False,
+    party_size: int = 1,
+    appointment_at: datetime | None = None,
     *,
-    actor=None,
-    now=None,
-):
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Ticket]:
     """Issue the next ticket of ``office`` for today, admitting its party into the building.
 
     Raises ``UnknownOffice``, ``InvalidInput`` or ``CapacityFull``; writes nothing then.
@@ -119,14 +164,23 @@ def issue(
 
 
 def issue_within(
-    db, events, office, kind, priority, party_size, appointment_at, *, now, actor=None
-):
+    db: Database,
+    events: list[AnyEvent],
+    office: str,
+    kind: Kind,
+    priority: bool,
+    party_size: int,
+    appointment_at: datetime | None,
+    *,
+    now: datetime,
+    actor: str | None = None,
+) -> Ticket:
     """Inside the caller's transaction: issue a checked ticket (see ``issue``), appending
     its journal events to ``events``; the ticket. A checked-in appointment issues here."""
     letter = _office_letter(db, office)
     events.append(occupancy.admit(db, party_size, now, actor))
     today = local_day(now)
-    number = db.execute(
+    number: int = db.execute(
         "SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE day = ? AND issued_office = ?",
         [today, office],
     ).fetchone()[0]
@@ -148,20 +202,20 @@ def issue_within(
             stamp(now),
         ],
     )
-    ticket = calling.load(db, cursor.lastrowid, now)
+    ticket = calling.load_written(db, inserted_id(cursor), now)
     events.append(_ticket_event(db, now, ticket, actor))
     events.append(_queue_event(db, now, office, actor))
     return ticket
 
 
-def _desk(db, desk_id):
-    row = db.execute("SELECT * FROM desks WHERE id = ?", [desk_id]).fetchone()
+def _desk(db: Database, desk_id: int) -> sqlite3.Row:
+    row: sqlite3.Row | None = db.execute("SELECT * FROM desks WHERE id = ?", [desk_id]).fetchone()
     if row is None:
         raise NotFound(_l("There is no desk with that id."))
     return row
 
 
-def desk_queue(db, desk_id, now=None):
+def desk_queue(db: Database, desk_id: int, now: datetime | None = None) -> list[Ticket]:
     """The waiting tickets ``desk_id`` would call, in exactly call-next's order; NotFound for
     an unknown desk."""
     now = now or utcnow()
@@ -170,7 +224,9 @@ def desk_queue(db, desk_id, now=None):
     return calling.describe(db, rows, now)
 
 
-def call_next(db, desk_id, *, actor=None, now=None):
+def call_next(
+    db: Database, desk_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Ticket | None]:
     """Give ``desk_id`` the next waiting ticket of the offices it serves, in calling order.
 
     The value is the called ticket, or None when nothing waits. Runs in one IMMEDIATE
@@ -195,17 +251,17 @@ def call_next(db, desk_id, *, actor=None, now=None):
             "UPDATE tickets SET status = 'called', desk_id = ?, called_at = ? WHERE id = ?",
             [desk_id, stamp(now), row["id"]],
         )
-        ticket = calling.load(db, row["id"], now)
-        events.append(
-            _ticket_event(db, now, ticket, actor, "ticket_called", desk=desk["name"], recall=False)
-        )
+        ticket = calling.load_written(db, row["id"], now)
+        events.append(_call_event(db, now, ticket, actor, desk["name"], recall=False))
         events.append(_ticket_event(db, now, ticket, actor))
         events.append(_queue_event(db, now, row["office"], actor))
     return Outcome(ticket, events)
 
 
-def _locked_ticket(db, ticket_id, action):
-    row = db.execute("SELECT * FROM tickets WHERE id = ?", [ticket_id]).fetchone()
+def _locked_ticket(db: Database, ticket_id: int, action: Action) -> sqlite3.Row:
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM tickets WHERE id = ?", [ticket_id]
+    ).fetchone()
     if row is None:
         raise NotFound(_l("There is no ticket with that id."))
     if row["status"] not in ALLOWED_FROM[action]:
@@ -219,7 +275,7 @@ def _locked_ticket(db, ticket_id, action):
     return row
 
 
-def _count_service(db, ticket_id, now):
+def _count_service(db: Database, ticket_id: int, now: datetime) -> None:
     """Add a finished ticket's service time to today's totals of its office."""
     db.execute(
         "INSERT INTO service_times (day, office, served, total_s)"
@@ -230,7 +286,15 @@ def _count_service(db, ticket_id, now):
     )
 
 
-def _finish_as(db, ticket_id, action, status, *, actor, now):
+def _finish_as(
+    db: Database,
+    ticket_id: int,
+    action: Action,
+    status: Status,
+    *,
+    actor: str | None,
+    now: datetime | None,
+) -> Outcome[Ticket]:
     """Close a ticket in a final ``status``, letting its party out of the building."""
     now = now or utcnow()
     with day.change(db, now) as events:
@@ -241,7 +305,7 @@ def _finish_as(db, ticket_id, action, status, *, actor, now):
         )
         if status == "done":
             _count_service(db, ticket_id, now)
-        ticket = calling.load(db, ticket_id, now)
+        ticket = calling.load_written(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
         if row["status"] == "waiting":
             events.append(_queue_event(db, now, row["office"], actor))
@@ -249,21 +313,25 @@ def _finish_as(db, ticket_id, action, status, *, actor, now):
     return Outcome(ticket, events)
 
 
-def recall(db, ticket_id, *, actor=None, now=None):
+def recall(
+    db: Database, ticket_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Ticket]:
     """Announce a called ticket again (the citizen did not come yet)."""
     now = now or utcnow()
     with day.change(db, now) as events:
         _locked_ticket(db, ticket_id, "recall")
         db.execute("UPDATE tickets SET recalls = recalls + 1 WHERE id = ?", [ticket_id])
-        ticket = calling.load(db, ticket_id, now)
-        events.append(
-            _ticket_event(db, now, ticket, actor, "ticket_called", desk=ticket["desk"], recall=True)
-        )
+        ticket = calling.load_written(db, ticket_id, now)
+        desk = ticket["desk"]
+        assert desk is not None, "a called ticket is at a desk"
+        events.append(_call_event(db, now, ticket, actor, desk, recall=True))
         events.append(_ticket_event(db, now, ticket, actor))
     return Outcome(ticket, events)
 
 
-def start(db, ticket_id, *, actor=None, now=None):
+def start(
+    db: Database, ticket_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Ticket]:
     """The citizen sits down at the desk: service starts."""
     now = now or utcnow()
     with day.change(db, now) as events:
@@ -272,27 +340,40 @@ def start(db, ticket_id, *, actor=None, now=None):
             "UPDATE tickets SET status = 'serving', started_at = ? WHERE id = ?",
             [stamp(now), ticket_id],
         )
-        ticket = calling.load(db, ticket_id, now)
+        ticket = calling.load_written(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
     return Outcome(ticket, events)
 
 
-def finish(db, ticket_id, *, actor=None, now=None):
+def finish(
+    db: Database, ticket_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Ticket]:
     """Service is done; the party leaves the building."""
     return _finish_as(db, ticket_id, "finish", "done", actor=actor, now=now)
 
 
-def no_show(db, ticket_id, *, actor=None, now=None):
+def no_show(
+    db: Database, ticket_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Ticket]:
     """The called citizen did not come; the ticket is closed."""
     return _finish_as(db, ticket_id, "no_show", "no_show", actor=actor, now=now)
 
 
-def cancel(db, ticket_id, *, actor=None, now=None):
+def cancel(
+    db: Database, ticket_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Ticket]:
     """The citizen gives up or the ticket was a mistake."""
     return _finish_as(db, ticket_id, "cancel", "cancelled", actor=actor, now=now)
 
 
-def transfer(db, ticket_id, office, *, actor=None, now=None):
+def transfer(
+    db: Database,
+    ticket_id: int,
+    office: str,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Ticket]:
     """Send a ticket to another office's queue: same code, same issue time, waiting again."""
     now = now or utcnow()
     with day.change(db, now) as events:
@@ -305,7 +386,7 @@ def transfer(db, ticket_id, office, *, actor=None, now=None):
             " started_at = NULL, recalls = 0 WHERE id = ?",
             [office, ticket_id],
         )
-        ticket = calling.load(db, ticket_id, now)
+        ticket = calling.load_written(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
         if row["status"] == "waiting":
             events.append(_queue_event(db, now, row["office"], actor))
@@ -316,7 +397,7 @@ def transfer(db, ticket_id, office, *, actor=None, now=None):
     return Outcome(ticket, events)
 
 
-def find_by_token(db, token, now=None):
+def find_by_token(db: Database, token: str, now: datetime | None = None) -> PublicTicket:
     """A ticket by its public token, without its id (for the citizen); NotFound if none."""
     now = now or utcnow()
     rows = db.execute(f"{SELECT_TICKETS} WHERE t.token = ?", [token]).fetchall()
@@ -325,7 +406,7 @@ def find_by_token(db, token, now=None):
     return calling.describe(db, rows, now, public=True)[0]
 
 
-def state(db, ticket_id, now=None):
+def state(db: Database, ticket_id: int, now: datetime | None = None) -> TicketState:
     """A citizen's live state, ``{"seq", "ticket"}``, read consistently: the ticket (without
     its id) and the journal's seq it is as of. NotFound if none."""
     now = now or utcnow()
@@ -336,13 +417,16 @@ def state(db, ticket_id, now=None):
         return {"seq": last_seq(db), "ticket": calling.describe(db, rows, now, public=True)[0]}
 
 
-def id_for_token(db, token):
+def id_for_token(db: Database, token: str) -> int | None:
     """The id of the ticket with this public token, or None."""
     row = db.execute("SELECT id FROM tickets WHERE token = ?", [token]).fetchone()
-    return None if row is None else row[0]
+    found: int | None = None if row is None else row[0]
+    return found
 
 
-def waiting_in(db, office, wanted, now=None):
+def waiting_in(
+    db: Database, office: str, wanted: Collection[int], now: datetime | None = None
+) -> list[Ticket]:
     """The tickets waiting in ``office`` whose ids are in ``wanted``, with their places and
     estimates (one read of the queue however many are wanted)."""
     now = now or utcnow()
@@ -353,7 +437,7 @@ def waiting_in(db, office, wanted, now=None):
         return calling.describe(db, [row for row in rows if row["id"] in wanted], now)
 
 
-def find(db, ticket_id, now=None):
+def find(db: Database, ticket_id: int, now: datetime | None = None) -> Ticket:
     """A ticket by id; NotFound if none."""
     ticket = calling.load(db, ticket_id, now or utcnow())
     if ticket is None:
@@ -361,7 +445,12 @@ def find(db, ticket_id, now=None):
     return ticket
 
 
-def list_today(db, office=None, status=None, now=None):
+def list_today(
+    db: Database,
+    office: str | None = None,
+    status: Status | None = None,
+    now: datetime | None = None,
+) -> list[Ticket]:
     """Today's tickets, oldest first, optionally of one office and/or one status."""
     now = now or utcnow()
     if status is not None and status not in STATUSES:
@@ -369,7 +458,7 @@ def list_today(db, office=None, status=None, now=None):
     if office is not None:
         _office_letter(db, office)
     sql = f"{SELECT_TICKETS} WHERE t.day = ?"
-    params = [local_day(now)]
+    params: list[str] = [local_day(now)]
     for column, value in (("office", office), ("status", status)):
         if value is not None:
             sql += f" AND t.{column} = ?"

@@ -4,13 +4,15 @@ import atexit
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar, overload
 
-import sqlite_utils
 from flask import current_app, g
+from sqlite_utils import Database
 
 
-def connect(path):
+def connect(path: str) -> Database:
     """Open the database at ``path`` (or ``":memory:"``) the way every caller must.
 
     The connection is in autocommit mode so that each write runs in an explicit
@@ -20,8 +22,10 @@ def connect(path):
     if path != ":memory:":
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     conn = sqlite3.connect(path, timeout=15, isolation_level=None, check_same_thread=False)
+    # Rows by column name. Their values are Any to mypy (SQLite is dynamically typed): the
+    # rules turn rows into the typed dicts of ``queue_app.rules.types`` where they read them.
     conn.row_factory = sqlite3.Row
-    db = sqlite_utils.Database(conn)
+    db = Database(conn)
     if path != ":memory:":
         db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
@@ -45,7 +49,7 @@ _writer = threading.RLock()
 
 
 @contextmanager
-def write_transaction(db):
+def write_transaction(db: Database) -> Iterator[Database]:
     """Run a block as one IMMEDIATE transaction: it takes the write lock at once.
 
     Every write of the queue rules goes through here, so a read-then-write (such as
@@ -67,11 +71,12 @@ def write_transaction(db):
 # its PRAGMAs, and closing the last one on a file checkpoints and deletes the WAL, which
 # took a third of a short request's time (docs/performance.md).
 IDLE_MAX = 8
-_idle = []  # (path, file identity, db), the most recently used last
+FileIdentity = tuple[int, int]  # (device, inode)
+_idle: list[tuple[str, FileIdentity | None, Database]] = []  # the most recently used last
 _idle_lock = threading.Lock()
 
 
-def _identity(path):
+def _identity(path: str) -> FileIdentity | None:
     """Which file ``path`` names now, so that a replaced file is never served stale."""
     try:
         found = os.stat(path)
@@ -80,7 +85,7 @@ def _identity(path):
     return found.st_dev, found.st_ino
 
 
-def _take_idle(path):
+def _take_idle(path: str) -> Database | None:
     identity = _identity(path)
     with _idle_lock:
         for index in range(len(_idle) - 1, -1, -1):
@@ -92,7 +97,7 @@ def _take_idle(path):
     return None
 
 
-def close_idle():
+def close_idle() -> None:
     """Close every idle connection (at exit, or after replacing a database file)."""
     with _idle_lock:
         spare = [db for _, _, db in _idle]
@@ -104,16 +109,17 @@ def close_idle():
 atexit.register(close_idle)
 
 
-def get_db():
+def get_db() -> Database:
     """The request's database connection: an idle one on the same file, else a new one."""
-    if "db" not in g:
+    db: Database | None = g.get("db")
+    if db is None:
         path = current_app.config["DATABASE"]
-        g.db = (path != ":memory:" and _take_idle(path)) or connect(path)
-        g.db_path = path
-    return g.db
+        db = (path != ":memory:" and _take_idle(path)) or connect(path)
+        g.db, g.db_path = db, path
+    return db
 
 
-def close_db(exc=None):
+def close_db(exc: BaseException | None = None) -> None:
     """Keep the request's connection for a later request (closing the oldest spare)."""
     db, path = g.pop("db", None), g.pop("db_path", None)
     if db is None:
@@ -130,13 +136,28 @@ def close_db(exc=None):
         old.close()
 
 
-def get_setting(db, key, default=None):
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT just wrote (``lastrowid``, typed as maybe None)."""
+    assert cursor.lastrowid is not None, "not after an INSERT"
+    return cursor.lastrowid
+
+
+Default = TypeVar("Default")
+
+
+@overload
+def get_setting(db: Database, key: str) -> str | None: ...
+@overload
+def get_setting(db: Database, key: str, default: Default) -> str | Default: ...
+
+
+def get_setting(db: Database, key: str, default: object = None) -> object:
     """A value from the settings table, as stored (text), or ``default``."""
     row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
     return default if row is None else row[0]
 
 
-def put_setting(db, key, value):
+def put_setting(db: Database, key: str, value: str | int) -> None:
     """Store a setting; call inside a write transaction."""
     db.execute(
         "INSERT INTO settings (key, value) VALUES (?, ?) "
@@ -146,7 +167,7 @@ def put_setting(db, key, value):
 
 
 @contextmanager
-def read_transaction(db):
+def read_transaction(db: Database) -> Iterator[Database]:
     """Run several reads on one consistent snapshot of the database."""
     db.conn.execute("BEGIN")
     try:

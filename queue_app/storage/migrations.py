@@ -1,33 +1,36 @@
 """Schema steps, applied in order at start-up and recorded in the database."""
 
-from sqlite_utils.migrations import Migrations
+from sqlite_utils import Database, Migrations
 
 migrations = Migrations("torn")
 
+# Steps name tables with ``db.table(name)``: ``db[name]`` may also be a view, which cannot
+# be created or indexed (and mypy says so).
+
 
 @migrations()
-def m001_initial(db):
+def m001_initial(db: Database) -> None:
     """Offices, desks, tickets, users, API tokens, settings and the event journal."""
-    db["offices"].create(
+    db.table("offices").create(
         {"code": str, "name": str, "letter": str, "position": int, "default_service_s": int},
         pk="code",
         not_null={"name", "letter"},
         defaults={"position": 0, "default_service_s": 300},
     )
-    db["offices"].create_index(["letter"], unique=True)
-    db["desks"].create(
+    db.table("offices").create_index(["letter"], unique=True)
+    db.table("desks").create(
         {"id": int, "name": str, "paused": int, "pause_reason": str, "position": int},
         pk="id",
         not_null={"name"},
         defaults={"paused": 0, "position": 0},
     )
-    db["desks"].create_index(["name"], unique=True)
-    db["desk_offices"].create(
+    db.table("desks").create_index(["name"], unique=True)
+    db.table("desk_offices").create(
         {"desk_id": int, "office": str},
         pk=("desk_id", "office"),
         foreign_keys=[("desk_id", "desks", "id"), ("office", "offices", "code")],
     )
-    db["tickets"].create(
+    db.table("tickets").create(
         {
             "id": int,
             "token": str,
@@ -70,17 +73,17 @@ def m001_initial(db):
             ("desk_id", "desks", "id"),
         ],
     )
-    db["tickets"].create_index(["token"], unique=True)
-    db["tickets"].create_index(["day", "issued_office", "number"], unique=True)
-    db["tickets"].create_index(["status", "office"])
-    db["tickets"].create_index(["desk_id", "status"])
-    db["users"].create(
+    db.table("tickets").create_index(["token"], unique=True)
+    db.table("tickets").create_index(["day", "issued_office", "number"], unique=True)
+    db.table("tickets").create_index(["status", "office"])
+    db.table("tickets").create_index(["desk_id", "status"])
+    db.table("users").create(
         {"id": int, "username": str, "password_hash": str, "role": str, "created_at": str},
         pk="id",
         not_null={"username", "password_hash", "role", "created_at"},
     )
-    db["users"].create_index(["username"], unique=True)
-    db["api_tokens"].create(
+    db.table("users").create_index(["username"], unique=True)
+    db.table("api_tokens").create(
         {
             "id": int,
             "name": str,
@@ -92,8 +95,8 @@ def m001_initial(db):
         pk="id",
         not_null={"name", "role", "token_hash", "created_at"},
     )
-    db["api_tokens"].create_index(["token_hash"], unique=True)
-    db["settings"].create({"key": str, "value": str}, pk="key")
+    db.table("api_tokens").create_index(["token_hash"], unique=True)
+    db.table("settings").create({"key": str, "value": str}, pk="key")
     db.execute(
         "CREATE TABLE events ("
         " seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL,"
@@ -110,20 +113,20 @@ def m001_initial(db):
 
 
 @migrations()
-def m002_displays(db):
+def m002_displays(db: Database) -> None:
     """Display screens: a secret key, the offices shown, the language, a message line."""
-    db["displays"].create(
+    db.table("displays").create(
         {"id": int, "name": str, "key": str, "offices": str, "language": str, "message": str},
         pk="id",
         not_null={"name", "key", "offices", "language"},
         defaults={"language": "ca", "message": ""},
     )
-    db["displays"].create_index(["key"], unique=True)
-    db["displays"].create_index(["name"], unique=True)
+    db.table("displays").create_index(["key"], unique=True)
+    db.table("displays").create_index(["name"], unique=True)
 
 
 @migrations()
-def m003_journal_no_overwrite(db):
+def m003_journal_no_overwrite(db: Database) -> None:
     """Refuse an insert that would reuse a seq (INSERT OR REPLACE rewriting history)."""
     # In a BEFORE INSERT trigger an auto-assigned seq reads as -1.
     db.execute(
@@ -134,9 +137,9 @@ def m003_journal_no_overwrite(db):
 
 
 @migrations()
-def m004_service_times(db):
+def m004_service_times(db: Database) -> None:
     """Running totals of service time per office and day, so estimates cost O(1)."""
-    db["service_times"].create(
+    db.table("service_times").create(
         {"day": str, "office": str, "served": int, "total_s": float},
         pk=("day", "office"),
         not_null={"served", "total_s"},
@@ -153,7 +156,7 @@ def m004_service_times(db):
 
 
 @migrations()
-def m005_user_sessions(db):
+def m005_user_sessions(db: Database) -> None:
     """Users: ids never given twice (AUTOINCREMENT), and a session key that ends sessions.
 
     Sessions issued before this step carried the bare id and are no longer accepted: every
@@ -171,11 +174,11 @@ def m005_user_sessions(db):
     )
     db.execute("DROP TABLE users")
     db.execute("ALTER TABLE users_new RENAME TO users")
-    db["users"].create_index(["username"], unique=True)
+    db.table("users").create_index(["username"], unique=True)
 
 
 @migrations()
-def m006_user_desks(db):
+def m006_user_desks(db: Database) -> None:
     """The desks a clerk user may act at; a user with none listed may act at every desk."""
     db.execute(
         "CREATE TABLE user_desks ("
@@ -185,7 +188,7 @@ def m006_user_desks(db):
     )
 
 
-def migrate(db):
+def migrate(db: Database) -> None:
     """Apply every pending schema step (idempotent)."""
     migrations.apply(db)
 
