@@ -132,8 +132,8 @@ def import_appointments_command(path, office, dry_run):
         result = imports.import_file(get_db(), data, kind, office, dry_run, actor="cli").value
     except QueueError as error:
         _refusal(error)
-    for error in result["errors"]:
-        click.echo(f"line {error['line']}: {error['message']}")
+    for bad in result["errors"]:
+        click.echo(f"line {bad['line']}: {bad['message']}")
     if dry_run:
         click.echo("Dry run: nothing was written.")
     click.echo(

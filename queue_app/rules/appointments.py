@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 
 from queue_app.clock import local_day, local_iso, local_zone, parse_instant, stamp, utcnow
 from queue_app.rules import day, schedules, tickets
@@ -29,8 +30,9 @@ from queue_app.rules.errors import (
     TooEarly,
     TooLate,
 )
-from queue_app.storage.db import read_transaction
-from queue_app.storage.journal import Outcome, last_seq, record
+from queue_app.rules.types import Ticket
+from queue_app.storage.db import inserted_id, read_transaction
+from queue_app.storage.journal import AnyEvent, Outcome, last_seq, record
 
 STATUSES = ("booked", "checked_in", "cancelled", "missed")
 SOURCES = ("counter", "phone", "import", "online")
@@ -107,19 +109,19 @@ def without_personal(appointment: Appointment) -> dict[str, Any]:
     return {k: v for k, v in appointment.items() if k not in PERSONAL}
 
 
-def _load(db: Any, appointment_id: int) -> Appointment:
+def _load(db: Database, appointment_id: int) -> Appointment:
     row = db.execute(f"{SELECT} WHERE a.id = ?", [appointment_id]).fetchone()
     if row is None:
         raise NotFound(_l("There is no appointment with that id."))
     return describe(row)
 
 
-def find(db: Any, appointment_id: int) -> Appointment:
+def find(db: Database, appointment_id: int) -> Appointment:
     """One appointment by id; NotFound if none."""
     return _load(db, appointment_id)
 
 
-def find_by_token(db: Any, token: str) -> dict[str, Any]:
+def find_by_token(db: Database, token: str) -> dict[str, Any]:
     """The citizen's appointment by its public token (public form); NotFound if none."""
     row = db.execute(f"{SELECT} WHERE a.token = ?", [token]).fetchone()
     if row is None:
@@ -127,20 +129,20 @@ def find_by_token(db: Any, token: str) -> dict[str, Any]:
     return public(describe(row))
 
 
-def id_for_token(db: Any, token: str) -> int | None:
+def id_for_token(db: Database, token: str) -> int | None:
     """The id of the appointment with this public token, or None."""
     row = db.execute("SELECT id FROM appointments WHERE token = ?", [token]).fetchone()
     return None if row is None else int(row[0])
 
 
-def state(db: Any, appointment_id: int) -> dict[str, Any]:
+def state(db: Database, appointment_id: int) -> dict[str, Any]:
     """A citizen's live state of their appointment, ``{"seq", "appointment"}`` (public form),
     read consistently."""
     with read_transaction(db):
         return {"seq": last_seq(db), "appointment": public(_load(db, appointment_id))}
 
 
-def personal(db: Any, appointment_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+def personal(db: Database, appointment_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
     """``{id: (name, phone)}`` as stored now (None once erased), for staff's live events."""
     if not appointment_ids:
         return {}
@@ -151,7 +153,7 @@ def personal(db: Any, appointment_ids: list[int]) -> dict[int, tuple[str | None,
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
-def _event(db: Any, now: datetime, appointment: Appointment, actor: str | None) -> dict[str, Any]:
+def _event(db: Database, now: datetime, appointment: Appointment, actor: str | None) -> AnyEvent:
     return record(
         db,
         now,
@@ -223,7 +225,7 @@ def parse_start(start: object) -> datetime:
         raise InvalidInput(_l("start must be a date and time, ISO 8601.")) from None
 
 
-def _new_code(db: Any) -> str:
+def _new_code(db: Database) -> str:
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if db.execute("SELECT 1 FROM appointments WHERE code = ?", [code]).fetchone() is None:
@@ -231,7 +233,7 @@ def _new_code(db: Any) -> str:
 
 
 def _hold_slot(
-    db: Any, office: str, start: datetime, now: datetime, exclude: int | None = None
+    db: Database, office: str, start: datetime, now: datetime, exclude: int | None = None
 ) -> tuple[datetime, datetime]:
     """Inside a transaction: ``(start, end)`` of a slot with a free place, or refuse."""
     if start < now:
@@ -253,13 +255,13 @@ def _hold_slot(
 
 
 def book_within(
-    db: Any,
+    db: Database,
     booking: Booking,
     source: str,
     external_id: str | None,
     now: datetime,
     actor: str | None = None,
-) -> dict[str, Any]:
+) -> AnyEvent:
     """Inside a transaction: store a booking in a slot with a free place (or refuse, see
     ``book``); its journal event."""
     slot, slot_end = _hold_slot(db, booking["office"], booking["start"], now)
@@ -284,12 +286,12 @@ def book_within(
             stamp(now),
         ],
     )
-    return _event(db, now, _load(db, int(cursor.lastrowid)), actor)
+    return _event(db, now, _load(db, inserted_id(cursor)), actor)
 
 
 def update_within(
-    db: Any, appointment_id: int, booking: Booking, now: datetime
-) -> list[dict[str, Any]]:
+    db: Database, appointment_id: int, booking: Booking, now: datetime
+) -> list[AnyEvent]:
     """Inside a transaction: bring a booked appointment in line with ``booking`` (an
     import's row); its journal events, none when nothing differs."""
     current = _load(db, appointment_id)
@@ -332,7 +334,7 @@ def update_within(
 
 
 def book(
-    db: Any,
+    db: Database,
     office: str,
     start: object,
     name: object,
@@ -342,7 +344,7 @@ def book(
     *,
     actor: str | None = None,
     now: datetime | None = None,
-) -> Outcome:
+) -> Outcome[Appointment]:
     """Book a place in the slot of ``office`` starting at ``start``.
 
     Refused: UnknownOffice, InvalidInput (a field; a start in the past or too far ahead),
@@ -367,7 +369,7 @@ def book(
 
 
 def list_day(
-    db: Any,
+    db: Database,
     on: date | None = None,
     office: str | None = None,
     status: str | None = None,
@@ -404,13 +406,13 @@ def _like(text: str) -> str:
 
 
 def check_in(
-    db: Any,
+    db: Database,
     appointment_id: int,
     force: object = False,
     *,
     actor: str | None = None,
     now: datetime | None = None,
-) -> Outcome:
+) -> Outcome[Ticket]:
     """The citizen has arrived: issue the appointment's ticket, admitting its party.
 
     Refused: InvalidTransition (cancelled or missed), AlreadyCheckedIn, NotToday, TooEarly
@@ -457,8 +459,8 @@ def check_in(
 
 
 def cancel_within(
-    db: Any, appointment: Appointment, now: datetime, actor: str | None
-) -> dict[str, Any]:
+    db: Database, appointment: Appointment, now: datetime, actor: str | None
+) -> AnyEvent:
     """Inside a transaction: cancel a booked appointment; its journal event."""
     if appointment["status"] != "booked":
         raise InvalidTransition(
@@ -472,8 +474,8 @@ def cancel_within(
 
 
 def cancel(
-    db: Any, appointment_id: int, *, actor: str | None = None, now: datetime | None = None
-) -> Outcome:
+    db: Database, appointment_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> Outcome[Appointment]:
     """Reception or an administrator cancels a booked appointment: its place is free again."""
     now = now or utcnow()
     with day.change(db, now) as events:
@@ -482,7 +484,9 @@ def cancel(
     return Outcome(appointment, events)
 
 
-def cancel_by_token(db: Any, token: str, *, now: datetime | None = None) -> Outcome:
+def cancel_by_token(
+    db: Database, token: str, *, now: datetime | None = None
+) -> Outcome[dict[str, Any]]:
     """The citizen cancels with the token of their page, while the appointment is ahead."""
     now = now or utcnow()
     with day.change(db, now) as events:

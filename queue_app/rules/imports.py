@@ -15,11 +15,12 @@ from typing import Any, TypedDict
 
 import icalendar
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 
 from queue_app.clock import local_zone, utcnow
-from queue_app.rules import appointments, day
+from queue_app.rules import appointments, day, schedules
 from queue_app.rules.errors import InvalidInput, QueueError
-from queue_app.storage.journal import Outcome
+from queue_app.storage.journal import AnyEvent, Outcome
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 10000
@@ -215,7 +216,7 @@ def parse_ics(data: bytes) -> tuple[list[Row], list[LineError]]:
     return rows, errors
 
 
-def _offices(db: Any) -> dict[str, str]:
+def _offices(db: Database) -> dict[str, str]:
     """Folded office codes and names -> code."""
     found = {}
     for code, name in db.execute("SELECT code, name FROM offices"):
@@ -243,8 +244,8 @@ def _party_size(value: str | int) -> int:
 
 
 def _apply_row(
-    db: Any, row: Row, known: dict[str, str], default: str | None, now: datetime
-) -> tuple[str, list[dict[str, Any]]]:
+    db: Database, row: Row, known: dict[str, str], default: str | None, now: datetime
+) -> tuple[str, list[AnyEvent]]:
     """One row, inside the import's transaction: ``(what it did, its journal events)``, what
     being one of the counts' names; a QueueError when the row is bad."""
     external_id = row["external_id"]
@@ -278,7 +279,7 @@ def _apply_row(
 
 
 def import_file(
-    db: Any,
+    db: Database,
     data: bytes,
     content_type: str,
     office: str | None = None,
@@ -286,7 +287,7 @@ def import_file(
     *,
     actor: str | None = None,
     now: datetime | None = None,
-) -> Outcome:
+) -> Outcome[Counts]:
     """Import a booking service's export; ``Counts`` as the value (see the module)."""
     kind = content_type.split(";")[0].strip().lower()
     errors: list[LineError] = []
@@ -300,11 +301,11 @@ def import_file(
         )
     now = now or utcnow()
     counts: Counts = {"created": 0, "updated": 0, "unchanged": 0, "cancelled": 0, "errors": []}
-    events: list[dict[str, Any]] = []
+    events: list[AnyEvent] = []
     try:
         with day.change(db, now) as events:
             if office is not None:
-                appointments.schedules.get(db, office)  # UnknownOffice for the whole file
+                schedules.get(db, office)  # UnknownOffice for the whole file
             known = _offices(db)
             for row in rows:
                 db.execute("SAVEPOINT import_row")

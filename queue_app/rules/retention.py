@@ -8,7 +8,8 @@ instead of leaving it in free pages.
 """
 
 from datetime import datetime, timedelta
-from typing import Any
+
+from sqlite_utils import Database
 
 from queue_app.clock import local_zone, stamp, utcnow
 from queue_app.storage.db import checkpoint, write_transaction
@@ -23,7 +24,7 @@ def configure(days: int) -> None:
     DAYS = days
 
 
-def erase(db: Any, now: datetime) -> int:
+def erase(db: Database, now: datetime) -> int:
     """Inside a transaction: erase the names and phones of appointments of days more than
     ``DAYS`` days before ``now``'s; how many appointments were erased."""
     cutoff = (now.astimezone(local_zone()).date() - timedelta(days=DAYS)).isoformat()
@@ -35,7 +36,7 @@ def erase(db: Any, now: datetime) -> int:
     return int(cursor.rowcount)
 
 
-def purge(db: Any, now: datetime | None = None) -> Outcome:
+def purge(db: Database, now: datetime | None = None) -> Outcome[int]:
     """``purge-personal-data``: erase now what is past the retention period, and fold the
     write-ahead log into the file, so that no copy of the old text stays in it either."""
     now = now or utcnow()

@@ -9,9 +9,10 @@ hall's time zone. An office without one has the default: Monday to Friday 09:00-
 import json
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
 
 from queue_app.clock import EARLIEST_YEAR, LATEST_YEAR, local_zone, stamp, utcnow
 from queue_app.rules.errors import InvalidInput, UnknownOffice
@@ -46,12 +47,12 @@ class Slot(TypedDict):
     free: int
 
 
-def _desks_serving(db: Any, office: str) -> int:
+def _desks_serving(db: Database, office: str) -> int:
     row = db.execute("SELECT COUNT(*) FROM desk_offices WHERE office = ?", [office]).fetchone()
     return int(row[0])
 
 
-def default(db: Any, office: str) -> Schedule:
+def default(db: Database, office: str) -> Schedule:
     """The schedule of an office nobody has set one for."""
     return {
         "slot_minutes": 15,
@@ -63,12 +64,12 @@ def default(db: Any, office: str) -> Schedule:
     }
 
 
-def _check_office(db: Any, office: str) -> None:
+def _check_office(db: Database, office: str) -> None:
     if db.execute("SELECT 1 FROM offices WHERE code = ?", [office]).fetchone() is None:
         raise UnknownOffice()
 
 
-def get(db: Any, office: str) -> Schedule:
+def get(db: Database, office: str) -> Schedule:
     """The office's schedule; UnknownOffice if there is no such office."""
     _check_office(db, office)
     row = db.execute("SELECT schedule FROM schedules WHERE office = ?", [office]).fetchone()
@@ -148,8 +149,13 @@ def _check_closed(value: object) -> list[str]:
 
 
 def put(
-    db: Any, office: str, changes: object, *, actor: str | None = None, now: datetime | None = None
-) -> Outcome:
+    db: Database,
+    office: str,
+    changes: object,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Schedule]:
     """Set some or all of an office's schedule (keys not given stay as they are)."""
     if not isinstance(changes, dict):
         raise InvalidInput(_l("The body must be a JSON object."))
@@ -165,7 +171,7 @@ def put(
             schedule["per_slot"] = _whole("per_slot", changes["per_slot"], PER_SLOT)
         for name in ("early_minutes", "late_minutes"):
             if name in changes:
-                schedule[name] = _whole(name, changes[name], WINDOW_MINUTES)  # type: ignore[literal-required]
+                schedule[name] = _whole(name, changes[name], WINDOW_MINUTES)
         if "hours" in changes:
             schedule["hours"] = _check_hours(changes["hours"])
         if "closed" in changes:
@@ -211,7 +217,7 @@ def slot_of(schedule: Schedule, start: datetime) -> datetime | None:
     return None
 
 
-def slots(db: Any, office: str, day: date | None = None) -> list[Slot]:
+def slots(db: Database, office: str, day: date | None = None) -> list[Slot]:
     """The slots of ``office`` on ``day`` (today by default) with how many places each has
     left."""
     day = day or utcnow().astimezone(local_zone()).date()

@@ -36,7 +36,7 @@ def connect(path: str) -> Database:
     return db
 
 
-def checkpoint(db):
+def checkpoint(db: Database) -> None:
     """Copy the write-ahead log into the database file and empty it (after an erasure)."""
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

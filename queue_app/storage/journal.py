@@ -36,6 +36,8 @@ EventType = Literal[
     "user_desks_set",
     "token_created",
     "token_revoked",
+    "schedule_changed",
+    "appointment_changed",
 ]
 
 Payload = TypeVar("Payload", bound=Mapping[str, object])

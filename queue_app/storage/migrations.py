@@ -188,13 +188,8 @@ def m006_user_desks(db: Database) -> None:
     )
 
 
-def migrate(db: Database) -> None:
-    """Apply every pending schema step (idempotent)."""
-    migrations.apply(db)
-
-
 @migrations()
-def m007_appointments(db):
+def m007_appointments(db: Database) -> None:
     """Appointments (cita prèvia) and each office's booking schedule.
 
     ``day`` is the appointment's local day; ``search`` its name and phone folded for the
@@ -216,3 +211,8 @@ def m007_appointments(db):
     )
     db.execute("CREATE INDEX appointments_slot ON appointments (office, start_at, status)")
     db.execute("CREATE INDEX appointments_day ON appointments (day, start_at)")
+
+
+def migrate(db: Database) -> None:
+    """Apply every pending schema step (idempotent)."""
+    migrations.apply(db)
