@@ -31,11 +31,12 @@ run: install
 	QUEUE_DEMO=1 $(BIN)/python run.py --host $(HOST) --port $(PORT)
 
 # Debian packages the tests drive: Chromium (browser tests), Redis (several server
-# processes sharing broadcasts), nginx (the HTTPS reverse-proxy configuration) and
-# poppler-utils (reading the printed ticket's PDF). Installed only when missing; apt-get
-# needs root.
+# processes sharing broadcasts), nginx (the HTTPS reverse-proxy configuration),
+# poppler-utils (reading the printed ticket's PDF) and libfaketime (a server whose clock
+# starts on another day, for appointments). Installed only when missing; apt-get needs root.
 DEBS := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(wildcard /usr/bin/redis-server),,redis-server) $(if $(wildcard /usr/sbin/nginx),,nginx-light) \
-        $(if $(wildcard /usr/bin/pdftoppm),,poppler-utils)
+        $(if $(wildcard /usr/bin/pdftoppm),,poppler-utils) \
+        $(if $(wildcard /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1),,libfaketime)
 
 test-deps: install $(VENV)/.installed-test
 	@if [ -n "$(strip $(DEBS))" ]; then \

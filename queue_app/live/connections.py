@@ -16,8 +16,7 @@ from queue_app.rules.day import ensure_today
 from queue_app.rules.errors import NotFound
 from queue_app.rules.offices import codes as office_codes
 from queue_app.storage import journal
-from queue_app.storage.db import get_db
-from queue_app.web.validation import MAX_ID
+from queue_app.storage.db import MAX_ID, get_db
 
 # A reconnecting client gets the events it missed, or a snapshot past this many.
 RESYNC_MAX_EVENTS = 200

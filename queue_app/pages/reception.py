@@ -1,15 +1,24 @@
-"""The reception page: issue tickets, print them, today's list, the building's occupancy.
+"""The reception pages: tickets (issue, print, today's list, the building's occupancy) and
+appointments (the day's bookings, check-in, booking a free slot, the printed confirmation).
 
-Everything the page changes goes through ``/api/v1`` from its script; these views only
-render the page and the printable ticket.
+Everything the pages change goes through ``/api/v1`` from their scripts; these views only
+render the pages and the printable ticket and confirmation.
 """
 
 from datetime import datetime
 
 from flask import Blueprint, render_template
 
-from queue_app.pages.citizen import citizen_url, labels, office_names, qr_svg, town_hall
-from queue_app.rules import occupancy, offices, tickets
+from queue_app.pages.citizen import (
+    APPOINTMENT_LABELS,
+    citizen_url,
+    labels,
+    office_names,
+    qr_svg,
+    town_hall,
+)
+from queue_app.clock import local_zone, utcnow
+from queue_app.rules import appointments, occupancy, offices, tickets
 from queue_app.storage.db import get_db
 from queue_app.web.auth import page_for
 
@@ -44,5 +53,36 @@ def print_ticket(ticket_id):
         citizen_url=url,
         qr=qr_svg(url),
         labels=labels(),
+        town_hall=town_hall(),
+    )
+
+
+@bp.get("/reception/appointments")
+@page_for("reception")
+def appointments_page():
+    """Today's appointments (search, check-in, cancel) and booking a free slot."""
+    db = get_db()
+    return render_template(
+        "reception/appointments.html",
+        offices=offices.list_offices(db),
+        today=utcnow().astimezone(local_zone()).date().isoformat(),
+        labels=labels(),
+        appointment_labels={key: str(value) for key, value in APPOINTMENT_LABELS.items()},
+    )
+
+
+@bp.get("/reception/appointments/<id:appointment_id>/print")
+@page_for("reception")
+def print_appointment(appointment_id):
+    """The booking's confirmation on the 80 mm printer, with the QR code of its page."""
+    db = get_db()
+    appointment = appointments.find(db, appointment_id)
+    url = citizen_url(appointment["token"], "ticket_page.appointment")
+    return render_template(
+        "reception/appointment_print.html",
+        appointment=appointment,
+        office=office_names(db)[appointment["office"]],
+        start=datetime.fromisoformat(appointment["start"]),
+        qr=qr_svg(url),
         town_hall=town_hall(),
     )

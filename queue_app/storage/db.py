@@ -11,6 +11,9 @@ from typing import TypeVar, overload
 from flask import current_app, g
 from sqlite_utils import Database
 
+# The largest integer SQLite stores: a larger id in a path or a message is simply not found.
+MAX_ID = 2**63 - 1
+
 
 def connect(path: str) -> Database:
     """Open the database at ``path`` (or ``":memory:"``) the way every caller must.

@@ -8,10 +8,9 @@ from werkzeug.routing import IntegerConverter
 
 from queue_app.clock import EARLIEST_YEAR, LATEST_YEAR, parse_instant
 from queue_app.rules.errors import InvalidInput
+from queue_app.storage.db import MAX_ID
 
 MAX_TEXT = 200
-# The largest id SQLite can hold: a larger one in a path or a message is simply not found.
-MAX_ID = 2**63 - 1
 
 
 class IdConverter(IntegerConverter):
