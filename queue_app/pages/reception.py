@@ -9,6 +9,7 @@ from datetime import datetime
 
 from flask import Blueprint, render_template
 
+from queue_app.clock import local_zone, utcnow
 from queue_app.pages.citizen import (
     APPOINTMENT_LABELS,
     citizen_url,
@@ -17,7 +18,6 @@ from queue_app.pages.citizen import (
     qr_svg,
     town_hall,
 )
-from queue_app.clock import local_zone, utcnow
 from queue_app.rules import appointments, occupancy, offices, tickets
 from queue_app.storage.db import get_db
 from queue_app.web.auth import page_for
