@@ -6,4 +6,10 @@ bp = Blueprint(
     "display", __name__, url_prefix="/display", static_folder="static", static_url_path="/static"
 )
 
-from . import views  # noqa: E402,F401  (routes register on bp)
+
+@bp.record_once
+def _settle_timings(state):
+    timings.init_app(state.app)
+
+
+from . import timings, views  # noqa: E402,F401  (routes register on bp)

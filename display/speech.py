@@ -4,7 +4,8 @@ A call is announced as "<Ticket> <letter> <number>, <desk>": the ticket's letter
 by its name in the language (so that a voice never reads "H" as a silent letter or "I"
 as a word), then the number as a number without its leading zeros ("A023" -> "a 23",
 said "vint-i-tres"), then the desk's name exactly as it is painted on the desk. The
-sentences come from the catalogs; the page fills them in (``display.js``, ``spokenText``).
+sentences come from the catalogs; the page fills them in
+(``display/static/display/speech.js``, ``spokenText``).
 """
 
 from flask_babel import force_locale, gettext

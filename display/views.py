@@ -32,6 +32,7 @@ def _page_config(display):
         "offices": display["offices"],
         "historyRows": HISTORY_ROWS,
         "nearFull": NEAR_FULL,
+        "timings": current_app.config["DISPLAY_TIMINGS"],
         "speech": speech_settings(LANGUAGES),
         "text": {
             "occupancy": {

@@ -1,5 +1,5 @@
-// Shared by the reception, desk and citizen pages: the page's data, the JSON API with the
-// session's CSRF token, the live connection and small formatting helpers.
+// Shared by the reception, desk, citizen and display pages: the page's data, the JSON API
+// with the session's CSRF token, the live connection and small formatting helpers.
 
 /** The page's data block (`<script type="application/json" id="page-data">`). */
 export function pageData() {
@@ -52,32 +52,100 @@ export async function api(method, path, body) {
 }
 
 /**
- * The live connection of a staff page (Socket.IO, same origin, the session cookie).
- * Every (re)connection starts with a `snapshot`, so a page reloads its state on each one;
- * an event older than what the page already shows is dropped; `onStatus(true|false)`
- * follows whether the page is live. When the server refuses the session (logged out on
- * another device, a new password or role, the user deleted) the page goes to the login.
+ * The live connection of a page (Socket.IO, same origin; `auth` says who asks, and the
+ * session cookie goes along). Every (re)connection starts with a `snapshot`; whatever
+ * arrives at or below the last seq applied is already part of what the page shows and is
+ * dropped, so each handler sees a change once and in order. A connection's first snapshot
+ * comes before any of its events, so it is never stale (and if the journal went back, e.g.
+ * a restored database, it is the truth); a later one (answering `resync`) is dropped when
+ * newer events were already applied. Handlers get `(payload, {previous})`, `previous`
+ * being the last seq applied before it (null at first). `onStatus(online, reason)` follows
+ * whether the page is live (`reason`: Socket.IO's, on a disconnection).
+ *
+ * When the server refuses the credentials, `options.onRefused(error)` runs; by default the
+ * page goes to the login (a staff session ended: logged out on another device, a new
+ * password or role, the user deleted). Other options:
+ *  - `socket`: more Socket.IO client options (e.g. the reconnection delays);
+ *  - `resync`: after a reconnection, ask for the events missed (`resync {since}`);
+ *  - `retryMs`: when the server itself closes the connection, or refuses it for another
+ *    reason than credentials, Socket.IO does not try again: try again after this long;
+ *  - `stats`: an object to count into (connects, snapshots, events, dropped, resyncs).
+ * Returns the socket.
  */
-export function connectLive(auth, handlers, onStatus) {
-  const socket = window.io({auth});
-  let seen = -1;
-  socket.on("connect", () => onStatus(true));
-  socket.on("disconnect", () => onStatus(false));
+export function connectLive(auth, handlers, onStatus, options = {}) {
+  const {socket: socketOptions = {}, resync = false, retryMs = null, onRefused = goToLogin,
+         stats = {}} = options;
+  for (const name of ["connects", "snapshots", "events", "dropped", "resyncs"]) {
+    stats[name] = stats[name] || 0;
+  }
+  const socket = window.io({...socketOptions, auth});
+  let seen = null;         // the newest seq applied
+  let fresh = true;        // the next snapshot is a connection's first
+  let resumeFrom = null;   // `seen` when the connection dropped: sent with `resync`
+  let retryTimer = null;
+
+  function retryLater() {
+    if (retryMs === null || retryTimer !== null) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      if (!socket.connected && !socket.active) socket.connect();
+    }, retryMs);
+  }
+
+  socket.on("connect", () => {
+    stats.connects += 1;
+    onStatus(true);
+    if (resync && resumeFrom !== null) {
+      stats.resyncs += 1;
+      socket.emit("resync", {since: resumeFrom});
+    }
+    resumeFrom = null;
+  });
+  socket.on("disconnect", (reason) => {
+    fresh = true;
+    if (resumeFrom === null) resumeFrom = seen;
+    onStatus(false, reason);
+    if (reason === "io server disconnect") retryLater();  // the server will not retry
+    if (reason === "io client disconnect") {              // the page itself ended it
+      clearTimeout(retryTimer);
+      retryTimer = null;
+    }
+  });
   socket.on("connect_error", (error) => {
     onStatus(false);
     if (error && error.message === "unauthorized") {
-      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+      onRefused(error);
+      return;
     }
+    if (!socket.active) retryLater();  // refused for another reason: try again later
   });
   for (const [name, handler] of Object.entries(handlers)) {
     socket.on(name, (payload) => {
       const seq = payload && typeof payload.seq === "number" ? payload.seq : null;
-      if (seq !== null && name !== "snapshot" && seq < seen) return;
-      if (seq !== null) seen = name === "snapshot" ? seq : Math.max(seen, seq);
-      handler(payload);
+      const previous = seen;
+      if (name === "snapshot") {
+        stats.snapshots += 1;
+        if (!fresh && seq !== null && previous !== null && seq < previous) {
+          stats.dropped += 1;
+          return;
+        }
+        fresh = false;
+      } else {
+        stats.events += 1;
+        if (seq !== null && previous !== null && seq <= previous) {
+          stats.dropped += 1;  // already part of what is shown (e.g. a resync replay)
+          return;
+        }
+      }
+      if (seq !== null) seen = seq;
+      handler(payload, {previous});
     });
   }
   return socket;
+}
+
+function goToLogin() {
+  window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
 }
 
 /** Show the live state in the top bar's `[data-live]` element. */
