@@ -1,16 +1,25 @@
 """The TV page: served by key, no login; everything on it arrives over Socket.IO."""
 
-from flask import current_app, g, make_response, render_template
+from flask import Blueprint, current_app, g, make_response, render_template
 from flask_babel import gettext as _
 
+from display import timings
+from display.speech import VOICES, speech_settings
 from queue_app.languages import LANGUAGES
 from queue_app.rules import displays, offices
 from queue_app.rules.errors import NotFound
 from queue_app.storage.db import get_db
 from queue_app.web.security import private
 
-from . import bp
-from .speech import VOICES, speech_settings
+bp = Blueprint(
+    "display", __name__, url_prefix="/display", static_folder="static", static_url_path="/static"
+)
+
+
+@bp.record_once
+def _settle_timings(state):
+    timings.init_app(state.app)
+
 
 # Rows of the "last calls" list under the current call (the page keeps no more).
 HISTORY_ROWS = 5
