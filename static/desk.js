@@ -1,5 +1,6 @@
 // The clerk's desk page: call the next ticket, serve it, close it; the desk's waiting list.
 // Actions go through /api/v1; the live connection (auth {"desk": id}) brings everything else.
+import {appointmentList} from "./desk-appointments.js";
 import {api, clockTime, confirmTwice, connectLive, element, fill, liveIndicator, pageData,
         typingInto} from "./pages.js";
 
@@ -263,8 +264,14 @@ $("#resume").addEventListener("click", () => setPaused(false));
 
 // Live updates ---------------------------------------------------------------------------------
 
+const appointments = appointmentList($("#appointments"), {
+  today: data.today, offices: desk.offices, labels: data.appointment_labels,
+  empty: $("#no-appointments"),
+});
+
 connectLive({desk: desk.id}, {
   snapshot(state) {
+    appointments.load().catch((error) => say(error.message, true));
     desk.offices.forEach((office) => { waitingCounts[office] = state.waiting[office] || 0; });
     knownTotal = null;
     setWaitingTotal(desk.offices.reduce((sum, office) => sum + waitingCounts[office], 0));
@@ -291,8 +298,12 @@ connectLive({desk: desk.id}, {
     current = event.desk.current;
     if (!busy) renderCurrent();
   },
+  appointment_changed(event) {
+    appointments.update(event.appointment);
+  },
   day_started() {
     reloadWaitingSoon();
+    appointments.load().catch((error) => say(error.message, true));
   },
 }, liveIndicator(text));
 

@@ -89,6 +89,12 @@ def test_an_appointment_from_the_phone_call_to_the_tv(tomorrow_morning, town, tm
     printed.set_viewport_size({"width": 420, "height": 760})
     keep_screenshot(printed, "appointment-print.png", in_docs=True)
 
+    clerk = town.log_in("taulell5")
+    clerk.click("[data-desk='5']")
+    arrival = clerk.locator(f"#appointments li[data-code='{code}']")
+    expect(arrival).to_have_attribute("data-status", "booked")
+    expect(arrival.locator(".time")).to_have_text("09:00")
+
     citizen = town.public(f"/a/{booked['token']}", PHONE)
     expect(citizen.locator("#code")).to_have_text(code)
     expect(citizen.locator("#state")).to_have_attribute("data-status", "booked")
@@ -104,6 +110,8 @@ def test_an_appointment_from_the_phone_call_to_the_tv(tomorrow_morning, town, tm
     expect(ticket_code).to_have_text("C001")
     expect(citizen.locator("#state")).to_have_attribute("data-status", "checked_in")
     expect(citizen.locator("#state")).to_contain_text("C001")
+    expect(arrival).to_have_attribute("data-status", "checked_in")  # the desk saw it live
+    expect(arrival).to_contain_text("C001")
 
     # The TV calls it when the OMIC desk calls next.
     tv = town.public(f"/display/{live.screen_key}", {"width": 1920, "height": 1080})

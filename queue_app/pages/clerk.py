@@ -19,7 +19,8 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from queue_app.pages.citizen import labels
+from queue_app.clock import local_zone, utcnow
+from queue_app.pages.citizen import APPOINTMENT_LABELS, labels
 from queue_app.rules import desks, offices
 from queue_app.storage.db import get_db
 from queue_app.web.auth import page_for
@@ -47,7 +48,13 @@ def page():
     if desk is None or (request.args.get("choose") and len(usable) > 1):
         return render_template("desk/choose.html", desks=usable, chosen=desk, office_names=names)
     return render_template(
-        "desk/page.html", desk=desk, offices=every_office, labels=labels(), office_names=names
+        "desk/page.html",
+        desk=desk,
+        offices=every_office,
+        labels=labels(),
+        office_names=names,
+        today=utcnow().astimezone(local_zone()).date().isoformat(),
+        appointment_labels={key: str(value) for key, value in APPOINTMENT_LABELS.items()},
     )
 
 
