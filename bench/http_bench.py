@@ -51,13 +51,15 @@ class Client:
 
     def request(self, method, path, body=None):
         """``(status, decoded JSON or None, seconds)``; reconnects once if the server hung up."""
-        payload = None if body is None else json.dumps(body)
+        return self.raw(method, path, None if body is None else json.dumps(body))
+
+    def raw(self, method, path, payload, content_type="application/json"):
+        """``request`` with a body already encoded (a file to import, say) of its type."""
+        headers = {**self.headers, "Content-Type": content_type}
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                self.connection.request(
-                    method, self.prefix + path, body=payload, headers=self.headers
-                )
+                self.connection.request(method, self.prefix + path, body=payload, headers=headers)
                 response = self.connection.getresponse()
                 data = response.read()
             except (http.client.RemoteDisconnected, ConnectionError):
