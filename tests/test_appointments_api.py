@@ -219,3 +219,26 @@ def test_purge_leaves_no_erased_name_in_the_database_file(app, api, store, monke
     )
     assert b"Zenobia" not in raw and b"Quiroga" not in raw and b"zenobia" not in raw
     assert b"699880001" not in raw
+
+
+def test_check_in_too_early_or_in_a_full_building_is_refused(api, monkeypatch):
+    made = book(api, party_size=3).get_json()
+    travel_to(monkeypatch, SLOT - timedelta(minutes=61))
+    early = api.as_("reception").post(f"/appointments/{made['id']}/check-in")
+    assert (early.status_code, error_code(early)) == (409, "too_early")
+    travel_to(monkeypatch, SLOT - timedelta(minutes=30))
+    assert api.as_("admin").put("/occupancy", {"inside": 48, "limit": 50}).status_code == 200
+    full = api.as_("reception").post(f"/appointments/{made['id']}/check-in")
+    assert (full.status_code, error_code(full)) == (409, "capacity_full")
+    listed = api.as_("reception").get(f"/appointments?date={SLOT.date()}").get_json()
+    assert listed[0]["status"] == "booked"
+
+
+def test_reception_cancels_a_booking_and_its_place_is_free_again(api):
+    made = book(api).get_json()
+    cancelled = api.as_("reception").post(f"/appointments/{made['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    again = api.as_("reception").post(f"/appointments/{made['id']}/cancel")
+    assert (again.status_code, error_code(again)) == (409, "invalid_transition")
+    assert book(api, name="Other").status_code == 201
+    assert api.as_("reception").post("/appointments/999999/cancel").status_code == 404
