@@ -254,6 +254,22 @@ def _hold_slot(
     return slot, slot + timedelta(minutes=schedule["slot_minutes"])
 
 
+def _stored(booking: Booking, slot: datetime, slot_end: datetime) -> dict[str, object]:
+    """The columns a booking sets, by name (the end is the slot's unless the booking has
+    one; ``search`` folds the name and phone for reception's search)."""
+    name, phone = booking["name"], booking["phone"]
+    return {
+        "office": booking["office"],
+        "day": local_day(slot),
+        "start_at": stamp(slot),
+        "end_at": stamp(booking["end"] or slot_end),
+        "name": name,
+        "phone": phone,
+        "search": fold(f"{name} {phone or ''}"),
+        "party_size": booking["party_size"],
+    }
+
+
 def book_within(
     db: Database,
     booking: Booking,
@@ -265,26 +281,19 @@ def book_within(
     """Inside a transaction: store a booking in a slot with a free place (or refuse, see
     ``book``); its journal event."""
     slot, slot_end = _hold_slot(db, booking["office"], booking["start"], now)
-    name, phone = booking["name"], booking["phone"]
+    columns = {
+        "code": _new_code(db),
+        "token": secrets.token_urlsafe(16),
+        **_stored(booking, slot, slot_end),
+        "status": "booked",
+        "source": source,
+        "external_id": external_id,
+        "booked_at": stamp(now),
+    }
     cursor = db.execute(
-        "INSERT INTO appointments (code, token, office, day, start_at, end_at, name, phone,"
-        " search, party_size, status, source, external_id, booked_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?, ?, ?)",
-        [
-            _new_code(db),
-            secrets.token_urlsafe(16),
-            booking["office"],
-            local_day(slot),
-            stamp(slot),
-            stamp(booking["end"] or slot_end),
-            name,
-            phone,
-            fold(f"{name} {phone or ''}"),
-            booking["party_size"],
-            source,
-            external_id,
-            stamp(now),
-        ],
+        f"INSERT INTO appointments ({', '.join(columns)})"
+        f" VALUES ({', '.join('?' for _ in columns)})",
+        list(columns.values()),
     )
     return _event(db, now, _load(db, inserted_id(cursor)), actor)
 
@@ -314,21 +323,10 @@ def update_within(
         slot, slot_end = _hold_slot(
             db, booking["office"], booking["start"], now, exclude=appointment_id
         )
-    name, phone = booking["name"], booking["phone"]
+    columns = _stored(booking, slot, slot_end)
     db.execute(
-        "UPDATE appointments SET office = ?, day = ?, start_at = ?, end_at = ?, name = ?,"
-        " phone = ?, search = ?, party_size = ? WHERE id = ?",
-        [
-            booking["office"],
-            local_day(slot),
-            stamp(slot),
-            stamp(booking["end"] or slot_end),
-            name,
-            phone,
-            fold(f"{name} {phone or ''}"),
-            booking["party_size"],
-            appointment_id,
-        ],
+        f"UPDATE appointments SET {', '.join(f'{name} = ?' for name in columns)} WHERE id = ?",
+        [*columns.values(), appointment_id],
     )
     return [_event(db, now, _load(db, appointment_id), None)]
 

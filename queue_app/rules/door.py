@@ -1,6 +1,7 @@
 """The door: people entering and leaving without a ticket, and the limit an administrator
 sets. Each is a command of its own transaction (``day.change``)."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -11,7 +12,7 @@ from queue_app.rules import day
 from queue_app.rules.errors import InvalidInput
 from queue_app.rules.occupancy import admit, read, release, store
 from queue_app.rules.types import Occupancy
-from queue_app.storage.journal import Outcome
+from queue_app.storage.journal import Event, Outcome
 
 MAX_COUNT = 1000
 MAX_LIMIT = 100000
@@ -28,21 +29,28 @@ def enter(
     db: Database, count: int = 1, *, actor: str | None = None, now: datetime | None = None
 ) -> Outcome[Occupancy]:
     """People entering without a ticket (counted at the door): 409 when they do not fit."""
-    _check_count(count)
-    now = now or utcnow()
-    with day.change(db, now) as events:
-        events.append(admit(db, count, now, actor))
-    return Outcome(read(db), events)
+    return _counted(db, count, admit, actor, now)
 
 
 def leave(
     db: Database, count: int = 1, *, actor: str | None = None, now: datetime | None = None
 ) -> Outcome[Occupancy]:
     """People leaving the building; the count never goes below 0."""
+    return _counted(db, count, release, actor, now)
+
+
+def _counted(
+    db: Database,
+    count: int,
+    step: Callable[[Database, int, datetime, str | None], Event[Occupancy]],
+    actor: str | None,
+    now: datetime | None,
+) -> Outcome[Occupancy]:
+    """People counted at the door, in (``admit``) or out (``release``), in one transaction."""
     _check_count(count)
     now = now or utcnow()
     with day.change(db, now) as events:
-        events.append(release(db, count, now, actor))
+        events.append(step(db, count, now, actor))
     return Outcome(read(db), events)
 
 
