@@ -66,6 +66,8 @@ PAGES = [
     ("admin.set_building", "POST", "/admin/building", STAFF_PAGE),
     ("admin.create_token", "POST", "/admin/tokens", STAFF_PAGE),
     ("admin.revoke_token", "POST", "/admin/tokens/revoke", STAFF_PAGE),
+    ("admin.set_schedule", "POST", "/admin/offices/OAC/schedule", STAFF_PAGE),
+    ("admin.import_appointments", "POST", "/admin/appointments/import", STAFF_PAGE),
     ("ticket_page.show", "GET", "/t/{token}", PUBLIC),
     ("ticket_page.appointment", "GET", "/a/{appointment_token}", PUBLIC),
     (
