@@ -251,3 +251,11 @@ def test_a_500_event_ics_imports_whole(db):
     ]
     result = run(db, calendar(*events), "text/calendar")
     assert counts(result)["created"] == 500 and result["errors"] == []
+
+
+def test_the_journal_says_who_imported(db):
+    imports.import_file(db, CSV.encode(), "text/csv", actor="admin", now=BEFORE)
+    actors = db.execute(
+        "SELECT DISTINCT actor FROM events WHERE type = 'appointment_changed'"
+    ).fetchall()
+    assert [row[0] for row in actors] == ["admin"]

@@ -27,6 +27,7 @@ def cells(none, display, clerk, reception, admin):
 
 
 STAFF_PAGE = cells("login", 403, 403, 403, "ok")
+RECEPTION_PAGE = cells("login", 403, 403, "ok", "ok")
 PUBLIC = cells("ok", "ok", "ok", "ok", "ok")
 ANY_LOGGED_IN = cells(401, "ok", "ok", "ok", "ok")
 CLERK = cells(401, 403, "ok", 403, "ok")
@@ -49,6 +50,13 @@ PAGES = [
         "GET",
         "/reception/tickets/{ticket}/print",
         cells("login", 403, 403, "ok", "ok"),
+    ),
+    ("reception.appointments_page", "GET", "/reception/appointments", RECEPTION_PAGE),
+    (
+        "reception.print_appointment",
+        "GET",
+        "/reception/appointments/{appointment}/print",
+        RECEPTION_PAGE,
     ),
     ("desk.page", "GET", "/desk", cells("login", 403, "ok", 403, "ok")),
     ("desk.choose", "POST", "/desk", cells("login", 403, "ok", 403, "ok")),

@@ -299,7 +299,7 @@ def book_within(
 
 
 def update_within(
-    db: Database, appointment_id: int, booking: Booking, now: datetime
+    db: Database, appointment_id: int, booking: Booking, now: datetime, actor: str | None = None
 ) -> list[AnyEvent]:
     """Inside a transaction: bring a booked appointment in line with ``booking`` (an
     import's row); its journal events, none when nothing differs."""
@@ -328,7 +328,7 @@ def update_within(
         f"UPDATE appointments SET {', '.join(f'{name} = ?' for name in columns)} WHERE id = ?",
         [*columns.values(), appointment_id],
     )
-    return [_event(db, now, _load(db, appointment_id), None)]
+    return [_event(db, now, _load(db, appointment_id), actor)]
 
 
 def book(

@@ -244,7 +244,12 @@ def _party_size(value: str | int) -> int:
 
 
 def _apply_row(
-    db: Database, row: Row, known: dict[str, str], default: str | None, now: datetime
+    db: Database,
+    row: Row,
+    known: dict[str, str],
+    default: str | None,
+    now: datetime,
+    actor: str | None,
 ) -> tuple[str, list[AnyEvent]]:
     """One row, inside the import's transaction: ``(what it did, its journal events)``, what
     being one of the counts' names; a QueueError when the row is bad."""
@@ -258,7 +263,7 @@ def _apply_row(
         current = None if existing is None else appointments.find(db, existing[0])
         if current is None or current["status"] != "booked":
             return "unchanged", []
-        return "cancelled", [appointments.cancel_within(db, current, now, "import")]
+        return "cancelled", [appointments.cancel_within(db, current, now, actor)]
     office = _office(known, row["office"], default)
     start = appointments.parse_start(row["start"])
     end = appointments.parse_start(row["end"]) if row["end"] else None
@@ -273,8 +278,8 @@ def _apply_row(
         "party_size": _party_size(row["party_size"]),
     }
     if existing is None:
-        return "created", [appointments.book_within(db, booking, "import", external_id, now)]
-    changed = appointments.update_within(db, existing[0], booking, now)
+        return "created", [appointments.book_within(db, booking, "import", external_id, now, actor)]
+    changed = appointments.update_within(db, existing[0], booking, now, actor)
     return ("updated", changed) if changed else ("unchanged", [])
 
 
@@ -310,7 +315,7 @@ def import_file(
             for row in rows:
                 db.execute("SAVEPOINT import_row")
                 try:
-                    done, written = _apply_row(db, row, known, office, now)
+                    done, written = _apply_row(db, row, known, office, now, actor)
                     counts[done] += 1  # type: ignore[literal-required]
                     events += written
                 except QueueError as error:
