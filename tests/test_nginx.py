@@ -294,6 +294,29 @@ def test_api_and_calls_go_through_https_and_the_websocket(proxied):
         client.disconnect()
 
 
+def test_an_export_of_a_megabyte_reaches_the_import_and_nowhere_else(proxied):
+    """The import takes the booking service's files through the proxy; any other path keeps
+    the proxy's 64 KiB limit."""
+    base, cert, tokens = proxied["https"], proxied["cert"], proxied["tokens"]
+    rows = ["id,office,start,name"] + [f"r{n},XXX,nonsense,{'x' * 40}" for n in range(20000)]
+    export = ("\n".join(rows) + "\n").encode()
+    assert 1_000_000 < len(export) < 2 * 1024 * 1024
+    admin = {"Authorization": f"Bearer {tokens['admin']}", "Content-Type": "text/csv"}
+    imported = requests.post(
+        f"{base}/api/v1/appointments/import?dry_run=true",
+        data=export,
+        headers=admin,
+        verify=cert,
+        timeout=WAIT_S,
+    )
+    assert imported.status_code == 400  # Torn read it whole: more than its 10,000 rows
+    assert "10000" in imported.json()["error"]["message"]
+    elsewhere = requests.post(
+        f"{base}/api/v1/tickets", data=export, headers=admin, verify=cert, timeout=WAIT_S
+    )
+    assert elsewhere.status_code == 413
+
+
 def test_the_staff_session_cookie_is_secure_over_https(proxied):
     """Logging in over HTTPS gives a session cookie marked Secure and HttpOnly."""
     browser = requests.Session()  # (verify per request: an environment CA bundle would win)
