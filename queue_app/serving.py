@@ -14,6 +14,7 @@ Limits (docs/security.md says why each has its value):
 """
 
 import errno
+import re
 import resource
 import socket
 import sys
@@ -144,6 +145,31 @@ def chunked_bodies(app):
     return wsgi
 
 
+# What the access log must not keep: the query string (a search may hold a citizen's name or
+# phone) and the token in a citizen's or a TV's address (whoever reads it could open them).
+QUERY = re.compile(r"\?[^ \"]*")
+SECRET_PATH = re.compile(
+    r"(/(?:t|a|display|api/v1/(?:tickets|appointments|displays))/)"
+    r"(?!static/|import[ ?\"]|\d+[/ ?\"])[^/ ?\"]+"
+)
+
+
+def redact(line):
+    """An access-log line without query strings and addresses' tokens."""
+    return SECRET_PATH.sub(r"\1…", QUERY.sub("?…", line))
+
+
+def private_access_log():
+    """eventlet's access log on standard error, each line redacted (``redact``)."""
+    import eventlet.wsgi
+
+    class PrivateLog(eventlet.wsgi.LoggerFileWrapper):
+        def info(self, msg, *args, **kwargs):
+            super().info(redact(msg), *args, **kwargs)
+
+    return PrivateLog(sys.stderr, debug=False)
+
+
 def serve_eventlet(app, sock, max_connections):
     """Serve ``app`` on ``sock`` until stopped, within the limits above."""
     import eventlet.wsgi
@@ -153,6 +179,7 @@ def serve_eventlet(app, sock, max_connections):
         sock,
         chunked_bodies(app),
         log_output=True,
+        log=private_access_log(),
         max_size=max_connections,
         socket_timeout=SOCKET_TIMEOUT_S,
         protocol=protocol(),

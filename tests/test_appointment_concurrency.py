@@ -86,3 +86,31 @@ def test_two_server_processes_book_a_slot_exactly_full(db, tokens):
         assert first.running and second.running
     assert Counter(results) == {"booked": PLACES, "slot_full": CLIENTS - PLACES}
     assert holding(path) == PLACES
+
+
+@pytest.mark.slow
+def test_the_servers_log_keeps_no_name_phone_or_token(db, tokens):
+    """Whatever a client puts in an address, the access log keeps neither a searched name
+    or phone nor a citizen's token."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    headers = {"Authorization": f"Bearer {tokens['reception']}"}
+    with ServerPool() as servers:
+        server = servers.start(path)
+        booked = requests.post(
+            f"{server.url}/api/v1/appointments",
+            json={"office": "OMIC", "start": SLOT.isoformat(), "name": "Zenobia Quiroga"},
+            headers=headers,
+            timeout=30,
+        ).json()
+        for address in (
+            f"/api/v1/appointments?q=Zenobia&date={SLOT.date()}",
+            "/api/v1/appointments?q=699887766",
+            f"/a/{booked['token']}",
+            f"/api/v1/appointments/{booked['token']}",
+        ):
+            assert requests.get(server.url + address, headers=headers, timeout=30).ok
+        server.stop()
+        log = server.output
+    assert "GET /api/v1/appointments?… " in log  # the log is there, and says what was asked
+    assert "GET /a/… " in log
+    assert "Zenobia" not in log and "699887766" not in log and booked["token"] not in log
