@@ -1,8 +1,10 @@
 """The ``flask --app queue_app`` commands for setting up and running a town hall."""
 
+import os
 import sys
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from queue_app import seed
@@ -23,7 +25,7 @@ def init_db_command():
     """Create or migrate the database (idempotent)."""
     db = get_db()
     migrate(db)
-    click.echo(f"Database ready: {db.conn.execute('PRAGMA database_list').fetchone()[2]}")
+    click.echo(f"Database ready: {os.path.abspath(current_app.config['DATABASE'])}")
 
 
 @click.command("seed-demo")

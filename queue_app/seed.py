@@ -1,7 +1,7 @@
 """The demo town hall: the Casa de la Vila of Mollet del Vallès after reopening."""
 
-from queue_app.rules import accounts, displays, schedules
-from queue_app.storage.db import put_setting, write_transaction
+from queue_app.rules import accounts, desks, displays, door, offices, schedules
+from queue_app.storage.db import write_transaction
 
 OFFICES = [
     # code, letter, name
@@ -33,39 +33,26 @@ DISPLAY_MESSAGE = (
 
 def is_empty(db):
     """True when no office exists yet (a database never set up)."""
-    return db.execute("SELECT COUNT(*) FROM offices").fetchone()[0] == 0
+    return not offices.codes(db)
 
 
 def seed_demo(db):
     """Load the demo town hall (idempotent); return the logins and display screens."""
+    fresh = is_empty(db)
     with write_transaction(db):
-        fresh = is_empty(db)
         for position, (code, letter, name) in enumerate(OFFICES):
-            db.execute(
-                "INSERT INTO offices (code, name, letter, position) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(code) DO NOTHING",
-                [code, name, letter, position],
-            )
+            offices.ensure(db, code, name, letter, position)
         for position, (name, served) in enumerate(DESKS):
-            db.execute(
-                "INSERT INTO desks (name, position) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-                [name, position],
-            )
-            desk_id = db.execute("SELECT id FROM desks WHERE name = ?", [name]).fetchone()[0]
-            for office in served:
-                db.execute(
-                    "INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, ?)",
-                    [desk_id, office],
-                )
-        if fresh:
-            put_setting(db, "limit", CAPACITY)
+            desks.ensure(db, name, position, served)
+    if fresh:
+        door.set_counts(db, limit=CAPACITY, actor="seed-demo")
     logins = []
     for username, role, password in USERS:
-        if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone() is None:
+        if not accounts.exists(db, username):
             accounts.create_user(db, username, password, role, actor="seed-demo")
         still_demo = accounts.authenticate(db, username, password) is not None
         logins.append((username, role, password if still_demo else None))
-    if db.execute("SELECT 1 FROM schedules WHERE office = 'OAC'").fetchone() is None:
+    if not schedules.is_set(db, "OAC"):
         hours = schedules.get(db, "OAC")["hours"]
         schedules.put(db, "OAC", {"hours": {**hours, "thu": OAC_THURSDAY}}, actor="seed-demo")
     if not any(d["name"] == DISPLAY_NAME for d in displays.list_displays(db)):

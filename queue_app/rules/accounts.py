@@ -374,3 +374,9 @@ def delete_user(
             )
         )
     return Outcome(None, events)
+
+
+def exists(db: Database, username: str) -> bool:
+    """Whether a user is called ``username``."""
+    found = db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone()
+    return found is not None

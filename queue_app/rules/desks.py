@@ -200,3 +200,18 @@ def create_desk(
         event = desk_event(db, desk_id, now, actor)
         events.append(event)
     return Outcome(event["payload"]["desk"], events)
+
+
+def ensure(db: Database, name: str, position: int, served: Collection[str]) -> None:
+    """Inside a transaction: the desk exists and serves at least ``served`` (set-up; what
+    it already has is kept)."""
+    db.execute(
+        "INSERT INTO desks (name, position) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+        [name, position],
+    )
+    desk_id: int = db.execute("SELECT id FROM desks WHERE name = ?", [name]).fetchone()[0]
+    for office in served:
+        db.execute(
+            "INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, ?)",
+            [desk_id, office],
+        )

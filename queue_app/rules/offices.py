@@ -54,3 +54,12 @@ def check_codes(db: Database, given: object, none_message: Message) -> list[str]
     if unknown:
         raise UnknownOffice(_l("Unknown office: %(codes)s.", codes=", ".join(unknown)))
     return [code for code in known if code in given]
+
+
+def ensure(db: Database, code: str, name: str, letter: str, position: int) -> None:
+    """Inside a transaction: the office exists (set-up; an existing one is left as it is)."""
+    db.execute(
+        "INSERT INTO offices (code, name, letter, position) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(code) DO NOTHING",
+        [code, name, letter, position],
+    )

@@ -69,6 +69,12 @@ def _check_office(db: Database, office: str) -> None:
         raise UnknownOffice()
 
 
+def is_set(db: Database, office: str) -> bool:
+    """Whether someone has set the office's schedule (else it has the default)."""
+    found = db.execute("SELECT 1 FROM schedules WHERE office = ?", [office]).fetchone()
+    return found is not None
+
+
 def get(db: Database, office: str) -> Schedule:
     """The office's schedule; UnknownOffice if there is no such office."""
     _check_office(db, office)
