@@ -84,7 +84,7 @@ def create_app(test_config=None):
     from queue_app.pages import admin, citizen, clerk, reception
     from queue_app.storage import db
     from queue_app.storage.migrations import migrate
-    from queue_app.web import api, api_appointments, assets, auth, health, security
+    from queue_app.web import api, api_appointments, api_stats, assets, auth, health, security
     from queue_app.web.auth import login_manager
 
     app.url_map.converters["id"] = IdConverter  # before any route uses it
@@ -92,7 +92,7 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     security.init_app(app)  # first: a refused request costs nothing more
     csrf.init_app(app)
-    for json_api in (api.bp, api_appointments.bp):
+    for json_api in (api.bp, api_appointments.bp, api_stats.bp):
         csrf.exempt(json_api)
         app.register_blueprint(json_api)
     app.teardown_appcontext(db.close_db)

@@ -137,6 +137,8 @@ API = [
         PUBLIC,
     ),
     ("api_appointments.import_appointments", "POST", "/api/v1/appointments/import", ADMIN),
+    ("api_stats.read_stats", "GET", "/api/v1/stats", ADMIN),
+    ("api_stats.stats_csv", "GET", "/api/v1/stats.csv", ADMIN),
 ]
 BODIES = {
     "/api/v1/tickets": {"office": "OAC"},

@@ -262,6 +262,7 @@ def _stored(booking: Booking, slot: datetime, slot_end: datetime) -> dict[str, o
         "office": booking["office"],
         "day": local_day(slot),
         "start_at": stamp(slot),
+        "hour": slot.astimezone(local_zone()).hour,
         "end_at": stamp(booking["end"] or slot_end),
         "name": name,
         "phone": phone,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from queue_app.clock import local_zone
 from queue_app.rules.errors import CapacityFull
 from queue_app.rules.types import Occupancy
 from queue_app.storage.db import get_setting, put_setting
@@ -27,6 +28,13 @@ def store(
     """Set both counts (inside a transaction) and record the change."""
     put_setting(db, "inside", inside)
     put_setting(db, "limit", limit)
+    # The most people inside in this local hour, for the statistics (``peak_inside``).
+    local = now.astimezone(local_zone())
+    db.execute(
+        "INSERT INTO occupancy_peaks (day, hour, peak) VALUES (?, ?, ?)"
+        " ON CONFLICT(day, hour) DO UPDATE SET peak = MAX(peak, excluded.peak)",
+        [local.date().isoformat(), local.hour, inside],
+    )
     state: Occupancy = {"inside": inside, "limit": limit, "full": inside >= limit}
     return record(db, now, "occupancy_changed", state, actor=actor)
 

@@ -9,7 +9,7 @@ from typing import Literal, TypeVar, get_args
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from queue_app.clock import local_day, stamp, utcnow
+from queue_app.clock import local_day, local_zone, stamp, utcnow
 from queue_app.rules import calling, day, desks, occupancy
 from queue_app.rules.calling import DESK_QUEUE_SQL, SELECT_TICKETS, SERVICE_SECONDS_SQL, due_cutoff
 from queue_app.rules.errors import (
@@ -186,8 +186,8 @@ def issue_within(
     ).fetchone()[0]
     cursor = db.execute(
         "INSERT INTO tickets (token, day, issued_office, number, code, office, kind, priority,"
-        " party_size, appointment_at, status, issued_at, recalls)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, 0)",
+        " party_size, appointment_at, status, issued_at, issued_hour, recalls)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, 0)",
         [
             secrets.token_urlsafe(16),
             today,
@@ -200,6 +200,7 @@ def issue_within(
             party_size,
             stamp(appointment_at) if appointment_at is not None else None,
             stamp(now),
+            now.astimezone(local_zone()).hour,
         ],
     )
     ticket = calling.load_written(db, inserted_id(cursor), now)
@@ -248,8 +249,9 @@ def call_next(
         if row is None:
             return Outcome(None, events)
         db.execute(
-            "UPDATE tickets SET status = 'called', desk_id = ?, called_at = ? WHERE id = ?",
-            [desk_id, stamp(now), row["id"]],
+            "UPDATE tickets SET status = 'called', desk_id = ?, called_at = ?,"
+            " first_called_at = COALESCE(first_called_at, ?) WHERE id = ?",
+            [desk_id, stamp(now), stamp(now), row["id"]],
         )
         ticket = calling.load_written(db, row["id"], now)
         events.append(_call_event(db, now, ticket, actor, desk["name"], recall=False))

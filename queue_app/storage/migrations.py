@@ -1,6 +1,11 @@
 """Schema steps, applied in order at start-up and recorded in the database."""
 
+import json
+from datetime import datetime
+
 from sqlite_utils import Database, Migrations
+
+from queue_app.clock import local_zone
 
 migrations = Migrations("torn")
 
@@ -211,6 +216,50 @@ def m007_appointments(db: Database) -> None:
     )
     db.execute("CREATE INDEX appointments_slot ON appointments (office, start_at, status)")
     db.execute("CREATE INDEX appointments_day ON appointments (day, start_at)")
+
+
+@migrations()
+def m008_statistics(db: Database) -> None:
+    """What the statistics read without scanning the journal: each ticket's first call
+    (a transfer clears ``called_at``) and local hour of issue, each appointment's local
+    hour, each office's target wait, and the building's peak count per local hour."""
+    db.execute("ALTER TABLE tickets ADD COLUMN first_called_at TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN issued_hour INTEGER")
+    db.execute("ALTER TABLE appointments ADD COLUMN hour INTEGER")
+    db.execute("ALTER TABLE offices ADD COLUMN target_wait_s INTEGER NOT NULL DEFAULT 900")
+    db.execute(
+        "CREATE TABLE occupancy_peaks (day TEXT NOT NULL, hour INTEGER NOT NULL,"
+        " peak INTEGER NOT NULL, PRIMARY KEY (day, hour))"
+    )
+    db.execute(
+        "UPDATE tickets SET first_called_at = (SELECT MIN(e.at) FROM events e"
+        " WHERE e.ticket_id = tickets.id AND e.type = 'ticket_called')"
+    )
+    for table, column, stamp_column in (
+        ("tickets", "issued_hour", "issued_at"),
+        ("appointments", "hour", "start_at"),
+    ):
+        rows = db.execute(f"SELECT id, {stamp_column} FROM {table}").fetchall()
+        db.conn.executemany(
+            f"UPDATE {table} SET {column} = ? WHERE id = ?",
+            [(local_hour(row[1]), row[0]) for row in rows],
+        )
+    peaks: dict[tuple[str, int], int] = {}
+    for at, payload in db.execute(
+        "SELECT at, payload FROM events WHERE type = 'occupancy_changed' ORDER BY seq"
+    ):
+        moment = datetime.fromisoformat(at).astimezone(local_zone())
+        key = (moment.date().isoformat(), moment.hour)
+        peaks[key] = max(peaks.get(key, 0), int(json.loads(payload)["inside"]))
+    db.conn.executemany(
+        "INSERT INTO occupancy_peaks (day, hour, peak) VALUES (?, ?, ?)",
+        [(day, hour, peak) for (day, hour), peak in peaks.items()],
+    )
+
+
+def local_hour(stored: str) -> int:
+    """The local hour (0-23) of a stored UTC instant."""
+    return datetime.fromisoformat(stored).astimezone(local_zone()).hour
 
 
 def migrate(db: Database) -> None:

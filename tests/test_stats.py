@@ -1,0 +1,280 @@
+"""Statistics of a scripted day with a controlled clock: every metric of the contract, by
+day, hour, weekday, office and desk, checked exactly (and the totals against the tickets).
+
+Monday 2024-06-10 in Madrid (target wait 900 s everywhere):
+
+    09:00 A001 OAC   called 09:10 by Taulell 1, started 09:12, done 09:20
+    09:05 A002 OAC   called 09:15 by Taulell 2, no-show 09:20
+    09:10 C001 OMIC  called 09:30 by Taulell 5, done 09:40 (never started)
+    10:05 A003 OAC   cancelled 10:06
+    10:10 A004 OAC   sent to OMIC 10:11, called 10:40 by Taulell 5, done 10:50
+    10:20 A005 OAC   still waiting at midnight: expired
+    10:50 A006 OAC   the 11:00 appointment checked in, still waiting at midnight: expired
+
+Appointments: OAC 11:00 checked in, OMIC 11:15 missed, OAC 11:30 cancelled.
+"""
+
+from datetime import date, timedelta
+
+import pytest
+
+from queue_app.rules import appointments, stats, tickets
+from queue_app.rules.day import ensure_today
+from queue_app.rules.errors import InvalidInput, UnknownOffice
+
+from helpers import T0
+
+DAY = T0.date()
+NONE = {
+    "wait_avg_s": None,
+    "wait_p50_s": None,
+    "wait_p90_s": None,
+    "wait_max_s": None,
+    "service_avg_s": None,
+    "service_p90_s": None,
+    "within_target": None,
+}
+
+
+def at(hh, mm):
+    return T0.replace(hour=hh, minute=mm)
+
+
+@pytest.fixture
+def day(undated_db):
+    db = undated_db
+    week_before = T0 - timedelta(days=7)
+    booked = [
+        appointments.book(db, office, at(hh, mm).isoformat(), name, now=week_before).value
+        for office, hh, mm, name in (
+            ("OAC", 11, 0, "Anna"),
+            ("OMIC", 11, 15, "Bernat"),
+            ("OAC", 11, 30, "Carme"),
+        )
+    ]
+    appointments.cancel(db, booked[2]["id"], now=week_before)
+    issue = lambda office, hh, mm: tickets.issue(db, office, now=at(hh, mm)).value  # noqa: E731
+    a1, a2, c1 = issue("OAC", 9, 0), issue("OAC", 9, 5), issue("OMIC", 9, 10)
+    assert tickets.call_next(db, 1, now=at(9, 10)).value["id"] == a1["id"]
+    tickets.start(db, a1["id"], now=at(9, 12))
+    assert tickets.call_next(db, 2, now=at(9, 15)).value["id"] == a2["id"]
+    tickets.finish(db, a1["id"], now=at(9, 20))
+    tickets.no_show(db, a2["id"], now=at(9, 20))
+    assert tickets.call_next(db, 5, now=at(9, 30)).value["id"] == c1["id"]
+    tickets.finish(db, c1["id"], now=at(9, 40))
+    a3 = issue("OAC", 10, 5)
+    tickets.cancel(db, a3["id"], now=at(10, 6))
+    a4 = issue("OAC", 10, 10)
+    tickets.transfer(db, a4["id"], "OMIC", now=at(10, 11))
+    issue("OAC", 10, 20)
+    assert tickets.call_next(db, 5, now=at(10, 40)).value["id"] == a4["id"]
+    appointments.check_in(db, booked[0]["id"], now=at(10, 50))
+    tickets.finish(db, a4["id"], now=at(10, 50))
+    ensure_today(db, T0 + timedelta(days=1))  # midnight: A005 and A006 expire, 11:15 missed
+    return db
+
+
+def compute(db, group, **options):
+    return stats.compute(db, DAY, DAY, group=group, **options)
+
+
+def test_the_totals_of_the_day(day):
+    totals = compute(day, "day")["totals"]
+    assert totals == {
+        "issued": 7,
+        "served": 3,
+        "no_show": 1,
+        "cancelled": 1,
+        "expired": 2,
+        "transferred": 1,
+        "wait_avg_s": 1050,  # (600 + 600 + 1200 + 1800) / 4
+        "wait_p50_s": 600,
+        "wait_p90_s": 1800,
+        "wait_max_s": 1800,
+        "service_avg_s": 560,  # (480 + 600 + 600) / 3
+        "service_p90_s": 600,
+        "within_target": 0.5,
+        "peak_inside": 3,
+        "appointments_booked": 2,
+        "appointments_checked_in": 1,
+        "appointments_missed": 1,
+    }
+    raw = day.execute(
+        "SELECT COUNT(*), SUM(status = 'done'), SUM(status = 'expired') FROM tickets WHERE day = ?",
+        [DAY.isoformat()],
+    ).fetchone()
+    assert (totals["issued"], totals["served"], totals["expired"]) == tuple(raw)
+
+
+def test_by_day_and_weekday_one_row_like_the_totals(day):
+    by_day = compute(day, "day")
+    assert [row["key"] for row in by_day["rows"]] == ["2024-06-10"]
+    assert {k: v for k, v in by_day["rows"][0].items() if k != "key"} == by_day["totals"]
+    by_weekday = compute(day, "weekday")
+    assert [row["key"] for row in by_weekday["rows"]] == ["mon"]
+
+
+def test_by_office(day):
+    rows = {row["key"]: row for row in compute(day, "office")["rows"]}
+    assert list(rows) == ["OAC", "OMIC"]
+    assert rows["OAC"] == {
+        "key": "OAC",
+        "issued": 5,
+        "served": 1,
+        "no_show": 1,
+        "cancelled": 1,
+        "expired": 2,
+        "transferred": 0,
+        "wait_avg_s": 600,
+        "wait_p50_s": 600,
+        "wait_p90_s": 600,
+        "wait_max_s": 600,
+        "service_avg_s": 480,
+        "service_p90_s": 480,
+        "within_target": 1.0,
+        "peak_inside": None,  # the building's, not an office's
+        "appointments_booked": 1,
+        "appointments_checked_in": 1,
+        "appointments_missed": 0,
+    }
+    assert rows["OMIC"] == {
+        "key": "OMIC",
+        "issued": 2,
+        "served": 2,
+        "no_show": 0,
+        "cancelled": 0,
+        "expired": 0,
+        "transferred": 1,
+        "wait_avg_s": 1500,
+        "wait_p50_s": 1200,
+        "wait_p90_s": 1800,
+        "wait_max_s": 1800,
+        "service_avg_s": 600,
+        "service_p90_s": 600,
+        "within_target": 0.0,
+        "peak_inside": None,
+        "appointments_booked": 1,
+        "appointments_checked_in": 0,
+        "appointments_missed": 1,
+    }
+
+
+def test_by_hour(day):
+    rows = {row["key"]: row for row in compute(day, "hour")["rows"]}
+    assert list(rows) == [9, 10, 11]
+    nine, ten, eleven = rows[9], rows[10], rows[11]
+    assert (nine["issued"], nine["served"], nine["no_show"]) == (3, 2, 1)
+    assert (nine["wait_avg_s"], nine["wait_p50_s"], nine["wait_p90_s"]) == (800, 600, 1200)
+    assert (nine["service_avg_s"], nine["service_p90_s"]) == (540, 600)
+    assert (nine["within_target"], nine["peak_inside"]) == (0.6667, 3)
+    assert (ten["issued"], ten["served"], ten["cancelled"], ten["expired"]) == (4, 1, 1, 2)
+    assert (ten["transferred"], ten["wait_p50_s"], ten["within_target"]) == (1, 1800, 0.0)
+    assert ten["peak_inside"] == 3
+    assert eleven == {
+        "key": 11,
+        "issued": 0,
+        "served": 0,
+        "no_show": 0,
+        "cancelled": 0,
+        "expired": 0,
+        "transferred": 0,
+        **NONE,
+        "peak_inside": None,
+        "appointments_booked": 2,
+        "appointments_checked_in": 1,
+        "appointments_missed": 1,
+    }
+
+
+def test_by_desk_with_the_never_called_last(day):
+    rows = compute(day, "desk")["rows"]
+    assert [row["key"] for row in rows] == ["Taulell 1", "Taulell 2", "Taulell 5", None]
+    by_desk = {row["key"]: row for row in rows}
+    assert (by_desk["Taulell 5"]["served"], by_desk["Taulell 5"]["wait_avg_s"]) == (2, 1500)
+    assert (by_desk[None]["issued"], by_desk[None]["wait_avg_s"]) == (3, None)
+    assert by_desk[None]["appointments_booked"] == 2
+
+
+def test_one_office_only(day):
+    answer = compute(day, "hour", office="OMIC")
+    assert answer["totals"]["issued"] == 2 and answer["totals"]["transferred"] == 1
+    assert answer["totals"]["peak_inside"] == 3  # the building's, whatever the office
+
+
+def test_a_range_with_nothing_has_zero_counts_and_no_durations(day):
+    empty = stats.compute(day, date(2024, 7, 1), date(2024, 7, 31), group="day")
+    assert empty["rows"] == []
+    assert empty["totals"]["issued"] == 0 and empty["totals"]["wait_avg_s"] is None
+
+
+@pytest.mark.parametrize(
+    "start, end, group, error",
+    [
+        (date(2024, 6, 11), date(2024, 6, 10), "day", InvalidInput),
+        (date(2022, 1, 1), date(2024, 6, 10), "day", InvalidInput),
+        (DAY, DAY, "month", InvalidInput),
+    ],
+)
+def test_a_bad_request_is_refused(day, start, end, group, error):
+    with pytest.raises(error):
+        stats.compute(day, start, end, group=group)
+
+
+def test_an_unknown_office_is_refused(day):
+    with pytest.raises(UnknownOffice):
+        compute(day, "day", office="XXX")
+
+
+def test_the_wait_is_to_the_first_call_even_after_a_transfer(undated_db):
+    db = undated_db
+    ticket = tickets.issue(db, "OAC", now=at(9, 0)).value
+    tickets.call_next(db, 1, now=at(9, 10))
+    tickets.transfer(db, ticket["id"], "OMIC", now=at(9, 15))  # back to waiting, elsewhere
+    tickets.call_next(db, 5, now=at(9, 45))
+    tickets.finish(db, ticket["id"], now=at(9, 50))
+    totals = compute(db, "day")["totals"]
+    assert (totals["wait_max_s"], totals["service_avg_s"], totals["transferred"]) == (600, 300, 1)
+
+
+# The API ---------------------------------------------------------------------------------
+
+
+def test_the_api_answers_the_contracts_shape_and_csv(api):
+    for office in ("OAC", "OAC", "OMIC"):
+        assert api.as_("reception").post("/tickets", {"office": office}).status_code == 201
+    answer = api.as_("admin").get("/stats?group=office")
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert list(body) == ["from", "to", "group", "totals", "rows"]
+    assert body["from"] == body["to"] and body["group"] == "office"
+    assert [(row["key"], row["issued"]) for row in body["rows"]] == [("OAC", 2), ("OMIC", 1)]
+    assert list(body["totals"]) == list(stats.METRICS)
+    table = api.as_("admin").get("/stats.csv?group=office&sep=;")
+    assert table.headers["Content-Type"].startswith("text/csv")
+    lines = table.get_data(as_text=True).splitlines()
+    assert lines[0] == ";".join(["key", *stats.METRICS])
+    assert lines[1].startswith("OAC;2;0;") and lines[2].startswith("OMIC;1;0;")
+    assert len(lines) == 3
+
+
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        ("?group=month", 400),
+        ("?from=2024-06-11&to=2024-06-10", 400),
+        ("?from=yesterday", 400),
+        ("?office=XXX", 404),
+        ("?from=2020-01-01&to=2024-01-01", 400),
+    ],
+)
+def test_the_api_refuses_a_bad_query(api, query, status):
+    refused = api.as_("admin").get("/stats" + query)
+    assert refused.status_code == status and refused.get_json()["error"]["message"]
+    assert api.as_("admin").get("/stats.csv" + query).status_code == status
+
+
+def test_only_managers_and_administrators_read_statistics(api):
+    for role in ("clerk", "reception", "display"):
+        assert api.as_(role).get("/stats").status_code == 403
+    assert api.get("/stats.csv").status_code == 401
+    assert api.as_("admin").get("/stats.csv?sep=|").status_code == 400
