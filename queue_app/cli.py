@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 
 from queue_app import seed
 from queue_app.languages import LANGUAGES
-from queue_app.rules import accounts, displays, imports, retention
+from queue_app.rules import accounts, displays, history, imports, retention
 from queue_app.rules.errors import QueueError
 from queue_app.storage.db import get_db
 from queue_app.storage.migrations import migrate
@@ -156,6 +156,19 @@ def purge_personal_data_command():
     )
 
 
+@click.command("seed-history")
+@click.option("--days", type=click.IntRange(1, 2000), default=60, help="Working days to add.")
+@click.option("--per-day", type=click.IntRange(1, 5000), default=600, help="Tickets a day.")
+@with_appcontext
+def seed_history_command(days, per_day):
+    """Fill the working days before today with plausible past days (for the statistics)."""
+    db = get_db()
+    if seed.is_empty(db):
+        raise click.ClickException("Load the town hall first (seed-demo).")
+    written = history.seed_history(db, days, per_day)
+    click.echo(f"Added {written} tickets over the {days} working days before today.")
+
+
 def register(app):
     """Attach the commands to the app's ``flask`` CLI."""
     for command in (
@@ -168,5 +181,6 @@ def register(app):
         rotate_display_key_command,
         import_appointments_command,
         purge_personal_data_command,
+        seed_history_command,
     ):
         app.cli.add_command(command)

@@ -44,6 +44,8 @@ DESK_QUEUE_SQL = (
 SERVICE_SECONDS_SQL = (
     "(julianday(finished_at) - julianday(COALESCE(started_at, called_at))) * 86400.0"
 )
+# How long a ticket waited for its first call, called at the instant given as the parameter.
+WAIT_SECONDS_SQL = "(julianday(?) - julianday(issued_at)) * 86400.0"
 
 # What a display may see of a ticket: a code, an office and a desk, nothing personal
 # (``for_display``).

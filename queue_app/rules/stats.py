@@ -56,15 +56,11 @@ KEYS: dict[Group, tuple[str, str, str | None]] = {
     "desk": ("d.name", "ad.name", None),
 }
 
-SECONDS = "* 86400.0"
-TICKETS_SQL = f"""
-WITH base AS (
-  SELECT COALESCE({{key}}, '') AS key, t.status AS status,
+TICKETS_SQL = """
+WITH base AS MATERIALIZED (
+  SELECT COALESCE({key}, '') AS key, t.status AS status,
     t.office <> t.issued_office AS moved,
-    (julianday(t.first_called_at) - julianday(t.issued_at)) {SECONDS} AS wait,
-    CASE WHEN t.status = 'done' THEN
-      (julianday(t.finished_at) - julianday(COALESCE(t.started_at, t.called_at))) {SECONDS}
-    END AS service,
+    t.wait_s AS wait, t.service_s AS service,
     o.target_wait_s AS target
   FROM tickets t JOIN offices o ON o.code = t.office LEFT JOIN desks d ON d.id = t.desk_id
   WHERE t.day BETWEEN :start AND :end AND (:office IS NULL OR t.office = :office)

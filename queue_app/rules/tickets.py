@@ -11,7 +11,13 @@ from sqlite_utils import Database
 
 from queue_app.clock import local_day, local_zone, stamp, utcnow
 from queue_app.rules import calling, day, desks, occupancy
-from queue_app.rules.calling import DESK_QUEUE_SQL, SELECT_TICKETS, SERVICE_SECONDS_SQL, due_cutoff
+from queue_app.rules.calling import (
+    DESK_QUEUE_SQL,
+    SELECT_TICKETS,
+    SERVICE_SECONDS_SQL,
+    WAIT_SECONDS_SQL,
+    due_cutoff,
+)
 from queue_app.rules.errors import (
     DeskBusy,
     DeskPaused,
@@ -250,8 +256,9 @@ def call_next(
             return Outcome(None, events)
         db.execute(
             "UPDATE tickets SET status = 'called', desk_id = ?, called_at = ?,"
-            " first_called_at = COALESCE(first_called_at, ?) WHERE id = ?",
-            [desk_id, stamp(now), stamp(now), row["id"]],
+            " first_called_at = COALESCE(first_called_at, ?),"
+            f" wait_s = COALESCE(wait_s, {WAIT_SECONDS_SQL}) WHERE id = ?",
+            [desk_id, stamp(now), stamp(now), stamp(now), row["id"]],
         )
         ticket = calling.load_written(db, row["id"], now)
         events.append(_call_event(db, now, ticket, actor, desk["name"], recall=False))
@@ -278,7 +285,9 @@ def _locked_ticket(db: Database, ticket_id: int, action: Action) -> sqlite3.Row:
 
 
 def _count_service(db: Database, ticket_id: int, now: datetime) -> None:
-    """Add a finished ticket's service time to today's totals of its office."""
+    """Keep a finished ticket's service time on it (for the statistics) and add it to today's
+    totals of its office (for the estimates)."""
+    db.execute(f"UPDATE tickets SET service_s = {SERVICE_SECONDS_SQL} WHERE id = ?", [ticket_id])
     db.execute(
         "INSERT INTO service_times (day, office, served, total_s)"
         f" SELECT ?, office, 1, {SERVICE_SECONDS_SQL} FROM tickets WHERE id = ?"

@@ -221,9 +221,13 @@ def m007_appointments(db: Database) -> None:
 @migrations()
 def m008_statistics(db: Database) -> None:
     """What the statistics read without scanning the journal: each ticket's first call
-    (a transfer clears ``called_at``) and local hour of issue, each appointment's local
-    hour, each office's target wait, and the building's peak count per local hour."""
+    (a transfer clears ``called_at``), its wait for it and its service time in seconds
+    (reading them is cheaper than computing them from instants) and its local hour of
+    issue, each appointment's local hour, each office's target wait, and the building's
+    peak count per local hour."""
     db.execute("ALTER TABLE tickets ADD COLUMN first_called_at TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN wait_s REAL")
+    db.execute("ALTER TABLE tickets ADD COLUMN service_s REAL")
     db.execute("ALTER TABLE tickets ADD COLUMN issued_hour INTEGER")
     db.execute("ALTER TABLE appointments ADD COLUMN hour INTEGER")
     db.execute("ALTER TABLE offices ADD COLUMN target_wait_s INTEGER NOT NULL DEFAULT 900")
@@ -234,6 +238,11 @@ def m008_statistics(db: Database) -> None:
     db.execute(
         "UPDATE tickets SET first_called_at = (SELECT MIN(e.at) FROM events e"
         " WHERE e.ticket_id = tickets.id AND e.type = 'ticket_called')"
+    )
+    db.execute(
+        "UPDATE tickets SET wait_s = (julianday(first_called_at) - julianday(issued_at))"
+        " * 86400.0, service_s = CASE WHEN status = 'done' THEN (julianday(finished_at)"
+        " - julianday(COALESCE(started_at, called_at))) * 86400.0 END"
     )
     for table, column, stamp_column in (
         ("tickets", "issued_hour", "issued_at"),
