@@ -278,3 +278,17 @@ def test_only_managers_and_administrators_read_statistics(api):
         assert api.as_(role).get("/stats").status_code == 403
     assert api.get("/stats.csv").status_code == 401
     assert api.as_("admin").get("/stats.csv?sep=|").status_code == 400
+
+
+def test_seed_history_fills_working_days_once(db):
+    from queue_app.rules import history
+
+    assert history.seed_history(db, 5, per_day=40) == 200
+    assert history.seed_history(db, 5, per_day=40) == 0  # days already there stay as they are
+    days = [row[0] for row in db.execute("SELECT DISTINCT day FROM tickets ORDER BY day")]
+    assert len(days) == 5 and all(date.fromisoformat(day).weekday() < 5 for day in days)
+    answer = stats.compute(db, date.fromisoformat(days[0]), date.fromisoformat(days[-1]))
+    totals = answer["totals"]
+    assert totals["issued"] == 200 and totals["served"] > totals["no_show"] > 0
+    assert 60 <= totals["wait_p50_s"] <= 40 * 60 and totals["peak_inside"] > 0
+    assert [row["key"] for row in answer["rows"]] == days
