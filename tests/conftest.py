@@ -25,6 +25,18 @@ from queue_app.web.security import limiter
 ROLES = accounts.ROLES
 
 
+def pytest_collection_modifyitems(items):
+    """Modules whose every test starts servers or a browser (marked slow) run first, the
+    others after, each module in its own order. With pytest-xdist handing out whole files
+    in this order (``make test``: ``--dist loadfile --no-loadscope-reorder``), the longest
+    files start first rather than last, when one worker would be left running them alone."""
+    all_slow = {}
+    for item in items:
+        slow = item.get_closest_marker("slow") is not None
+        all_slow[item.path] = all_slow.get(item.path, True) and slow
+    items.sort(key=lambda item: not all_slow[item.path])
+
+
 @pytest.fixture(scope="session")
 def template():
     """The demo town hall, built once (password hashing is slow on purpose) and copied per test.
