@@ -1,5 +1,10 @@
 """Fixtures: a seeded demo town hall per test, the app on it, callers for each role, and a
-real server with a real browser."""
+real server with a real browser.
+
+What is slow to build is built once and given back as new to each test: the demo town hall
+once per session (password hashing), a real server once per module (its database file made
+the demo again before each test), Chromium once per session (a new context per test).
+"""
 
 import os
 import re
@@ -12,10 +17,24 @@ import requests
 from queue_app import clock, create_app, seed
 from queue_app.rules import accounts
 from queue_app.rules.day import ensure_today
-from queue_app.storage.db import connect, write_transaction
+from queue_app.storage import journal
+from queue_app.storage.db import connect, get_db, write_transaction
 from queue_app.storage.migrations import migrate
+from queue_app.web.security import limiter
 
 ROLES = accounts.ROLES
+
+
+def pytest_collection_modifyitems(items):
+    """Modules whose every test starts servers or a browser (marked slow) run first, the
+    others after, each module in its own order. With pytest-xdist handing out whole files
+    in this order (``make test``: ``--dist loadfile --no-loadscope-reorder``), the longest
+    files start first rather than last, when one worker would be left running them alone."""
+    all_slow = {}
+    for item in items:
+        slow = item.get_closest_marker("slow") is not None
+        all_slow[item.path] = all_slow.get(item.path, True) and slow
+    items.sort(key=lambda item: not all_slow[item.path])
 
 
 @pytest.fixture(scope="session")
@@ -33,10 +52,59 @@ def template():
 
 
 def copy_database(template_db, path):
-    """Copy an open database (the session template) into a new file at ``path``."""
-    target = sqlite3.connect(path)
-    template_db.conn.backup(target)
-    target.close()
+    """Copy an open database (the session template) into the file at ``path``.
+
+    The file may be new, or one that servers have open: SQLite's backup writes it as one
+    transaction, which their connections see as any other commit. The copying connection
+    does not wait for the disk (the app's own connections still commit with
+    ``synchronous=FULL``) and leaves the file in WAL mode, as ``connect`` would.
+    """
+    target = sqlite3.connect(path, timeout=15)
+    try:
+        target.execute("PRAGMA synchronous=OFF")
+        target.execute("PRAGMA journal_mode=WAL")
+        template_db.conn.backup(target)
+    finally:
+        target.close()
+
+
+def demo_of_today(template_db):
+    """An in-memory copy of the demo town hall with today's business day already opened, so
+    that a test's first request does not also roll the day over."""
+    staged = connect(":memory:")
+    template_db.conn.backup(staged.conn)
+    ensure_today(staged)
+    return staged
+
+
+def restore_demo(template_db, path, journal_from=0):
+    """Make the file at ``path`` the demo town hall of today again (see ``copy_database``).
+
+    ``journal_from``: the journal's next event gets a seq above it, so that a server that
+    has delivered events up to there goes on delivering the ones written after this.
+    """
+    staged = demo_of_today(template_db)
+    try:
+        with write_transaction(staged):
+            staged.execute(
+                "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'events'",
+                [journal_from],
+            )
+        copy_database(staged, path)
+    finally:
+        staged.close()
+
+
+def journal_counter(path):
+    """The highest seq the journal of the file at ``path`` ever gave (0 if there is none)."""
+    if not os.path.exists(path):
+        return 0
+    reader = sqlite3.connect(path, timeout=15)
+    try:
+        row = reader.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    finally:
+        reader.close()
+    return row[0] if row else 0
 
 
 @pytest.fixture
@@ -67,6 +135,9 @@ def undated_db(db, madrid_time):
     return db
 
 
+APP_CONFIG = {"TESTING": True, "ASYNC_MODE": "threading", "SECRET_KEY": "test-secret"}
+
+
 @pytest.fixture
 def app(template, tmp_path):
     """The app on a fresh copy of the demo town hall (threading mode, as tests need).
@@ -75,13 +146,33 @@ def app(template, tmp_path):
     not also roll the day over.
     """
     path = str(tmp_path / "queue.db")
-    copy_database(template[0], path)
-    opened = connect(path)
-    ensure_today(opened)
-    opened.close()
-    return create_app(
-        {"TESTING": True, "DATABASE": path, "ASYNC_MODE": "threading", "SECRET_KEY": "test-secret"}
-    )
+    restore_demo(template[0], path)
+    return create_app({**APP_CONFIG, "DATABASE": path})
+
+
+@pytest.fixture(scope="module")
+def module_app(template, tmp_path_factory):
+    """One app for a module's tests (building one takes longer than most tests); see
+    ``reused_app``."""
+    path = str(tmp_path_factory.mktemp("app") / "queue.db")
+    restore_demo(template[0], path)
+    return create_app({**APP_CONFIG, "DATABASE": path})
+
+
+@pytest.fixture
+def reused_app(module_app, template):
+    """The module's app, as ``app`` gives a new one: its database file the demo of today
+    again, its journal relay starting after that file's last event (as the factory starts
+    it) and no rate-limit counts.
+
+    For modules whose tests only make requests: a test that changes the app's config, or
+    leaves Socket.IO clients connected, needs an app of its own (``app``).
+    """
+    restore_demo(template[0], module_app.config["DATABASE"])
+    with module_app.app_context():
+        module_app.extensions["torn.relay"].start_from(journal.last_seq(get_db()))
+    limiter.reset()
+    return module_app
 
 
 @pytest.fixture
@@ -175,16 +266,36 @@ class LiveTownHall:
         return response.json() if response.content else None
 
 
-@pytest.fixture
-def live(db, tmp_path, tokens):
-    """The demo town hall served by a real ``run.py`` (eventlet) for browser tests."""
-    from servers import ServerPool
+@pytest.fixture(scope="module")
+def live_server(template, tmp_path_factory):
+    """One real ``run.py`` (eventlet) for a module's tests, with a private Redis holding its
+    rate-limit counters: ``(server, counters, database path)``. Tests take it as ``live``."""
+    from servers import RedisServer, ServerPool
 
-    ensure_today(db)
-    screen_key = db.execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
-    with ServerPool() as pool:
-        server = pool.start(str(tmp_path / "queue.db"))
-        yield LiveTownHall(server, str(tmp_path / "queue.db"), tokens, screen_key)
+    folder = tmp_path_factory.mktemp("live")
+    path = str(folder / "queue.db")
+    restore_demo(template[0], path)
+    with RedisServer(folder) as counters, ServerPool() as pool:
+        yield pool.start(path, env={"QUEUE_RATELIMIT_STORAGE": counters.url}), counters, path
+
+
+@pytest.fixture
+def live(live_server, template, tokens):
+    """The demo town hall served by a real ``run.py`` (eventlet) for browser tests.
+
+    The module's server, as if started for this test: its database file is the demo of
+    today again (rewritten under it; the journal's seq goes on rising, as the server's
+    delivery expects), no rate-limit counts, and running, started again if a test left it
+    stopped. The server's other state (the Socket.IO sessions of earlier tests' pages,
+    closed with their contexts) is per connection.
+    """
+    server, counters, path = live_server
+    restore_demo(template[0], path, journal_from=journal_counter(path))
+    counters.flush()
+    if not server.running:
+        server.start()
+    screen_key = template[0].execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
+    return LiveTownHall(server, path, tokens, screen_key)
 
 
 @pytest.fixture

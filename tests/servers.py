@@ -268,6 +268,14 @@ class RedisServer:
             raise ServerFailed(f"redis-server did not start on port {self.port}")
         return self
 
+    def flush(self):
+        """Forget every key (``FLUSHALL``), as a new server would have none."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=STOP_DEADLINE_S) as sock:
+            sock.sendall(b"*1\r\n$8\r\nFLUSHALL\r\n")
+            answer = sock.recv(64)
+        if answer != b"+OK\r\n":
+            raise ServerFailed(f"redis-server answered FLUSHALL with {answer!r}")
+
     def stop(self, timeout=STOP_DEADLINE_S):
         """Kill it at once, as a crash would; the port is free again afterwards."""
         if self.process is None:

@@ -20,6 +20,12 @@ XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture
+def app(reused_app):
+    """One app for this module's tests, given back as new to each (they only make requests)."""
+    return reused_app
+
+
+@pytest.fixture
 def admin(app, client):
     """The test client logged in as the demo's administrator, pages in English."""
     log_in(app, client, "admin")

@@ -26,6 +26,12 @@ TABLES = (
 )
 
 
+@pytest.fixture
+def app(reused_app):
+    """One app for this module's tests, given back as new to each (they only make requests)."""
+    return reused_app
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 

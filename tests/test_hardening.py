@@ -42,6 +42,9 @@ def town_hall(db, tmp_path, tokens):
 
 @pytest.fixture
 def server(town_hall):
+    """A server of the test's own, for the tests that abuse it: what one leaves behind
+    (spent per-address allowances, connections still closing) must not meet the next.
+    Tests that only ask something of a server take the module's, ``live``."""
     with ServerPool() as pool:
         yield pool.start(town_hall[0])
 
@@ -105,10 +108,10 @@ def many_files():
 # 3. Megabyte frames ------------------------------------------------------------------------
 
 
-def test_a_megabyte_frame_is_refused_from_its_header(server):
+def test_a_megabyte_frame_is_refused_from_its_header(live):
     """The server reads the frame's declared length and answers "message too big" (close
     code 1009) without waiting for, or reading, the megabyte itself."""
-    with websocket(server) as sock:
+    with websocket(live.server) as sock:
         sock.sendall(masked_frame(NEAR_A_MEGABYTE)[:14])  # the header and mask only
         closing = sock.recv(4096)
         assert closing[:1] == b"\x88"  # a close frame ...
@@ -187,7 +190,8 @@ def test_a_message_in_many_small_frames_is_refused_when_it_grows_too_long(server
         assert closing[:1] == b"\x88" and int.from_bytes(closing[2:4], "big") == 1009
 
 
-def test_a_long_polling_post_above_the_limit_is_refused(server):
+def test_a_long_polling_post_above_the_limit_is_refused(live):
+    server = live.server
     handshake = requests.get(f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=WAIT_S)
     sid = re.search(r'"sid":"([^"]+)"', handshake.text)[1]
     answer = requests.post(
@@ -271,7 +275,8 @@ class SourceAddress(requests.adapters.HTTPAdapter):
 # 5. A taken port -----------------------------------------------------------------------------
 
 
-def test_a_second_server_on_a_taken_port_says_so_and_stops(server, town_hall):
+def test_a_second_server_on_a_taken_port_says_so_and_stops(live):
+    server = live.server
     env = dict(os.environ, QUEUE_SECRET_KEY="torn-test-server", QUEUE_ASYNC_MODE="eventlet")
     second = subprocess.run(
         [
@@ -282,7 +287,7 @@ def test_a_second_server_on_a_taken_port_says_so_and_stops(server, town_hall):
             "--port",
             str(server.port),
             "--db",
-            town_hall[0],
+            live.path,
         ],
         env=env,
         capture_output=True,
@@ -297,17 +302,17 @@ def test_a_second_server_on_a_taken_port_says_so_and_stops(server, town_hall):
 # 8. A chunked body ---------------------------------------------------------------------------
 
 
-def test_a_chunked_request_body_is_read(server, town_hall):
+def test_a_chunked_request_body_is_read(live):
     def chunks():
         yield b'{"office": '
         yield b'"OMIC"}'
 
     answer = requests.post(
-        f"{server.url}/api/v1/tickets",
+        f"{live.url}/api/v1/tickets",
         data=chunks(),
         timeout=WAIT_S,
         headers={
-            "Authorization": f"Bearer {town_hall[2]['reception']}",
+            "Authorization": f"Bearer {live.tokens['reception']}",
             "Content-Type": "application/json",
         },
     )
@@ -315,16 +320,16 @@ def test_a_chunked_request_body_is_read(server, town_hall):
     assert answer.json()["code"] == "C001"
 
 
-def test_a_chunked_body_above_the_limit_is_refused(server, town_hall):
+def test_a_chunked_body_above_the_limit_is_refused(live):
     def chunks():
         for _ in range(100):
             yield b" " * 1024
 
     answer = requests.post(
-        f"{server.url}/api/v1/tickets",
+        f"{live.url}/api/v1/tickets",
         data=chunks(),
         timeout=WAIT_S,
-        headers={"Authorization": f"Bearer {town_hall[2]['reception']}"},
+        headers={"Authorization": f"Bearer {live.tokens['reception']}"},
     )
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "too_large"
