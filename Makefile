@@ -48,7 +48,7 @@ $(VENV)/.installed-test: setup.cfg $(VENV)/.installed
 	touch $@
 
 test: test-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The edit loop: the tests that start no server and no browser, on every core (pytest-xdist).
 test-fast: test-deps

@@ -86,6 +86,8 @@ def restore_demo(template_db, path, journal_from=0):
     staged = demo_of_today(template_db)
     try:
         with write_transaction(staged):
+            # Only the journal's AUTOINCREMENT counter moves (its row exists: opening the
+            # day wrote an event); no event is written or removed.
             staged.execute(
                 "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'events'",
                 [journal_from],
@@ -285,9 +287,9 @@ def live(live_server, template, tokens):
 
     The module's server, as if started for this test: its database file is the demo of
     today again (rewritten under it; the journal's seq goes on rising, as the server's
-    delivery expects), no rate-limit counts, and running, started again if a test left it
-    stopped. The server's other state (the Socket.IO sessions of earlier tests' pages,
-    closed with their contexts) is per connection.
+    delivery expects), it has no rate-limit counts, and it is running (started again if a
+    test left it stopped). What else it holds is per connection, and earlier tests'
+    connections closed with their browser contexts.
     """
     server, counters, path = live_server
     restore_demo(template[0], path, journal_from=journal_counter(path))

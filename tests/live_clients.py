@@ -91,5 +91,14 @@ class Listener:
 
     def close(self):
         """Disconnect, and stop reconnecting too (``disconnect`` alone leaves a client that
-        lost its server retrying in a thread of its own, for the rest of the test run)."""
+        lost its server retrying in a thread of its own, for the rest of the test run).
+
+        A server stopped just before may have its drop noticed while this runs, too late for
+        ``shutdown`` to see a retrying thread and too early for the drop to see that nobody
+        wants one: such a thread gives up after one attempt. Left retrying, it would draw
+        on the global ``random`` for its back-off in whatever test runs next in this
+        process (which Hypothesis reports as a strategy using ``random``).
+        """
+        self.client.reconnection = False
+        self.client.reconnection_attempts = 1
         self.client.shutdown()
