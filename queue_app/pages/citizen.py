@@ -22,7 +22,7 @@ from queue_app.rules import appointments, offices, tickets
 from queue_app.storage.db import get_db
 from queue_app.web.security import limiter, private, public_limit
 
-bp = Blueprint("ticket_page", __name__)
+bp = Blueprint("citizen", __name__)
 TOWN_HALL = "Ajuntament de Mollet del Vallès"
 
 STATUS_LABELS = {
@@ -62,7 +62,7 @@ def office_names(db):
     return {office["code"]: office["name"] for office in offices.list_offices(db)}
 
 
-def citizen_url(token, endpoint="ticket_page.show"):
+def citizen_url(token, endpoint="citizen.show"):
     """The full address of a citizen's page (a ticket's by default), as its QR code carries
     it."""
     public = current_app.config.get("PUBLIC_URL")
@@ -128,7 +128,7 @@ def cancel_appointment(token):
     """The citizen's cancel button (a form with its CSRF token): back to the page."""
     publish(appointments.cancel_by_token(get_db(), token))
     flash(_l("Your appointment is cancelled."))
-    return redirect(url_for("ticket_page.appointment", token=token), 303)
+    return redirect(url_for("citizen.appointment", token=token), 303)
 
 
 @bp.get("/a/<token>/calendar.ics")
@@ -146,7 +146,7 @@ def appointment_calendar(token):
     event.add("dtend", datetime.fromisoformat(shown["end"]).astimezone(timezone.utc))
     event.add("summary", str(_l("Appointment at %(office)s", office=office)))
     event.add("location", town_hall())
-    event.add("description", f"{shown['code']} · {citizen_url(token, 'ticket_page.appointment')}")
+    event.add("description", f"{shown['code']} · {citizen_url(token, 'citizen.appointment')}")
     event.add("status", "CANCELLED" if shown["status"] == "cancelled" else "CONFIRMED")
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Torn//Cita previa//CA")

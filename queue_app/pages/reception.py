@@ -77,7 +77,7 @@ def print_appointment(appointment_id):
     """The booking's confirmation on the 80 mm printer, with the QR code of its page."""
     db = get_db()
     appointment = appointments.find(db, appointment_id)
-    url = citizen_url(appointment["token"], "ticket_page.appointment")
+    url = citizen_url(appointment["token"], "citizen.appointment")
     return render_template(
         "reception/appointment_print.html",
         appointment=appointment,
