@@ -4,9 +4,9 @@ anything but a clear refusal."""
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_fuzz import NASTY_TEXT, json_values, path_ids, send_hostile
+from test_fuzz import NASTY_TEXT, hostile_batches, json_values, path_ids, send_hostile
 
 from queue_app.rules import imports, offices, schedules
 from queue_app.rules.errors import QueueError
@@ -15,7 +15,6 @@ from queue_app.storage.db import connect
 from helpers import next_workday
 
 SLOT = next_workday()
-BATCH = 10
 EXAMPLES = 300  # x BATCH = 3,000 requests
 ROUTES = [
     ("POST", "/appointments"),
@@ -145,13 +144,7 @@ def test_three_thousand_hostile_requests(app, tokens):
     seen = {"refused": 0, "accepted": 0}
     places = {office: 0 for office in offices.codes(db)}
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-    @given(st.lists(requests_(), min_size=BATCH, max_size=BATCH))
+    @hostile_batches(requests_(), EXAMPLES)
     def attack(batch):
         for request in batch:
             send_hostile(client, tokens, db, state, seen, request)

@@ -177,6 +177,17 @@ def check_invariants(db):
     return inside, limit
 
 
+def hostile_batches(request_strategy, examples):
+    """Run a test on ``examples`` generated batches of BATCH requests (no example database:
+    each run is a fresh attack)."""
+    return lambda test: settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )(given(st.lists(request_strategy, min_size=BATCH, max_size=BATCH))(test))
+
+
 def send_hostile(client, tokens, db, state, seen, request):
     """Send one generated request: never a 5xx; a refusal has the contract's error body and
     leaves ``state(db)`` as it was. Counts it in ``seen`` (refused or accepted)."""
@@ -206,13 +217,7 @@ def test_ten_thousand_hostile_requests(app, tokens):
     ensure_today(db)
     seen = {"refused": 0, "accepted": 0}
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-    @given(st.lists(requests_(), min_size=BATCH, max_size=BATCH))
+    @hostile_batches(requests_(), EXAMPLES)
     def attack(batch):
         for request in batch:
             send_hostile(client, tokens, db, state, seen, request)
