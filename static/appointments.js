@@ -3,7 +3,7 @@
 // free slot with its printed confirmation. Changes go through /api/v1; the live connection
 // keeps the list current.
 import {api, clockTime, confirmTwice, connectLive, element, fill, liveIndicator, pageData,
-        typingInto} from "./pages.js";
+        typingInto, STAFF_LIVE} from "./pages.js";
 
 const data = pageData();
 const {labels, text} = data;
@@ -282,7 +282,7 @@ connectLive({}, {
   snapshot() { loadDay().catch((error) => showError($("#list-error"), error)); },
   appointment_changed(event) { upsert(event.appointment); },
   day_started() { window.location.reload(); },
-}, liveIndicator(text));
+}, liveIndicator(text), STAFF_LIVE);
 
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") {

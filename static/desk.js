@@ -2,7 +2,7 @@
 // Actions go through /api/v1; the live connection (auth {"desk": id}) brings everything else.
 import {appointmentList} from "./desk-appointments.js";
 import {api, clockTime, confirmTwice, connectLive, element, fill, liveIndicator, pageData,
-        typingInto} from "./pages.js";
+        typingInto, STAFF_LIVE} from "./pages.js";
 
 const data = pageData();
 const {labels, text, desk} = data;
@@ -305,7 +305,7 @@ connectLive({desk: desk.id}, {
     reloadWaitingSoon();
     appointments.load().catch((error) => say(error.message, true));
   },
-}, liveIndicator(text));
+}, liveIndicator(text), STAFF_LIVE);
 
 // Keyboard -----------------------------------------------------------------------------------
 

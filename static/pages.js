@@ -72,6 +72,11 @@ export async function api(method, path, body) {
  *  - `stats`: an object to count into (connects, snapshots, events, dropped, resyncs).
  * Returns the socket.
  */
+/** What a staff page passes to `connectLive`: when the server closes its connection (its
+ *  user's desks changed, say), it connects again a second later and is heard anew; a
+ *  session that has ended is refused then, and the page goes to the login. */
+export const STAFF_LIVE = {retryMs: 1000};
+
 export function connectLive(auth, handlers, onStatus, options = {}) {
   const {socket: socketOptions = {}, resync = false, retryMs = null, onRefused = goToLogin,
          stats = {}} = options;

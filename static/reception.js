@@ -1,7 +1,7 @@
 // The reception page: issue and print tickets, today's list, the building's occupancy.
 // Changes go through /api/v1; the live connection keeps the list and the counts current.
 import {api, clockTime, confirmTwice, connectLive, element, fill, liveIndicator, pageData,
-        statusBadge, typingInto} from "./pages.js";
+        statusBadge, typingInto, STAFF_LIVE} from "./pages.js";
 
 const data = pageData();
 const {labels, text} = data;
@@ -310,7 +310,7 @@ connectLive({}, {
   day_started() {
     loadTickets().catch(showError);
   },
-}, liveIndicator(text));
+}, liveIndicator(text), STAFF_LIVE);
 
 // Keyboard -----------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 import zxingcpp
 from playwright.sync_api import expect
 
-from queue_app.rules import desks
+from queue_app.rules import accounts, desks
 from queue_app.storage.db import connect
 
 from conftest import DESKTOP, PHONE, WAIT_MS, save_screenshot
@@ -180,6 +180,23 @@ def test_a_desk_serving_two_offices_lists_its_queue_as_it_will_call_it(live, peo
     clerk.keyboard.press("Space")
     expect(clerk.locator("#ticket-code")).to_have_text("C001")
     expect(listed).to_have_text(["A001", "A002"])
+
+
+def test_a_desk_page_hears_on_after_its_clerks_desks_change(live, people):
+    """The administrator changes the clerk's desks: the server closes the page's live
+    connection (what it may hear changed), and the page connects again by itself."""
+    clerk = people.log_in("taulell1")
+    clerk.click("[data-desk='1']")
+    expect(clerk.locator("[data-live]")).to_have_class(re.compile("online"))
+    db = connect(live.path)
+    try:
+        accounts.set_desks(db, "taulell1", [1, 2], actor="admin")
+    finally:
+        db.close()
+    expect(clerk.locator("[data-live]")).to_have_class(re.compile("offline"))
+    expect(clerk.locator("[data-live]")).to_have_class(re.compile("online"))
+    live.api("reception", "POST", "/tickets", {"office": "OAC"}, expect=201)
+    expect(clerk.locator("#waiting li .code")).to_have_text(["A001"])  # live again
 
 
 def test_a_full_building_refuses_the_next_ticket(live, people):
