@@ -21,13 +21,10 @@ CITIZENS = ("ticket", "appointment")
 
 
 def keep(sid, audience, offices, own_id, opened):
-    """Remember, with the connection, what it hears."""
-    socketio.server.get_environ(sid, namespace=NAMESPACE)[KEY] = {
-        "audience": audience,
-        "offices": tuple(offices),
-        "own": own_id,
-        "opened": opened,
-    }
+    """Remember, with the connection, what it hears; that record."""
+    record = {"audience": audience, "offices": tuple(offices), "own": own_id, "opened": opened}
+    socketio.server.get_environ(sid, namespace=NAMESPACE)[KEY] = record
+    return record
 
 
 def of(sid):

@@ -123,8 +123,8 @@ def connect(auth=None):
         raise ConnectionRefusedError("unauthorized") from None
     for room in joined:
         join_room(room)
-    audience.keep(request.sid, heard, offices, own_id, opened)
-    emit("snapshot", audience.snapshot(db, audience.of(request.sid)))
+    kept = audience.keep(request.sid, heard, offices, own_id, opened)
+    emit("snapshot", audience.snapshot(db, kept))
 
 
 @socketio.on("resync")
