@@ -292,3 +292,27 @@ def test_seed_history_fills_working_days_once(db):
     assert totals["issued"] == 200 and totals["served"] > totals["no_show"] > 0
     assert 60 <= totals["wait_p50_s"] <= 40 * 60 and totals["peak_inside"] > 0
     assert [row["key"] for row in answer["rows"]] == days
+
+
+@pytest.mark.parametrize("office", [None, "OAC"])
+def test_walking_the_indexes_gives_what_ranking_the_tickets_gives(db, monkeypatch, office):
+    """A long range reads its percentiles from the ordered indexes, a short one ranks its
+    tickets: the same answers, for every grouping (checked on a few days of history)."""
+    from queue_app.rules import history
+
+    history.seed_history(db, 4, per_day=90)
+    days = [row[0] for row in db.execute("SELECT DISTINCT day FROM tickets ORDER BY day")]
+    start, end = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    for group in stats.GROUPS:
+        ranked = stats.compute(db, start, end, office, group)
+        monkeypatch.setattr(stats, "WINDOW_ROWS", 0)
+        walked = stats.compute(db, start, end, office, group)
+        monkeypatch.undo()
+        assert walked == ranked
+        assert walked["totals"]["wait_p90_s"] >= walked["totals"]["wait_p50_s"] > 0
+
+
+def test_the_scripted_day_walked_through_the_indexes(day, monkeypatch):
+    ranked = {group: compute(day, group) for group in stats.GROUPS}
+    monkeypatch.setattr(stats, "WINDOW_ROWS", 0)
+    assert {group: compute(day, group) for group in stats.GROUPS} == ranked

@@ -266,6 +266,28 @@ def m008_statistics(db: Database) -> None:
     )
 
 
+@migrations()
+def m009_statistics_indexes(db: Database) -> None:
+    """For the statistics of long ranges: each grouping's durations kept in order, so that a
+    percentile skips to its rank in an index instead of sorting a year of tickets. Partial:
+    a ticket enters them only once it has been called or served, so issuing costs nothing
+    more. The weekday is the expression ``rules/stats.py`` groups by."""
+    weekday = "CAST(strftime('%w', day) AS INTEGER)"
+    for measure in ("wait_s", "service_s"):
+        for suffix, columns in (
+            ("all", f"{measure}, day, office"),
+            ("by_day", f"day, {measure}, office"),
+            ("by_hour", f"issued_hour, {measure}, day, office"),
+            ("by_weekday", f"{weekday}, {measure}, day, office"),
+            ("by_office", f"office, {measure}, day"),
+            ("by_desk", f"desk_id, {measure}, day, office"),
+        ):
+            db.execute(
+                f"CREATE INDEX tickets_{measure}_{suffix} ON tickets ({columns})"
+                f" WHERE {measure} IS NOT NULL"
+            )
+
+
 def local_hour(stored: str) -> int:
     """The local hour (0-23) of a stored UTC instant."""
     return datetime.fromisoformat(stored).astimezone(local_zone()).hour
