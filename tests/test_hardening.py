@@ -302,6 +302,27 @@ def test_a_second_server_on_a_taken_port_says_so_and_stops(live):
 # 8. A chunked body ---------------------------------------------------------------------------
 
 
+NODELAY_OF_ACCEPTED = """
+import socket, warnings
+warnings.simplefilter("ignore")  # eventlet says it is deprecated when imported
+from queue_app import serving
+listening = serving.listen("127.0.0.1", 0)
+client = socket.create_connection(listening.getsockname())
+accepted, _ = listening.accept()
+print(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+"""
+
+
+def test_connections_send_without_nagles_delay():
+    """A large answer's second write, and a call's few bytes to a screen, leave at once
+    (the server's own socket, in a process of its own as run.py has it)."""
+    run = subprocess.run(
+        [sys.executable, "-c", NODELAY_OF_ACCEPTED], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) != 0
+
+
 def test_a_chunked_request_body_is_read(live):
     def chunks():
         yield b'{"office": '
