@@ -70,6 +70,7 @@ format: test-deps
 bench: install
 	$(BIN)/python bench/http_bench.py
 	$(BIN)/python bench/appointments_bench.py
+	$(BIN)/python bench/stats_bench.py
 
 bench-socket: test-deps   # its clients use the `websockets` package of the test extras
 	$(BIN)/python bench/socket_bench.py

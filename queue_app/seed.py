@@ -4,12 +4,52 @@ from queue_app.rules import accounts, desks, displays, door, offices, schedules
 from queue_app.storage.db import write_transaction
 
 OFFICES = [
-    # code, letter, name
-    ("OAC", "A", "Oficina d'Atenció Ciutadana"),
-    ("OMIC", "C", "Oficina Municipal d'Informació al Consumidor"),
-    ("OFIM", "I", "Oficina d'Acollida i d'Informació als Immigrants"),
-    ("HAB", "H", "Oficina Local de l'Habitatge i SIDH"),
-    ("ORGT", "T", "Organisme de Gestió Tributària"),
+    # code, letter, name in Catalan, Spanish and English
+    (
+        "OAC",
+        "A",
+        {
+            "ca": "Oficina d'Atenció Ciutadana",
+            "es": "Oficina de Atención Ciudadana",
+            "en": "Citizen Service Office",
+        },
+    ),
+    (
+        "OMIC",
+        "C",
+        {
+            "ca": "Oficina Municipal d'Informació al Consumidor",
+            "es": "Oficina Municipal de Información al Consumidor",
+            "en": "Consumer Information Office",
+        },
+    ),
+    (
+        "OFIM",
+        "I",
+        {
+            "ca": "Oficina d'Acollida i d'Informació als Immigrants",
+            "es": "Oficina de Acogida e Información a los Inmigrantes",
+            "en": "Newcomers' Welcome and Information Office",
+        },
+    ),
+    (
+        "HAB",
+        "H",
+        {
+            "ca": "Oficina Local de l'Habitatge i SIDH",
+            "es": "Oficina Local de Vivienda y SIDH",
+            "en": "Local Housing Office and SIDH",
+        },
+    ),
+    (
+        "ORGT",
+        "T",
+        {
+            "ca": "Organisme de Gestió Tributària",
+            "es": "Organismo de Gestión Tributaria",
+            "en": "Tax Management Office",
+        },
+    ),
 ]
 DESKS = [(f"Taulell {n}", ["OAC"]) for n in range(1, 5)] + [
     ("Taulell 5", ["OMIC"]),
@@ -17,9 +57,11 @@ DESKS = [(f"Taulell {n}", ["OAC"]) for n in range(1, 5)] + [
     ("Taulell 7", ["HAB"]),
     ("Taulell 8", ["ORGT"]),
 ]
-USERS = [("admin", "admin", "admin-demo"), ("recepcio", "reception", "recepcio-demo")] + [
-    (f"taulell{n}", "clerk", f"taulell{n}-demo") for n in range(1, 9)
-]
+USERS = [
+    ("admin", "admin", "admin-demo"),
+    ("gestor", "manager", "gestor-demo"),
+    ("recepcio", "reception", "recepcio-demo"),
+] + [(f"taulell{n}", "clerk", f"taulell{n}-demo") for n in range(1, 9)]
 CAPACITY = 50
 # Every office books Monday to Friday 09:00-14:00 (the schedules' default); OAC also on
 # Thursday afternoons.
@@ -40,8 +82,8 @@ def seed_demo(db):
     """Load the demo town hall (idempotent); return the logins and display screens."""
     fresh = is_empty(db)
     with write_transaction(db):
-        for position, (code, letter, name) in enumerate(OFFICES):
-            offices.ensure(db, code, name, letter, position)
+        for position, (code, letter, names) in enumerate(OFFICES):
+            offices.ensure(db, code, names, letter, position)
         for position, (name, served) in enumerate(DESKS):
             desks.ensure(db, name, position, served)
     if fresh:

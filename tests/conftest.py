@@ -217,6 +217,9 @@ class Api:
     def put(self, path, json=None, **kwargs):
         return self.client.put("/api/v1" + path, json=json, headers=self._headers(), **kwargs)
 
+    def patch(self, path, json=None, **kwargs):
+        return self.client.patch("/api/v1" + path, json=json, headers=self._headers(), **kwargs)
+
 
 @pytest.fixture
 def api(client, tokens):
@@ -392,7 +395,7 @@ class Browsers:
         page.fill("#username", username)
         page.fill("#password", f"{username}-demo")
         page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r"/(reception|desk|admin)"))
+        page.wait_for_url(re.compile(r"/(reception|desk|admin|stats)"))
         return page
 
     def close(self):

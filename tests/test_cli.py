@@ -116,7 +116,7 @@ def test_seed_demo_loads_the_town_hall_and_is_idempotent(fresh_app):
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
     counts = demo_counts(fresh_app)
-    assert counts == {"offices": 5, "desks": 8, "desk_offices": 8, "users": 10, "displays": 1}
+    assert counts == {"offices": 5, "desks": 8, "desk_offices": 8, "users": 11, "displays": 1}
     assert rows(fresh_app, "SELECT code, letter FROM offices ORDER BY position") == [
         ("OAC", "A"),
         ("OMIC", "C"),
@@ -138,6 +138,7 @@ def test_seed_demo_loads_the_town_hall_and_is_idempotent(fresh_app):
     try:
         screen = displays.list_displays(db)[0]
         assert accounts.authenticate(db, "recepcio", "recepcio-demo")["role"] == "reception"
+        assert accounts.authenticate(db, "gestor", "gestor-demo")["role"] == "manager"
     finally:
         db.close()
     assert screen["name"] == "Sala d'espera"

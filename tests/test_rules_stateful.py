@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from queue_app import clock, seed
-from queue_app.rules import desks, door, occupancy, tickets
+from queue_app.rules import desks, door, occupancy, offices, tickets
 from queue_app.rules.day import ensure_today
 from queue_app.rules.errors import (
     CapacityFull,
@@ -77,11 +77,8 @@ def fresh_db():
         _template = connect(":memory:")
         migrate(_template)
         with write_transaction(_template):
-            for position, (code, letter, name) in enumerate(seed.OFFICES):
-                _template.execute(
-                    "INSERT INTO offices (code, name, letter, position) VALUES (?, ?, ?, ?)",
-                    [code, name, letter, position],
-                )
+            for position, (code, letter, names) in enumerate(seed.OFFICES):
+                offices.ensure(_template, code, names, letter, position)
             for desk_id, (name, served) in zip(DESK_IDS, DESKS, strict=True):
                 _template.execute(
                     "INSERT INTO desks (id, name, position) VALUES (?, ?, ?)",

@@ -1,7 +1,8 @@
 """What one connection hears, kept with the connection from connect to disconnect.
 
 A connection's audience is ``"display"`` (a screen: display-safe payloads), ``"staff"``
-(desks, reception, admin), ``"ticket"`` or ``"appointment"`` (one citizen's own); with the
+(desks, reception, admin), ``"manager"`` (the live overview of the statistics page), or
+``"ticket"`` or ``"appointment"`` (one citizen's own); with the
 offices it hears, its own id (a citizen's ticket or appointment), and ``opened``: the
 journal's seq when it was accepted, so that an event ending its credentials closes it only
 if it was opened before that event.
@@ -12,12 +13,15 @@ session copy there too, and its test client has it, unlike Engine.IO's session).
 """
 
 from queue_app import socketio
-from queue_app.rules import appointments, displays, tickets
+from queue_app.rules import appointments, displays, overview, tickets
 
 NAMESPACE = "/"
 KEY = "torn.audience"
-# The audiences that follow one thing of their own, whose snapshot is that thing.
-CITIZENS = ("ticket", "appointment")
+# The room of the managers' connections (the statistics page's live overview).
+MANAGERS = "managers"
+# The audiences whose reconnection gets a fresh snapshot rather than the missed events:
+# those that follow one thing of their own, and the managers' overview.
+WHOLE_SNAPSHOT = ("ticket", "appointment", "manager")
 
 
 def keep(sid, audience, offices, own_id, opened):
@@ -50,4 +54,6 @@ def snapshot(db, session):
         return tickets.state(db, session["own"])
     if session["audience"] == "appointment":
         return appointments.state(db, session["own"])
+    if session["audience"] == "manager":
+        return {**displays.state(db, session["offices"]), "overview": overview.read(db)}
     return displays.state(db, session["offices"], display_safe=session["audience"] == "display")

@@ -26,6 +26,8 @@ def _principal_rooms(db, role, desk_id, allowed=None):
     """Rooms of a principal: a clerk hears the offices of its desk, or of every desk it may
     use (``allowed``: desk ids, None for all); refused at a desk it may not use."""
     offices = office_codes(db)
+    if role == "manager":  # the live overview only: no ticket or appointment of anyone
+        return [audience.MANAGERS], "manager", offices
     if role == "display":
         return [f"display:{code}" for code in offices] + ["displays"], "display", offices
     if role == "clerk" and desk_id is not None:
@@ -136,9 +138,10 @@ def resync(data=None, *_extra):
     db = get_db()
     since = data.get("since") if isinstance(data, dict) else None
     # A citizen's snapshot is as small as one event, and holds the place in the queue that
-    # the journal's events alone cannot give back (see delivery._push_waiting_citizens).
+    # the journal's events alone cannot give back (see delivery._push_waiting_citizens); a
+    # manager's overview is made from the tables, not from events.
     if (
-        session["audience"] in audience.CITIZENS
+        session["audience"] in audience.WHOLE_SNAPSHOT
         or isinstance(since, bool)
         or not isinstance(since, int)
         or not 0 <= since <= MAX_ID

@@ -12,7 +12,7 @@ from queue_app import socketio
 from queue_app.live import audience
 from queue_app.live.relay import Relay
 from queue_app.live.routing import ENDINGS, cut_offs, moved_queues, public, routes
-from queue_app.rules import appointments, tickets
+from queue_app.rules import appointments, overview, tickets
 from queue_app.storage import journal
 from queue_app.storage.db import get_db
 
@@ -72,6 +72,7 @@ def deliver(events):
         # so that a call reaches the screens first, ahead of its bookkeeping events.
         socketio.sleep(0)
     _push_waiting_citizens(events)
+    _push_overview(events)
 
 
 def refresh(since):
@@ -127,3 +128,25 @@ def _push_waiting_citizens(events):
                 {"seq": seq, "ticket": public(ticket)},
                 to=f"ticket:{ticket['id']}",
             )
+
+
+# The events after which the managers' overview may differ.
+OVERVIEW_TYPES = {
+    "day_started",
+    "ticket_changed",
+    "ticket_called",
+    "queue_changed",
+    "occupancy_changed",
+    "desk_changed",
+    "office_changed",
+}
+
+
+def _push_overview(events):
+    """After events that change it, a fresh overview to this process's managers' pages: one
+    read for all of them, none when nobody here listens."""
+    if not any(event["type"] in OVERVIEW_TYPES for event in events):
+        return
+    if not socketio.server.manager.rooms.get(audience.NAMESPACE, {}).get(audience.MANAGERS):
+        return
+    socketio.emit("overview", overview.read(get_db()), to=audience.MANAGERS)

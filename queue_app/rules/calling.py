@@ -41,11 +41,13 @@ DESK_QUEUE_SQL = (
 
 # How long one finished ticket took to serve, in seconds: from its start, or from its call
 # when it was never started. Today's totals per office feed the estimates (service_rates).
+# To the millisecond: a Julian day's double carries some 40 microseconds of noise, which
+# would put a wait of exactly the target just over it.
 SERVICE_SECONDS_SQL = (
-    "(julianday(finished_at) - julianday(COALESCE(started_at, called_at))) * 86400.0"
+    "ROUND((julianday(finished_at) - julianday(COALESCE(started_at, called_at))) * 86400.0, 3)"
 )
 # How long a ticket waited for its first call, called at the instant given as the parameter.
-WAIT_SECONDS_SQL = "(julianday(?) - julianday(issued_at)) * 86400.0"
+WAIT_SECONDS_SQL = "ROUND((julianday(?) - julianday(issued_at)) * 86400.0, 3)"
 
 # What a display may see of a ticket: a code, an office and a desk, nothing personal
 # (``for_display``).

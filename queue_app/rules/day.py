@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from queue_app.clock import local_day, stamp, utcnow
-from queue_app.rules import calling, occupancy, retention
+from queue_app.rules import calling, occupancy, retention, stats
 from queue_app.rules.types import DayPayload, QueuePayload, Status, TicketPayload
 from queue_app.storage.db import get_setting, put_setting, write_transaction
 from queue_app.storage.journal import AnyEvent, Outcome, record
@@ -62,6 +62,7 @@ def roll_over(db: Database, now: datetime) -> list[AnyEvent]:
         "UPDATE appointments SET status = 'missed' WHERE status = 'booked' AND day < ?", [today]
     )
     retention.erase(db, now)
+    stats.close_days(db, today)
     return events
 
 

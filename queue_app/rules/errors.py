@@ -1,5 +1,6 @@
 """Domain refusals: one exception type per refusal, each carrying its API code and status."""
 
+from collections.abc import Iterable
 from typing import TypeAlias
 
 from flask_babel import lazy_gettext as _l
@@ -116,3 +117,30 @@ class TooLate(QueueError):
     status = 409
     code = "too_late"
     default_message = _l("It is too late to check in this appointment; a clerk may accept it.")
+
+
+def whole_number(name: str, value: object, bounds: tuple[int, int]) -> int:
+    """``value`` when it is a whole number within ``bounds`` (both included), else refused
+    naming the field (``True`` is no number here, though Python counts it as 1)."""
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(
+            _l(
+                "%(name)s must be a whole number from %(low)s to %(maximum)s.",
+                name=name,
+                low=low,
+                maximum=high,
+            )
+        )
+    return value
+
+
+def changes_of(body: object, allowed: Iterable[str]) -> dict[str, object]:
+    """``body`` as the changes of a partial update: a JSON object with only ``allowed``
+    keys (the ones it does not name stay as they are)."""
+    if not isinstance(body, dict):
+        raise InvalidInput(_l("The body must be a JSON object."))
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidInput(_l("Unknown field: %(codes)s.", codes=", ".join(unknown)))
+    return body

@@ -1,26 +1,116 @@
 """Offices and their queues."""
 
+import json
+import sqlite3
 from collections.abc import Collection
+from datetime import datetime
 from typing import cast
 
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from queue_app.rules.errors import InvalidInput, Message, UnknownOffice
-from queue_app.rules.types import Office
+from queue_app.clock import utcnow
+from queue_app.rules.errors import InvalidInput, Message, UnknownOffice, changes_of, whole_number
+from queue_app.rules.types import Office, OfficePayload
+from queue_app.storage.db import write_transaction
+from queue_app.storage.journal import Outcome, record
+
+# What an administrator may change of an office (contract v2, PATCH /offices/<code>).
+LANGUAGES = ("ca", "es", "en")  # an office's names; "name" is the Catalan one
+MAX_NAME = 120
+PRIORITY_EVERY = (0, 50)
+TARGET_WAIT_S = (60, 8 * 3600)
+DEFAULT_SERVICE_S = (10, 4 * 3600)
+SETTINGS = ("names", "priority_every", "target_wait_s", "default_service_s")
 
 
-def list_offices(db: Database) -> list[Office]:
-    """Every office with how many tickets wait in its queue."""
-    # The SELECT's columns are Office's keys (SQLite gives them untyped).
+def _office(row: sqlite3.Row) -> Office:
+    found = dict(row)
+    names = json.loads(found["names"]) if found["names"] else {}
+    found["names"] = {language: names.get(language) or found["name"] for language in LANGUAGES}
+    return cast(Office, found)
+
+
+def list_offices(db: Database, code: str | None = None) -> list[Office]:
+    """Every office (or one) with its settings and how many tickets wait in its queue."""
     return [
-        cast(Office, dict(row))
+        _office(row)
         for row in db.execute(
             "SELECT o.code, o.name, o.letter, (SELECT COUNT(*) FROM tickets t"
-            " WHERE t.status = 'waiting' AND t.office = o.code) AS waiting"
-            " FROM offices o ORDER BY o.position, o.code"
+            " WHERE t.status = 'waiting' AND t.office = o.code) AS waiting, o.names,"
+            " o.priority_every, o.target_wait_s, o.default_service_s"
+            " FROM offices o WHERE :code IS NULL OR o.code = :code ORDER BY o.position, o.code",
+            {"code": code},
         )
     ]
+
+
+def get(db: Database, code: str) -> Office:
+    """One office as in ``list_offices``; UnknownOffice if none."""
+    found = list_offices(db, code)
+    if not found:
+        raise UnknownOffice()
+    return found[0]
+
+
+def _names(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not value or set(value) - set(LANGUAGES):
+        raise InvalidInput(
+            _l("names must be an object with a name for some of: %(codes)s.", codes="ca, es, en")
+        )
+    names = {}
+    for language, name in value.items():
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME:
+            raise InvalidInput(
+                _l("Each name must be text of 1 to %(maximum)s characters.", maximum=MAX_NAME)
+            )
+        names[language] = " ".join(name.split())
+    return names
+
+
+def update(
+    db: Database,
+    code: str,
+    changes: object,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Office]:
+    """Change some of an office's settings (``SETTINGS``; the others stay as they are)."""
+    changes = changes_of(changes, SETTINGS)
+    bounds = {
+        "priority_every": PRIORITY_EVERY,
+        "target_wait_s": TARGET_WAIT_S,
+        "default_service_s": DEFAULT_SERVICE_S,
+    }
+    numbers = {
+        name: whole_number(name, changes[name], bounds[name]) for name in bounds if name in changes
+    }
+    names = _names(changes["names"]) if "names" in changes else None
+    now = now or utcnow()
+    with write_transaction(db):
+        office = get(db, code)
+        if names is not None:
+            names = {**office["names"], **names}
+            db.execute(
+                "UPDATE offices SET names = ?, name = ? WHERE code = ?",
+                [json.dumps(names), names["ca"], code],
+            )
+        for name, number in numbers.items():  # names from SETTINGS, never from the body
+            db.execute(f"UPDATE offices SET {name} = ? WHERE code = ?", [number, code])
+        office = get(db, code)
+        settings: OfficePayload = {
+            "office": {
+                "code": office["code"],
+                "name": office["name"],
+                "names": office["names"],
+                "priority_every": office["priority_every"],
+                "target_wait_s": office["target_wait_s"],
+                "default_service_s": office["default_service_s"],
+            }
+        }
+        event = record(db, now, "office_changed", settings, office=code, actor=actor)
+    return Outcome(office, [event])
 
 
 def codes(db: Database) -> list[str]:
@@ -56,10 +146,11 @@ def check_codes(db: Database, given: object, none_message: Message) -> list[str]
     return [code for code in known if code in given]
 
 
-def ensure(db: Database, code: str, name: str, letter: str, position: int) -> None:
-    """Inside a transaction: the office exists (set-up; an existing one is left as it is)."""
+def ensure(db: Database, code: str, names: dict[str, str], letter: str, position: int) -> None:
+    """Inside a transaction: the office exists, named in each language (set-up; an existing
+    one is left as it is)."""
     db.execute(
-        "INSERT INTO offices (code, name, letter, position) VALUES (?, ?, ?, ?)"
+        "INSERT INTO offices (code, name, names, letter, position) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT(code) DO NOTHING",
-        [code, name, letter, position],
+        [code, names["ca"], json.dumps(names), letter, position],
     )

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import EARLIEST_YEAR, LATEST_YEAR, local_zone, stamp, utcnow
-from queue_app.rules.errors import InvalidInput, UnknownOffice
+from queue_app.rules.errors import InvalidInput, UnknownOffice, changes_of, whole_number
 from queue_app.storage.db import write_transaction
 from queue_app.storage.journal import Outcome, record
 
@@ -85,20 +85,6 @@ def get(db: Database, office: str) -> Schedule:
     return stored
 
 
-def _whole(name: str, value: object, bounds: tuple[int, int]) -> int:
-    low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(
-            _l(
-                "%(name)s must be a whole number from %(low)s to %(maximum)s.",
-                name=name,
-                low=low,
-                maximum=high,
-            )
-        )
-    return value
-
-
 def _minutes(text: str) -> int:
     hours, minutes = text.split(":")
     return int(hours) * 60 + int(minutes)
@@ -163,21 +149,19 @@ def put(
     now: datetime | None = None,
 ) -> Outcome[Schedule]:
     """Set some or all of an office's schedule (keys not given stay as they are)."""
-    if not isinstance(changes, dict):
-        raise InvalidInput(_l("The body must be a JSON object."))
-    unknown = sorted(set(changes) - set(Schedule.__annotations__))
-    if unknown:
-        raise InvalidInput(_l("Unknown field: %(codes)s.", codes=", ".join(unknown)))
+    changes = changes_of(changes, Schedule.__annotations__)
     now = now or utcnow()
     with write_transaction(db):
         schedule = get(db, office)
         if "slot_minutes" in changes:
-            schedule["slot_minutes"] = _whole("slot_minutes", changes["slot_minutes"], SLOT_MINUTES)
+            schedule["slot_minutes"] = whole_number(
+                "slot_minutes", changes["slot_minutes"], SLOT_MINUTES
+            )
         if "per_slot" in changes:
-            schedule["per_slot"] = _whole("per_slot", changes["per_slot"], PER_SLOT)
+            schedule["per_slot"] = whole_number("per_slot", changes["per_slot"], PER_SLOT)
         for name in ("early_minutes", "late_minutes"):
             if name in changes:
-                schedule[name] = _whole(name, changes[name], WINDOW_MINUTES)
+                schedule[name] = whole_number(name, changes[name], WINDOW_MINUTES)
         if "hours" in changes:
             schedule["hours"] = _check_hours(changes["hours"])
         if "closed" in changes:

@@ -14,8 +14,9 @@ and skips straight to the wanted rank, one query per key and percentile: no sort
 whole range. Both ways give the same value (tested).
 """
 
+import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal, TypedDict
 
 from flask_babel import lazy_gettext as _l
@@ -54,42 +55,69 @@ WEEKDAY_SQL = "CAST(strftime('%w', {day}) AS INTEGER)"  # the same expression as
 
 @dataclass(frozen=True)
 class Key:
-    """Where a grouping's key is: on a ticket (t), on an appointment (a, with its ticket's
-    desk ad), on an hour's peak (p; None: the peaks are the building's, not an office's or a
-    desk's), and the suffix of the indexes that keep each key's durations in order."""
+    """Where a grouping's key is: on a ticket (t), on a closed day's sums (r), on an
+    appointment (a, with its ticket t), on an hour's peak (p; None: the peaks are the
+    building's, not an office's or a desk's), and the suffix of the indexes that keep each
+    key's durations in order."""
 
     ticket: str
+    closed: str
     booking: str
     peak: str | None
     index: str
 
 
 KEYS: dict[Group, Key] = {
-    "day": Key("t.day", "a.day", "p.day", "by_day"),
-    "hour": Key("t.issued_hour", "a.hour", "p.hour", "by_hour"),
+    "day": Key("t.day", "r.day", "a.day", "p.day", "by_day"),
+    "hour": Key("t.issued_hour", "r.hour", "a.hour", "p.hour", "by_hour"),
     "weekday": Key(
         WEEKDAY_SQL.format(day="t.day"),
+        WEEKDAY_SQL.format(day="r.day"),
         WEEKDAY_SQL.format(day="a.day"),
         WEEKDAY_SQL.format(day="p.day"),
         "by_weekday",
     ),
-    "office": Key("t.office", "a.office", None, "by_office"),
-    "desk": Key("t.desk_id", "t.desk_id", None, "by_desk"),
+    "office": Key("t.office", "r.office", "a.office", None, "by_office"),
+    "desk": Key("t.desk_id", "NULLIF(r.desk_id, 0)", "t.desk_id", None, "by_desk"),
 }
-TOTAL = Key("'*'", "'*'", "'*'", "all")
+TOTAL = Key("'*'", "'*'", "'*'", "'*'", "all")
 MEASURES = ("wait_s", "service_s")
 IN_RANGE = "t.day BETWEEN :start AND :end AND (:office IS NULL OR t.office = :office)"
 
-COUNTS_SQL = f"""
-SELECT {{key}} AS key, COUNT(*) AS issued, SUM(t.status = 'done') AS served,
+# What adds up from tickets to a closed day's sums, and from rows to totals: the counts and
+# sums of a set of tickets (t, with its office o). ``within`` is measured against the
+# office's target as it is when the day's sums are made (for a closed day: as it was then).
+ADDED: tuple[str, ...] = ("issued", "served", "no_show", "cancelled", "expired")
+ADDED += ("transferred", "waited", "wait_sum", "within", "serviced", "service_sum")
+SUMS_SQL = """COUNT(*) AS issued, SUM(t.status = 'done') AS served,
   SUM(t.status = 'no_show') AS no_show, SUM(t.status = 'cancelled') AS cancelled,
   SUM(t.status = 'expired') AS expired, SUM(t.office <> t.issued_office) AS transferred,
   COUNT(t.wait_s) AS waited, SUM(t.wait_s) AS wait_sum, MAX(t.wait_s) AS wait_max,
   SUM(t.wait_s <= o.target_wait_s) AS within,
-  COUNT(t.service_s) AS serviced, SUM(t.service_s) AS service_sum
+  COUNT(t.service_s) AS serviced, SUM(t.service_s) AS service_sum"""
+# The days of the range whose tickets are read one by one: those not closed yet (today).
+COUNTS_SQL = f"""
+SELECT {{key}} AS key, {SUMS_SQL}
 FROM tickets t JOIN offices o ON o.code = t.office
-WHERE {IN_RANGE}
+WHERE t.day IN (SELECT value FROM json_each(:open_days)) AND {IN_RANGE}
 GROUP BY 1
+"""
+CLOSED_SQL = f"""
+SELECT {{key}} AS key, {", ".join(f"SUM(r.{name}) AS {name}" for name in ADDED)},
+  MAX(r.wait_max) AS wait_max
+FROM stats_days r
+WHERE r.day BETWEEN :start AND :end AND (:office IS NULL OR r.office = :office)
+GROUP BY 1
+"""
+CLOSE_SQL = f"""
+INSERT INTO stats_days (day, office, desk_id, hour, {", ".join(ADDED)}, wait_max)
+SELECT t.day, t.office, COALESCE(t.desk_id, 0), t.issued_hour, {", ".join(ADDED)}, wait_max
+FROM (
+  SELECT t.day, t.office, t.desk_id, t.issued_hour, {SUMS_SQL}
+  FROM tickets t JOIN offices o ON o.code = t.office
+  WHERE t.day IN (SELECT value FROM json_each(:days))
+  GROUP BY t.day, t.office, t.desk_id, t.issued_hour
+) AS t
 """
 RANKED_SQL = f"""
 SELECT key, MAX(CASE WHEN rank = (n + 1) / 2 THEN value END) AS p50,
@@ -118,9 +146,6 @@ PEAKS_SQL = """
 SELECT {key} AS key, MAX(p.peak) AS peak FROM occupancy_peaks p
 WHERE p.day BETWEEN :start AND :end GROUP BY 1
 """
-# What adds up from rows to totals: every count and sum of COUNTS_SQL.
-ADDED: tuple[str, ...] = ("issued", "served", "no_show", "cancelled", "expired")
-ADDED += ("transferred", "waited", "wait_sum", "within", "serviced", "service_sum")
 
 
 class Stats(TypedDict):
@@ -238,6 +263,50 @@ def _added(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, Any]
     return {name: sum(row[name] or 0 for row in rows) for name in names} if rows else None
 
 
+def _counts(
+    db: Database, key: Key, start: date, end: date, params: dict[str, Any]
+) -> dict[Any, dict[str, Any]]:
+    """Each key's counts and sums: the closed days' from their sums (``close_days``), the
+    others' (today) from their tickets."""
+    closed = {
+        row[0]
+        for row in db.execute(
+            "SELECT DISTINCT day FROM stats_days WHERE day BETWEEN :start AND :end", params
+        )
+    }
+    days = (start + timedelta(days=n) for n in range((end - start).days + 1))
+    still_open = json.dumps([day.isoformat() for day in days if day.isoformat() not in closed])
+    counts = _by_key(db, COUNTS_SQL.format(key=key.ticket), params | {"open_days": still_open})
+    if not closed:
+        return counts
+    for name, row in _by_key(db, CLOSED_SQL.format(key=key.closed), params).items():
+        if name not in counts:
+            counts[name] = row
+            continue
+        both = [counts[name], row]
+        counts[name] = _added(both, ADDED) or {}
+        maxima = [each["wait_max"] for each in both if each["wait_max"] is not None]
+        counts[name]["wait_max"] = max(maxima, default=None)
+    return counts
+
+
+def close_days(db: Database, today: str) -> None:
+    """Inside a transaction: add up every day before ``today`` not added up yet (its
+    tickets are final once it closed) into its sums, read instead of its tickets from then
+    on. A day from ``today`` on is open again (a clock that ran ahead was put back)."""
+    db.execute("DELETE FROM stats_days WHERE day >= ?", [today])
+    days = [
+        row[0]
+        for row in db.execute(
+            "SELECT DISTINCT day FROM tickets WHERE day < ?"
+            " AND day NOT IN (SELECT DISTINCT day FROM stats_days)",
+            [today],
+        )
+    ]
+    if days:
+        db.execute(CLOSE_SQL, {"days": json.dumps(days)})
+
+
 def _totals(
     db: Database,
     counts: dict[Any, dict[str, Any]],
@@ -271,7 +340,7 @@ def compute(
         raise UnknownOffice()
     params = {"start": start.isoformat(), "end": end.isoformat(), "office": office}
     key = KEYS[group]
-    counts = _by_key(db, COUNTS_SQL.format(key=key.ticket), params)
+    counts = _counts(db, key, start, end, params)
     ranks = _ranked(db, key, counts, params)
     bookings = _by_key(db, APPOINTMENTS_SQL.format(key=key.booking), params)
     peaks = _by_key(db, PEAKS_SQL.format(key=key.peak), params) if key.peak else None

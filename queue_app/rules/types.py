@@ -13,7 +13,7 @@ from typing import Literal, NotRequired, TypedDict
 
 Kind = Literal["walk_in", "appointment", "urgent"]
 Status = Literal["waiting", "called", "serving", "done", "no_show", "cancelled", "expired"]
-Role = Literal["admin", "reception", "clerk", "display"]
+Role = Literal["admin", "manager", "reception", "clerk", "display"]
 
 
 # Tickets ----------------------------------------------------------------------------------
@@ -72,12 +72,34 @@ class TicketState(TypedDict):
 
 
 class Office(TypedDict):
-    """An office with how many tickets wait in its queue (``offices.list_offices``)."""
+    """An office with its settings and how many tickets wait in its queue
+    (``offices.list_offices``)."""
 
     code: str
     name: str
     letter: str
     waiting: int
+    names: dict[str, str]
+    priority_every: int
+    target_wait_s: int
+    default_service_s: int
+
+
+class OfficeSettings(TypedDict):
+    """What ``office_changed`` records of an office."""
+
+    code: str
+    name: str
+    names: dict[str, str]
+    priority_every: int
+    target_wait_s: int
+    default_service_s: int
+
+
+class OfficePayload(TypedDict):
+    """``office_changed``: an office's settings as they are now."""
+
+    office: OfficeSettings
 
 
 class Desk(TypedDict):

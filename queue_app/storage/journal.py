@@ -38,6 +38,7 @@ EventType = Literal[
     "token_revoked",
     "schedule_changed",
     "appointment_changed",
+    "office_changed",
 ]
 
 Payload = TypeVar("Payload", bound=Mapping[str, object])

@@ -288,6 +288,32 @@ def m009_statistics_indexes(db: Database) -> None:
             )
 
 
+@migrations()
+def m010_office_settings(db: Database) -> None:
+    """Office settings of contract v2: its name per language (JSON, ``{"ca","es","en"}``)
+    and how many priority tickets may be called in a row (0: always first); and the journal
+    by desk, for how long each desk has been as it is (the statistics' live view)."""
+    db.execute("ALTER TABLE offices ADD COLUMN names TEXT")
+    db.execute("ALTER TABLE offices ADD COLUMN priority_every INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE offices SET names = json_object('ca', name, 'es', name, 'en', name)")
+    db.execute("CREATE INDEX events_desk ON events (desk_id, seq) WHERE desk_id IS NOT NULL")
+
+
+@migrations()
+def m011_closed_days(db: Database) -> None:
+    """The statistics' sums of each closed day, per office, desk (0: none) and hour of
+    issue: what ``rules/stats.py`` adds up for long ranges instead of every ticket. Filled
+    as days close (``rules/day.py``), the days before this step at the next one."""
+    db.execute(
+        "CREATE TABLE stats_days (day TEXT NOT NULL, office TEXT NOT NULL,"
+        " desk_id INTEGER NOT NULL, hour INTEGER NOT NULL, issued INTEGER NOT NULL,"
+        " served INTEGER NOT NULL, no_show INTEGER NOT NULL, cancelled INTEGER NOT NULL,"
+        " expired INTEGER NOT NULL, transferred INTEGER NOT NULL, waited INTEGER NOT NULL,"
+        " wait_sum REAL, wait_max REAL, within INTEGER, serviced INTEGER NOT NULL,"
+        " service_sum REAL, PRIMARY KEY (day, office, desk_id, hour))"
+    )
+
+
 def local_hour(stored: str) -> int:
     """The local hour (0-23) of a stored UTC instant."""
     return datetime.fromisoformat(stored).astimezone(local_zone()).hour

@@ -31,6 +31,13 @@ def list_offices():
     return jsonify(offices.list_offices(get_db()))
 
 
+@bp.patch("/offices/<code>")
+@require_role("admin")
+def update_office(code):
+    body = json_object(offices.SETTINGS)
+    return done(offices.update(get_db(), code, body, actor=current_actor()))
+
+
 @bp.get("/desks")
 @require_role()
 def list_desks():
@@ -57,7 +64,7 @@ def issue_ticket():
 
 
 @bp.get("/tickets")
-@require_role("reception", "clerk")
+@require_role("reception", "clerk", "manager")
 def list_tickets():
     return jsonify(
         tickets.list_today(
@@ -75,7 +82,7 @@ def public_ticket(token):
 
 
 @bp.get("/desks/<id:desk_id>/queue")
-@require_role("clerk", "reception")
+@require_role("clerk", "reception", "manager")
 def desk_queue(desk_id):
     return jsonify(tickets.desk_queue(get_db(), desk_id))
 
