@@ -81,7 +81,7 @@ def create_app(test_config=None):
     # The layers (docs/architecture.md); importing live.connections registers its handlers.
     from queue_app import cli
     from queue_app.live import connections, delivery, guard  # noqa: F401 (connections: handlers)
-    from queue_app.pages import admin, citizen, desk, reception
+    from queue_app.pages import admin, citizen, desk, reception, stats
     from queue_app.storage import db
     from queue_app.storage.migrations import migrate
     from queue_app.web import api, api_appointments, api_stats, assets, auth, health, security
@@ -98,7 +98,7 @@ def create_app(test_config=None):
     app.teardown_appcontext(db.close_db)
     app.register_blueprint(assets.bp)
     app.register_blueprint(display_bp)
-    for pages in (auth.bp, reception.bp, desk.bp, citizen.bp, admin.bp, health.bp):
+    for pages in (auth.bp, reception.bp, desk.bp, citizen.bp, admin.bp, stats.bp, health.bp):
         app.register_blueprint(pages)
 
     @app.context_processor

@@ -9,6 +9,7 @@ bp = Blueprint("assets", __name__, url_prefix="/vendor")
 # Only the files pages use, each from its package's dist folder: nothing else is reachable.
 VENDOR_FILES = {
     "socket.io.min.js": os.path.join("socket.io-client", "dist"),
+    "chart.umd.min.js": os.path.join("chart.js", "dist"),  # the statistics page's charts
 }
 
 

@@ -37,6 +37,7 @@ bp = Blueprint("auth", __name__)
 # Where each role works; the display role's screens use /display/<key> without a login.
 LANDING = {
     "admin": "admin.home",
+    "manager": "stats.page",
     "reception": "reception.page",
     "clerk": "desk.page",
     "display": "auth.display_role",
