@@ -66,6 +66,11 @@ def create_app(test_config=None):
         MAX_CONNECTIONS=int(os.environ.get("QUEUE_MAX_CONNECTIONS") or 5000),
         # Days appointments' names and phones are kept (rules/retention.py).
         RETENTION_DAYS=int(os.environ.get("QUEUE_RETENTION_DAYS") or 30),
+        # Citizen notices (contract v2): a ticket is "near" with at most this many ahead; the
+        # SMS gateway's URL (unset: no messages) and its optional bearer token.
+        NOTIFY_AHEAD=int(os.environ.get("QUEUE_NOTIFY_AHEAD") or 3),
+        SMS_WEBHOOK=os.environ.get("QUEUE_SMS_WEBHOOK") or None,
+        SMS_WEBHOOK_TOKEN=os.environ.get("QUEUE_SMS_WEBHOOK_TOKEN") or None,
     )
     if test_config:
         app.config.update(test_config)

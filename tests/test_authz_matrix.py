@@ -113,6 +113,8 @@ API = [
     ("api.public_ticket", "GET", "/api/v1/tickets/{token}", PUBLIC),
     ("api.desk_queue", "GET", "/api/v1/desks/2/queue", STAFF_READ),
     ("api.call_next", "POST", "/api/v1/desks/2/call-next", CLERK),
+    ("api.call_ticket", "POST", "/api/v1/desks/2/call", CLERK),
+    ("api.update_desk", "PATCH", "/api/v1/desks/2", ADMIN),
     ("api.pause_or_resume", "POST", "/api/v1/desks/2/pause", CLERK),
     ("api.pause_or_resume", "POST", "/api/v1/desks/2/resume", CLERK),
     ("api.ticket_action", "POST", "/api/v1/tickets/{ticket}/recall", CLERK),
@@ -157,6 +159,8 @@ BODIES = {
     "/api/v1/tickets": {"office": "OAC"},
     "/api/v1/occupancy": {"limit": 60},
     "/api/v1/offices/OAC": {"target_wait_s": 600},
+    "/api/v1/desks/2/call": {"ticket": 1},
+    "/api/v1/desks/2": {"name": "Taulell 2"},
     "/transfer": {"office": "OMIC"},
 }
 

@@ -22,6 +22,14 @@ def clerk(app, store):
     return browser
 
 
+def test_a_limited_clerk_calls_out_of_order_only_at_its_desks(clerk, store):
+    waiting = tickets.issue(store, "OAC").value
+    refused = clerk.post("/api/v1/desks/2/call", json={"ticket": waiting["id"]})
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+    called = clerk.post("/api/v1/desks/1/call", json={"ticket": waiting["id"]})
+    assert called.status_code == 200 and called.json["desk"] == "Taulell 1"
+
+
 def test_a_limited_clerk_acts_only_at_its_desks(clerk, store):
     tickets.issue(store, "OAC")
     tickets.issue(store, "OAC")

@@ -1,6 +1,7 @@
 """The calling order, in one place, and what it tells each ticket.
 
-The order itself (``ORDER_SQL``: classes, then oldest first), the queue of one desk
+The order itself (``WAITING_SQL`` and ``ORDER_SQL``: classes, an office's interleaving of
+priority tickets, then oldest first), the queue of one desk
 (``DESK_QUEUE_SQL``, which call-next takes the head of), each waiting ticket's place and
 estimated wait, and the ticket object of the contract that carries them.
 """
@@ -15,16 +16,41 @@ from sqlite_utils import Database
 from queue_app.clock import local_day, local_iso, stamp
 from queue_app.rules.types import DisplayTicket, PublicTicket, Ticket
 
-# Calling order, in one place: urgent, appointments whose time has come, priority,
-# the rest; oldest first within a class. ``:due`` is now + 5 minutes, since an
-# appointment counts as due from 5 minutes before its booked time.
+# Calling order, in one place. Classes: urgent (0), appointments whose time has come (1),
+# priority (2), the rest (3); oldest first within a class. ``:due`` is now + 5 minutes,
+# since an appointment counts as due from 5 minutes before its booked time.
 CLASS_SQL = (
     "CASE WHEN t.kind = 'urgent' THEN 0"
     " WHEN t.kind = 'appointment' AND t.appointment_at <= :due THEN 1"
     " WHEN t.priority THEN 2 ELSE 3 END"
 )
-ORDER_SQL = f"{CLASS_SQL}, t.issued_at, t.id"
 APPOINTMENT_DUE_BEFORE = timedelta(minutes=5)
+
+# An office's priority_every N > 0 (contract v2) interleaves its priority tickets and the
+# rest: after N priority calls in a row while others wait (its priority_streak), the oldest
+# of the rest is next. So the waiting tickets of an office are numbered within their class
+# (nth, from 0); the priority ones fall into rounds of N (the first round holds what is left
+# of the current streak), and the k-th of the rest is promoted to the end of round k while
+# priority tickets remain after it. WAITING_SQL gives each waiting ticket those numbers;
+# ORDER_SQL sorts them: urgent, due appointments, then round by round (its priority tickets
+# oldest first, then its promoted one), then the rest oldest first. With N = 0 (the default)
+# nobody is promoted: priority first, the rest after.
+WAITING_SQL = f"""
+SELECT t.*, d.name AS desk_name, {CLASS_SQL} AS class,
+  ROW_NUMBER() OVER (PARTITION BY t.office, {CLASS_SQL} ORDER BY t.issued_at, t.id) - 1 AS nth,
+  SUM({CLASS_SQL} = 2) OVER (PARTITION BY t.office) AS priorities,
+  o.priority_every AS every, MAX(o.priority_every - o.priority_streak, 0) AS first
+FROM tickets t JOIN offices o ON o.code = t.office LEFT JOIN desks d ON d.id = t.desk_id
+WHERE t.status = 'waiting' AND {{where}}
+"""
+PROMOTED_SQL = "(w.class = 3 AND w.every > 0 AND w.priorities > w.first + w.nth * w.every)"
+ORDER_SQL = (
+    f"CASE WHEN w.class = 3 AND NOT {PROMOTED_SQL} THEN 3 ELSE MIN(w.class, 2) END,"
+    " CASE WHEN w.class = 2 AND w.every > 0 AND w.nth >= w.first"
+    " THEN 1 + (w.nth - w.first) / w.every"
+    f" WHEN {PROMOTED_SQL} THEN w.nth ELSE 0 END,"
+    " w.class = 3, w.issued_at, w.id"
+)
 
 SELECT_TICKETS = (
     "SELECT t.*, d.name AS desk_name FROM tickets t LEFT JOIN desks d ON d.id = t.desk_id"
@@ -33,9 +59,11 @@ SELECT_TICKETS = (
 # The waiting tickets a desk would call, across every office it serves, in calling order:
 # call-next takes the first, and the desk's queue lists them all. One query, one order.
 DESK_QUEUE_SQL = (
-    f"{SELECT_TICKETS} WHERE t.status = 'waiting'"
-    " AND t.office IN (SELECT office FROM desk_offices WHERE desk_id = :desk)"
-    f" ORDER BY {ORDER_SQL}"
+    "WITH w AS ("
+    + WAITING_SQL.format(
+        where="t.office IN (SELECT office FROM desk_offices WHERE desk_id = :desk)"
+    )
+    + f") SELECT * FROM w ORDER BY {ORDER_SQL}"
 )
 
 
@@ -67,10 +95,10 @@ def positions(db: Database, offices: Sequence[str], now: datetime) -> dict[int, 
     """People ahead of each waiting ticket in its office's queue: ``{ticket_id: n}``."""
     if not offices:
         return {}
+    within = f"t.office IN ({', '.join(':o%d' % i for i in range(len(offices)))})"
     sql = (
-        f"SELECT t.id, ROW_NUMBER() OVER (PARTITION BY t.office ORDER BY {ORDER_SQL}) - 1"
-        f" FROM tickets t WHERE t.status = 'waiting'"
-        f" AND t.office IN ({', '.join(':o%d' % i for i in range(len(offices)))})"
+        f"WITH w AS ({WAITING_SQL.format(where=within)})"
+        f" SELECT w.id, ROW_NUMBER() OVER (PARTITION BY w.office ORDER BY {ORDER_SQL}) - 1 FROM w"
     )
     params = {"due": due_cutoff(now)}
     params.update({"o%d" % i: office for i, office in enumerate(offices)})

@@ -1,5 +1,6 @@
 """Clerks' desks: which offices each serves, its current ticket, pause and resume."""
 
+import json
 from collections.abc import Collection
 from datetime import datetime
 
@@ -9,7 +10,14 @@ from sqlite_utils import Database
 from queue_app.clock import utcnow
 from queue_app.rules import calling, day
 from queue_app.rules.calling import SELECT_TICKETS
-from queue_app.rules.errors import Conflict, InvalidInput, NotFound
+from queue_app.rules.errors import (
+    NAMED_IN,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    changes_of,
+    names_per_language,
+)
 from queue_app.rules.offices import check_codes
 from queue_app.rules.types import Desk, DeskPayload
 from queue_app.storage.db import inserted_id
@@ -25,7 +33,8 @@ def list_desks(
     desk_id: int | None = None,
     display_safe: bool = False,
 ) -> list[Desk]:
-    """Every desk (or one) as ``{"id","name","offices","current","paused","pause_reason"}``;
+    """Every desk (or one) as ``{"id","name","names","offices","current","paused",
+    "pause_reason"}`` (``names``: per language, the Catalan one being ``name``);
     ``display_safe``: the current ticket only as a screen may show it (no token)."""
     now = now or utcnow()
     sql = "SELECT * FROM desks"
@@ -48,10 +57,12 @@ def list_desks(
             [row["id"]],
         ).fetchall()
         ticket = calling.describe(db, current, now)[0] if current else None
+        names = json.loads(row["names"]) if row["names"] else {}
         desks.append(
             {
                 "id": row["id"],
                 "name": row["name"],
+                "names": {language: names.get(language) or row["name"] for language in NAMED_IN},
                 "offices": offices,
                 "current": calling.for_display(ticket) if ticket and display_safe else ticket,
                 "paused": bool(row["paused"]),
@@ -155,14 +166,52 @@ def set_offices(
     now: datetime | None = None,
 ) -> Outcome[Desk]:
     """Choose the offices a desk serves (at least one); its pages hear ``desk_changed``."""
+    return update(db, desk_id, {"offices": offices}, actor=actor, now=now)
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
+        raise InvalidInput(_l("The desk's name must have 1 to %(n)s characters.", n=MAX_NAME))
+    return " ".join(name.split())
+
+
+def _free_name(db: Database, name: str, desk_id: int | None = None) -> None:
+    if db.execute("SELECT 1 FROM desks WHERE name = ? AND id IS NOT ?", [name, desk_id]).fetchone():
+        raise Conflict(_l("A desk with that name already exists."))
+
+
+def update(
+    db: Database,
+    desk_id: int,
+    changes: object,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Desk]:
+    """Change some of a desk's settings (contract v2, PATCH /desks/<id>): its ``name`` (the
+    Catalan one), its ``names`` per language, the ``offices`` it serves (at least one)."""
+    changes = changes_of(changes, ("name", "names", "offices"))
+    name = _check_name(changes["name"]) if "name" in changes else None
+    names = names_per_language(changes["names"], MAX_NAME) if "names" in changes else {}
+    if name is not None and names.get("ca", name) != name:
+        raise InvalidInput(_l("name and the Catalan one of names differ."))
+    name = name or names.get("ca")
     now = now or utcnow()
     with day.change(db, now) as events:
-        get_desk(db, desk_id, now)
-        codes = _check_offices(db, offices)
-        db.execute("DELETE FROM desk_offices WHERE desk_id = ?", [desk_id])
-        db.conn.executemany(
-            "INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
-            [(desk_id, code) for code in codes],
+        desk = get_desk(db, desk_id, now)
+        if "offices" in changes:
+            codes = _check_offices(db, changes["offices"])
+            db.execute("DELETE FROM desk_offices WHERE desk_id = ?", [desk_id])
+            db.conn.executemany(
+                "INSERT INTO desk_offices (desk_id, office) VALUES (?, ?)",
+                [(desk_id, code) for code in codes],
+            )
+        if name is not None:
+            _free_name(db, name, desk_id)
+        named = {**desk["names"], **names, "ca": name or desk["name"]}
+        db.execute(
+            "UPDATE desks SET name = ?, names = ? WHERE id = ?",
+            [named["ca"], json.dumps(named), desk_id],
         )
         event = desk_event(db, desk_id, now, actor)
         events.append(event)
@@ -178,19 +227,16 @@ def create_desk(
     now: datetime | None = None,
 ) -> Outcome[Desk]:
     """A new desk, last in order, serving ``offices`` (at least one)."""
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
-        raise InvalidInput(_l("The desk's name must have 1 to %(n)s characters.", n=MAX_NAME))
-    name = name.strip()
+    name = _check_name(name)
     now = now or utcnow()
     with day.change(db, now) as events:
         codes = _check_offices(db, offices)
-        if db.execute("SELECT 1 FROM desks WHERE name = ?", [name]).fetchone():
-            raise Conflict(_l("A desk with that name already exists."))
+        _free_name(db, name)
         desk_id = inserted_id(
             db.execute(
-                "INSERT INTO desks (name, position)"
-                " SELECT ?, COALESCE(MAX(position), 0) + 1 FROM desks",
-                [name],
+                "INSERT INTO desks (name, names, position)"
+                " SELECT ?, ?, COALESCE(MAX(position), 0) + 1 FROM desks",
+                [name, json.dumps(dict.fromkeys(NAMED_IN, name))],
             )
         )
         db.conn.executemany(
@@ -206,8 +252,8 @@ def ensure(db: Database, name: str, position: int, served: Collection[str]) -> N
     """Inside a transaction: the desk exists and serves at least ``served`` (set-up; what
     it already has is kept)."""
     db.execute(
-        "INSERT INTO desks (name, position) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-        [name, position],
+        "INSERT INTO desks (name, names, position) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+        [name, json.dumps(dict.fromkeys(NAMED_IN, name)), position],
     )
     desk_id: int = db.execute("SELECT id FROM desks WHERE name = ?", [name]).fetchone()[0]
     for office in served:

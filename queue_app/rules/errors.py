@@ -65,6 +65,12 @@ class DeskBusy(QueueError):
     default_message = _l("This desk still has a called or serving ticket: finish it first.")
 
 
+class WrongOffice(QueueError):
+    status = 409
+    code = "wrong_office"
+    default_message = _l("This desk does not serve that ticket's office.")
+
+
 class DeskPaused(QueueError):
     status = 409
     code = "desk_paused"
@@ -144,3 +150,27 @@ def changes_of(body: object, allowed: Iterable[str]) -> dict[str, object]:
     if unknown:
         raise InvalidInput(_l("Unknown field: %(codes)s.", codes=", ".join(unknown)))
     return body
+
+
+# The languages an office or a desk is named in (contract v2); its "name" is the Catalan one.
+NAMED_IN = ("ca", "es", "en")
+
+
+def names_per_language(value: object, maximum: int) -> dict[str, str]:
+    """``value`` as names per language: an object naming some of NAMED_IN, each name text
+    of 1 to ``maximum`` characters (runs of spaces become one)."""
+    if not isinstance(value, dict) or not value or set(value) - set(NAMED_IN):
+        raise InvalidInput(
+            _l(
+                "names must be an object with a name for some of: %(codes)s.",
+                codes=", ".join(NAMED_IN),
+            )
+        )
+    names = {}
+    for language, name in value.items():
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > maximum:
+            raise InvalidInput(
+                _l("Each name must be text of 1 to %(maximum)s characters.", maximum=maximum)
+            )
+        names[language] = " ".join(name.split())
+    return names

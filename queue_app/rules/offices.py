@@ -10,13 +10,20 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import utcnow
-from queue_app.rules.errors import InvalidInput, Message, UnknownOffice, changes_of, whole_number
+from queue_app.rules.errors import (
+    NAMED_IN,
+    InvalidInput,
+    Message,
+    UnknownOffice,
+    changes_of,
+    names_per_language,
+    whole_number,
+)
 from queue_app.rules.types import Office, OfficePayload
 from queue_app.storage.db import write_transaction
 from queue_app.storage.journal import Outcome, record
 
 # What an administrator may change of an office (contract v2, PATCH /offices/<code>).
-LANGUAGES = ("ca", "es", "en")  # an office's names; "name" is the Catalan one
 MAX_NAME = 120
 PRIORITY_EVERY = (0, 50)
 TARGET_WAIT_S = (60, 8 * 3600)
@@ -27,7 +34,7 @@ SETTINGS = ("names", "priority_every", "target_wait_s", "default_service_s")
 def _office(row: sqlite3.Row) -> Office:
     found = dict(row)
     names = json.loads(found["names"]) if found["names"] else {}
-    found["names"] = {language: names.get(language) or found["name"] for language in LANGUAGES}
+    found["names"] = {language: names.get(language) or found["name"] for language in NAMED_IN}
     return cast(Office, found)
 
 
@@ -53,21 +60,6 @@ def get(db: Database, code: str) -> Office:
     return found[0]
 
 
-def _names(value: object) -> dict[str, str]:
-    if not isinstance(value, dict) or not value or set(value) - set(LANGUAGES):
-        raise InvalidInput(
-            _l("names must be an object with a name for some of: %(codes)s.", codes="ca, es, en")
-        )
-    names = {}
-    for language, name in value.items():
-        if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME:
-            raise InvalidInput(
-                _l("Each name must be text of 1 to %(maximum)s characters.", maximum=MAX_NAME)
-            )
-        names[language] = " ".join(name.split())
-    return names
-
-
 def update(
     db: Database,
     code: str,
@@ -86,7 +78,7 @@ def update(
     numbers = {
         name: whole_number(name, changes[name], bounds[name]) for name in bounds if name in changes
     }
-    names = _names(changes["names"]) if "names" in changes else None
+    names = names_per_language(changes["names"], MAX_NAME) if "names" in changes else None
     now = now or utcnow()
     with write_transaction(db):
         office = get(db, code)

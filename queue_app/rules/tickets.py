@@ -12,10 +12,12 @@ from sqlite_utils import Database
 from queue_app.clock import local_day, local_zone, stamp, utcnow
 from queue_app.rules import calling, day, desks, occupancy
 from queue_app.rules.calling import (
+    CLASS_SQL,
     DESK_QUEUE_SQL,
     SELECT_TICKETS,
     SERVICE_SECONDS_SQL,
     WAIT_SECONDS_SQL,
+    WAITING_SQL,
     due_cutoff,
 )
 from queue_app.rules.errors import (
@@ -25,6 +27,7 @@ from queue_app.rules.errors import (
     InvalidTransition,
     NotFound,
     UnknownOffice,
+    WrongOffice,
 )
 from queue_app.rules.types import (
     CallPayload,
@@ -36,17 +39,18 @@ from queue_app.rules.types import (
     TicketPayload,
     TicketState,
 )
-from queue_app.storage.db import inserted_id, read_transaction
+from queue_app.storage.db import MAX_ID, inserted_id, read_transaction
 from queue_app.storage.journal import AnyEvent, Event, Outcome, last_seq, record
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
 STATUSES: tuple[Status, ...] = get_args(Status)
 MAX_PARTY_SIZE = 20
-Action = Literal["recall", "start", "finish", "no_show", "transfer", "cancel"]
+Action = Literal["call", "recall", "start", "finish", "no_show", "transfer", "cancel"]
 # A ticket's event payload: ``ticket_changed``'s, or ``ticket_called``'s, which adds to it.
 TicketPayloadT = TypeVar("TicketPayloadT", bound=TicketPayload)
 # Which statuses each action may start from.
 ALLOWED_FROM: dict[Action, tuple[Status, ...]] = {
+    "call": ("waiting",),
     "recall": ("called",),
     "start": ("called",),
     "finish": ("called", "serving"),
@@ -92,10 +96,19 @@ def _ticket_event(
 
 
 def _call_event(
-    db: Database, now: datetime, ticket: Ticket, actor: str | None, desk: str, recall: bool
+    db: Database,
+    now: datetime,
+    ticket: Ticket,
+    actor: str | None,
+    desk: str,
+    recall: bool,
+    out_of_order: bool = False,
 ) -> Event[CallPayload]:
-    """``ticket_called``: the ticket called, or called again, to ``desk`` (its name)."""
+    """``ticket_called``: the ticket called, or called again, to ``desk`` (its name);
+    ``out_of_order`` when a clerk chose it from the list instead of calling the next."""
     payload = CallPayload(ticket=ticket, desk=desk, recall=recall)
+    if out_of_order:
+        payload["out_of_order"] = True
     return _record_ticket(db, now, "ticket_called", payload, actor)
 
 
@@ -231,6 +244,51 @@ def desk_queue(db: Database, desk_id: int, now: datetime | None = None) -> list[
     return calling.describe(db, rows, now)
 
 
+def _ready_desk(db: Database, desk_id: int) -> sqlite3.Row:
+    """Inside the call's transaction: the desk, if it may call now (not paused, not busy)."""
+    desk = _desk(db, desk_id)
+    if desk["paused"]:
+        raise DeskPaused()
+    if db.execute(
+        "SELECT 1 FROM tickets WHERE desk_id = ? AND status IN ('called', 'serving')",
+        [desk_id],
+    ).fetchone():
+        raise DeskBusy()
+    return desk
+
+
+def _call(
+    db: Database,
+    desk: sqlite3.Row,
+    row: sqlite3.Row,
+    now: datetime,
+    actor: str | None,
+    out_of_order: bool = False,
+) -> tuple[Ticket, list[AnyEvent]]:
+    """Inside the call's transaction: give ``row`` (a waiting ticket, from WAITING_SQL, with
+    its class) to ``desk``, and keep its office's count of priority calls in a row: one more
+    for a priority ticket while others wait there, none after any other of the rest."""
+    db.execute(
+        "UPDATE tickets SET status = 'called', desk_id = ?, called_at = ?,"
+        " first_called_at = COALESCE(first_called_at, ?),"
+        f" wait_s = COALESCE(wait_s, {WAIT_SECONDS_SQL}) WHERE id = ?",
+        [desk["id"], stamp(now), stamp(now), stamp(now), row["id"]],
+    )
+    if row["class"] >= 2:
+        others_wait = db.execute(
+            f"SELECT 1 FROM tickets t WHERE t.office = :office AND t.status = 'waiting'"
+            f" AND {CLASS_SQL} = 3 LIMIT 1",
+            {"office": row["office"], "due": due_cutoff(now)},
+        ).fetchone()
+        streak = "priority_streak + 1" if row["class"] == 2 and others_wait else "0"
+        db.execute(f"UPDATE offices SET priority_streak = {streak} WHERE code = ?", [row["office"]])
+    ticket = calling.load_written(db, row["id"], now)
+    called = _call_event(db, now, ticket, actor, desk["name"], False, out_of_order)
+    events: list[AnyEvent] = [called, _ticket_event(db, now, ticket, actor)]
+    events.append(_queue_event(db, now, row["office"], actor))
+    return ticket, events
+
+
 def call_next(
     db: Database, desk_id: int, *, actor: str | None = None, now: datetime | None = None
 ) -> Outcome[Ticket | None]:
@@ -241,29 +299,49 @@ def call_next(
     """
     now = now or utcnow()
     with day.change(db, now) as events:
-        desk = _desk(db, desk_id)
-        if desk["paused"]:
-            raise DeskPaused()
-        if db.execute(
-            "SELECT 1 FROM tickets WHERE desk_id = ? AND status IN ('called', 'serving')",
-            [desk_id],
-        ).fetchone():
-            raise DeskBusy()
+        desk = _ready_desk(db, desk_id)
         row = db.execute(
             DESK_QUEUE_SQL + " LIMIT 1", {"desk": desk_id, "due": due_cutoff(now)}
         ).fetchone()
         if row is None:
             return Outcome(None, events)
-        db.execute(
-            "UPDATE tickets SET status = 'called', desk_id = ?, called_at = ?,"
-            " first_called_at = COALESCE(first_called_at, ?),"
-            f" wait_s = COALESCE(wait_s, {WAIT_SECONDS_SQL}) WHERE id = ?",
-            [desk_id, stamp(now), stamp(now), stamp(now), row["id"]],
-        )
-        ticket = calling.load_written(db, row["id"], now)
-        events.append(_call_event(db, now, ticket, actor, desk["name"], recall=False))
-        events.append(_ticket_event(db, now, ticket, actor))
-        events.append(_queue_event(db, now, row["office"], actor))
+        ticket, written = _call(db, desk, row, now, actor)
+        events += written
+    return Outcome(ticket, events)
+
+
+def call(
+    db: Database,
+    desk_id: int,
+    ticket_id: object,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Outcome[Ticket]:
+    """Give ``desk_id`` one waiting ticket of an office it serves, out of the calling order
+    (the person with a baby, the one the clerk already knows); journaled as such, with who
+    did it. Refused for a busy or paused desk, a ticket not waiting, or of another office."""
+    if (
+        isinstance(ticket_id, bool)
+        or not isinstance(ticket_id, int)
+        or not 1 <= ticket_id <= MAX_ID
+    ):
+        raise InvalidInput(_l("ticket must be the id of a ticket."))
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        desk = _ready_desk(db, desk_id)
+        _locked_ticket(db, ticket_id, "call")
+        row = db.execute(
+            f"WITH w AS ({WAITING_SQL.format(where='t.id = :id')}) SELECT * FROM w",
+            {"id": ticket_id, "due": due_cutoff(now)},
+        ).fetchone()
+        served = {
+            r[0] for r in db.execute("SELECT office FROM desk_offices WHERE desk_id = ?", [desk_id])
+        }
+        if row["office"] not in served:
+            raise WrongOffice()
+        ticket, written = _call(db, desk, row, now, actor, out_of_order=True)
+        events += written
     return Outcome(ticket, events)
 
 

@@ -108,6 +108,7 @@ class Desk(TypedDict):
 
     id: int
     name: str
+    names: dict[str, str]
     offices: list[str]
     current: Ticket | DisplayTicket | None
     paused: bool
@@ -224,10 +225,12 @@ class TicketPayload(TypedDict):
 
 
 class CallPayload(TicketPayload):
-    """``ticket_called``: a call, or a recall, of a ticket to a desk (by name)."""
+    """``ticket_called``: a call, or a recall, of a ticket to a desk (by name); a call a
+    clerk chose out of the calling order says so."""
 
     desk: str
     recall: bool
+    out_of_order: NotRequired[bool]
 
 
 class QueuePayload(TypedDict):

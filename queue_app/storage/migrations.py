@@ -314,6 +314,24 @@ def m011_closed_days(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_fair_calling(db: Database) -> None:
+    """Fair calling and honest estimates (contract v2, "Desks and calling"): how many
+    priority tickets each office called in a row while others waited; each desk's name per
+    language; today's recent service time per office (an exponentially weighted mean); and
+    the desks that have a live desk page open (per server process, refreshed while open)."""
+    db.execute("ALTER TABLE offices ADD COLUMN priority_streak INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE desks ADD COLUMN names TEXT")
+    db.execute("UPDATE desks SET names = json_object('ca', name, 'es', name, 'en', name)")
+    db.execute("ALTER TABLE service_times ADD COLUMN recent_s REAL")
+    db.execute("UPDATE service_times SET recent_s = total_s / served WHERE served > 0")
+    db.execute(
+        "CREATE TABLE desk_presence (sid TEXT PRIMARY KEY, desk_id INTEGER NOT NULL"
+        " REFERENCES desks (id) ON DELETE CASCADE, process TEXT NOT NULL, seen_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX desk_presence_desk ON desk_presence (desk_id, seen_at)")
+
+
 def local_hour(stored: str) -> int:
     """The local hour (0-23) of a stored UTC instant."""
     return datetime.fromisoformat(stored).astimezone(local_zone()).hour

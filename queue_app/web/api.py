@@ -1,11 +1,13 @@
 """The public JSON API, ``/api/v1``: read the input, call the queue rules, answer."""
 
 from flask import Blueprint, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from queue_app.live.delivery import publish
 from queue_app.rules import desks, displays, door, occupancy, offices, tickets
 from queue_app.rules.day import ensure_today
+from queue_app.rules.errors import InvalidInput
 from queue_app.storage.db import get_db
 from queue_app.web.auth import check_desk, check_ticket, current_actor, require_role
 from queue_app.web.security import limiter, public_limit
@@ -97,6 +99,24 @@ def call_next(desk_id):
         publish(outcome)
         return "", 204
     return done(outcome)
+
+
+@bp.post("/desks/<id:desk_id>/call")
+@require_role("clerk")
+def call_ticket(desk_id):
+    """Call one waiting ticket out of the calling order (contract v2)."""
+    check_desk(desk_id)
+    body = json_object({"ticket"})
+    if "ticket" not in body:
+        raise InvalidInput(_l("ticket is required: the id of a waiting ticket."))
+    return done(tickets.call(get_db(), desk_id, body["ticket"], actor=current_actor()))
+
+
+@bp.patch("/desks/<id:desk_id>")
+@require_role("admin")
+def update_desk(desk_id):
+    body = json_object({"name", "names", "offices"})
+    return done(desks.update(get_db(), desk_id, body, actor=current_actor()))
 
 
 @bp.post("/desks/<id:desk_id>/<any(pause, resume):action>")
