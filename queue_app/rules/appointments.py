@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from queue_app.clock import local_day, local_iso, local_zone, parse_instant, stamp, utcnow
 from queue_app.rules import day, schedules, tickets
+from queue_app.rules.checks import phone_number
 from queue_app.rules.errors import (
     AlreadyCheckedIn,
     InvalidInput,
@@ -40,7 +41,6 @@ SOURCES = ("counter", "phone", "import", "online")
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 6
 MAX_NAME = 100
-MAX_PHONE = 20
 MAX_DAYS_AHEAD = 366
 # Hold a place this many: the ones counting against a slot's places.
 HOLDING = ("booked", "checked_in")
@@ -177,25 +177,6 @@ def check_name(name: object) -> str:
     if any(unicodedata.category(char)[0] == "C" for char in cleaned):
         raise InvalidInput(_l("name must not hold control characters."))
     return cleaned
-
-
-def check_phone(phone: object) -> str | None:
-    """A phone number as digits with an optional leading +, or None when not given."""
-    if phone is None or phone == "":
-        return None
-    message = _l(
-        "phone must be a telephone number: digits, spaces and an optional leading +,"
-        " %(low)s to %(high)s digits.",
-        low=6,
-        high=15,
-    )
-    if not isinstance(phone, str) or len(phone) > 2 * MAX_PHONE:
-        raise InvalidInput(message)
-    compact = "".join(phone.split()).replace("-", "").replace(".", "")
-    digits = compact[1:] if compact.startswith("+") else compact
-    if not digits.isascii() or not digits.isdigit() or not 6 <= len(digits) <= 15:
-        raise InvalidInput(message)
-    return compact
 
 
 def check_party_size(party_size: object) -> int:
@@ -355,7 +336,7 @@ def book(
         "start": parse_start(start),
         "end": None,
         "name": check_name(name),
-        "phone": check_phone(phone),
+        "phone": phone_number(phone),
         "party_size": check_party_size(party_size),
     }
     if source not in SOURCES:

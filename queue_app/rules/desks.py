@@ -10,13 +10,11 @@ from sqlite_utils import Database
 from queue_app.clock import utcnow
 from queue_app.rules import calling, day
 from queue_app.rules.calling import SELECT_TICKETS
+from queue_app.rules.checks import NAMED_IN, changes_of, names_per_language
 from queue_app.rules.errors import (
-    NAMED_IN,
     Conflict,
     InvalidInput,
     NotFound,
-    changes_of,
-    names_per_language,
 )
 from queue_app.rules.offices import check_codes
 from queue_app.rules.types import Desk, DeskPayload

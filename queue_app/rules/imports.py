@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from queue_app.clock import local_zone, utcnow
 from queue_app.rules import appointments, day, schedules
+from queue_app.rules.checks import phone_number
 from queue_app.rules.errors import InvalidInput, QueueError
 from queue_app.storage.journal import AnyEvent, Outcome
 
@@ -274,7 +275,7 @@ def _apply_row(
         "start": start,
         "end": end,
         "name": appointments.check_name(row["name"]),
-        "phone": appointments.check_phone(row["phone"]),
+        "phone": phone_number(row["phone"]),
         "party_size": _party_size(row["party_size"]),
     }
     if existing is None:

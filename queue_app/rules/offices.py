@@ -10,14 +10,11 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import utcnow
+from queue_app.rules.checks import NAMED_IN, changes_of, names_per_language, whole_number
 from queue_app.rules.errors import (
-    NAMED_IN,
     InvalidInput,
     Message,
     UnknownOffice,
-    changes_of,
-    names_per_language,
-    whole_number,
 )
 from queue_app.rules.types import Office, OfficePayload
 from queue_app.storage.db import write_transaction

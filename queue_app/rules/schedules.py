@@ -15,7 +15,8 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import EARLIEST_YEAR, LATEST_YEAR, local_zone, stamp, utcnow
-from queue_app.rules.errors import InvalidInput, UnknownOffice, changes_of, whole_number
+from queue_app.rules.checks import changes_of, whole_number
+from queue_app.rules.errors import InvalidInput, UnknownOffice
 from queue_app.storage.db import write_transaction
 from queue_app.storage.journal import Outcome, record
 
