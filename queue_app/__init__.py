@@ -71,6 +71,8 @@ def create_app(test_config=None):
         NOTIFY_AHEAD=int(os.environ.get("QUEUE_NOTIFY_AHEAD") or 3),
         SMS_WEBHOOK=os.environ.get("QUEUE_SMS_WEBHOOK") or None,
         SMS_WEBHOOK_TOKEN=os.environ.get("QUEUE_SMS_WEBHOOK_TOKEN") or None,
+        # The longest wait between two tries of a message the gateway did not accept.
+        SMS_RETRY_MAX_S=int(os.environ.get("QUEUE_SMS_RETRY_MAX_S") or 300),
     )
     if test_config:
         app.config.update(test_config)
@@ -85,7 +87,7 @@ def create_app(test_config=None):
 
     # The layers (docs/architecture.md); importing live.connections registers its handlers.
     from queue_app import cli
-    from queue_app.live import connections, delivery, guard  # noqa: F401 (connections: handlers)
+    from queue_app.live import connections, delivery, guard, sms  # noqa: F401 (connections: handlers)
     from queue_app.pages import admin, citizen, desk, reception, stats
     from queue_app.storage import db
     from queue_app.storage.migrations import migrate
@@ -135,6 +137,7 @@ def create_app(test_config=None):
     with app.app_context():
         migrate(db.get_db())
         delivery.init_app(app)
+    sms.init_app(app)
     return app
 
 

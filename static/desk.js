@@ -72,6 +72,10 @@ function renderCall() {
   const total = knownTotal || 0;
   callButton.disabled = busy || paused;
   $("#call-hint").textContent = total ? fill(text.in_queue, {n: total}) : text.nobody;
+  // Calling someone from the list: only while the desk is free, like Call next.
+  document.querySelectorAll("#waiting .call-this").forEach((button) => {
+    button.disabled = busy || paused || Boolean(current);
+  });
 }
 
 function renderCurrent() {
@@ -128,6 +132,14 @@ function renderWaiting() {
     waited.classList.toggle("long", minutes >= 30);
     item.append(element("span", "pos", String(index + 1)), element("span", "code", ticket.code),
                 marks, waited);
+    if (index > 0) {  // the first is who Call next gives anyway
+      const call = element("button", "button small call-this", text.call_this);
+      call.type = "button";
+      call.setAttribute("aria-label", fill(text.call_this_label, {code: ticket.code}));
+      call.disabled = busy || paused || Boolean(current);
+      call.addEventListener("click", () => callThis(ticket));
+      item.append(call);
+    }
     return item;
   }));
   $("#nobody").hidden = waiting.length > 0;
@@ -176,8 +188,9 @@ async function run(request, after) {
     response = await request();
   } catch (error) {
     say(fill(text.failed, {message: error.message}), true);
-    if (["desk_busy", "desk_paused", "invalid_transition"].includes(error.code)) {
+    if (["desk_busy", "desk_paused", "invalid_transition", "wrong_office"].includes(error.code)) {
       await loadDesk().catch(() => {});
+      reloadWaitingSoon();
     }
     busy = false;
     renderCurrent();
@@ -198,6 +211,18 @@ function callNext() {
     current = ticket;
     say("");
     renderCurrent();
+    document.querySelector('[data-action="start"]').focus();
+  });
+}
+
+/** Call one waiting ticket out of order (the person with a baby, the one already known). */
+function callThis(ticket) {
+  if (current || paused) return;
+  run(() => api("POST", `/desks/${desk.id}/call`, {ticket: ticket.id}), ({data: called}) => {
+    current = called;
+    say(fill(text.called_out_of_order, {code: called.code}));
+    renderCurrent();
+    reloadWaitingSoon();
     document.querySelector('[data-action="start"]').focus();
   });
 }

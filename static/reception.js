@@ -50,10 +50,15 @@ function setPartySize(size) {
   $("#party-more").disabled = bounded >= 20;
 }
 
+// The citizen's mobile for SMS notices (only when the server sends them): this ticket's only.
+const phone = $("#phone");
+const smsLanguage = $("#sms-language");
+
 function resetOptions() {
   setKind("walk_in");
   priority.checked = false;
   setPartySize(1);
+  if (phone) phone.value = "";
 }
 
 document.querySelectorAll('input[name="kind"]').forEach((radio) =>
@@ -103,7 +108,12 @@ function showError(error) {
 }
 
 function options() {
-  return {kind: kind(), priority: priority.checked, party_size: partySize()};
+  const chosen = {kind: kind(), priority: priority.checked, party_size: partySize()};
+  if (phone && phone.value.trim()) {
+    chosen.phone = phone.value.trim();
+    chosen.language = smsLanguage.value;
+  }
+  return chosen;
 }
 
 async function issue(office) {
@@ -125,6 +135,7 @@ async function issue(office) {
       setKind(chosen.kind);
       priority.checked = chosen.priority;
       setPartySize(chosen.party_size);
+      if (phone) phone.value = chosen.phone || "";
     }
     if (error.code === "capacity_full") showRefusal();
     else showError(error);

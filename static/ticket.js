@@ -1,11 +1,19 @@
 // The citizen's own ticket page: its code, status, people ahead and estimated wait, live over
 // the ticket's own connection (auth {"ticket": token}); "your turn" when it is called.
+//
+// For a citizen who is not staring at the screen: when the ticket comes near the front (at most
+// `notify_ahead` people ahead, once per ticket) and when it is called (and at each recall), a
+// notice in the page, a vibration, a short chime and, if the citizen allowed it, a system
+// notification; a polite question asking for that permission, once per browser; and a toggle
+// keeping the screen on while the ticket waits.
 import {connectLive, element, fill, pageData} from "./pages.js";
 
 const data = pageData();
 const {labels, text} = data;
+const NEAR = data.notify_ahead ?? 3;  // "near the front": at most this many people ahead
 const $ = (selector) => document.querySelector(selector);
 const card = $("#state");
+const ENDED = new Set(["done", "no_show", "cancelled", "expired"]);
 
 let ticket = data.ticket;
 let lastSeq = -1;
@@ -51,11 +59,299 @@ function render() {
   }
   card.replaceChildren(...parts);
   document.body.classList.toggle("called", ticket.status === "called");
+  renderNotices();
+  renderAsk();
+  renderWake();
 }
 
-function vibrate() {
-  if (navigator.vibrate) navigator.vibrate([400, 150, 400, 150, 400]);
+// What this browser remembers (storage may be missing, full or forbidden: then nothing is) --
+
+function stored(storage, key) {
+  try {
+    return window[storage].getItem(key);
+  } catch {
+    return null;
+  }
 }
+
+function store(storage, key, value) {
+  try {
+    if (value === null) window[storage].removeItem(key);
+    else window[storage].setItem(key, value);
+  } catch {
+    // not remembered: at worst the page asks or tells once more
+  }
+}
+
+/** The business day of a ticket (`issued_at` is in the town hall's time). */
+function dayOf(which) {
+  return (which.issued_at || "").slice(0, 10);
+}
+
+// Near the front: once per ticket (code and day), whatever reloads and other tabs ----------
+
+const NEAR_KEY = "torn.near";  // {"day": "2024-06-10", "codes": ["A003"]}: the day's tickets told
+const toldHere = new Set();    // the same, as this page knows it (storage may be unusable)
+
+/** The codes of the tickets of the ticket's day already told they are near. */
+function toldInStorage() {
+  try {
+    const memory = JSON.parse(stored("localStorage", NEAR_KEY));
+    if (memory && memory.day === dayOf(ticket) && Array.isArray(memory.codes)) return memory.codes;
+  } catch {
+    // nothing readable: nothing told
+  }
+  return [];
+}
+
+function nearTold() {
+  return toldHere.has(`${dayOf(ticket)}/${ticket.code}`) || toldInStorage().includes(ticket.code);
+}
+
+function isNear(which) {
+  return which.status === "waiting" && typeof which.position === "number" &&
+    which.position <= NEAR;
+}
+
+/** True the first time the ticket is near the front (then remembered). */
+function firstTimeNear() {
+  if (nearTold()) return false;
+  toldHere.add(`${dayOf(ticket)}/${ticket.code}`);
+  const codes = [...toldInStorage(), ticket.code];
+  store("localStorage", NEAR_KEY, JSON.stringify({day: dayOf(ticket), codes}));
+  return true;
+}
+
+function nearText(position) {
+  if (position === 0) return text.near_none;
+  if (position === 1) return text.near_one;
+  return fill(text.near_many, {n: position});
+}
+
+// The polite notices above the card: near the front, the screen could not be kept on -------
+
+const notices = $("#notices");
+
+function renderNotices() {
+  const shown = [];
+  if (isNear(ticket) && nearTold()) {
+    shown.push(["notice near", nearText(ticket.position)]);
+  }
+  if (wake.failed && wakeOffered()) shown.push(["notice wake-failed", text.wake_lock_failed]);
+  const said = shown.map(([, words]) => words).join("\n");
+  if (said === notices.dataset.said) return;  // unchanged: not announced again
+  notices.dataset.said = said;
+  notices.replaceChildren(...shown.map(([className, words]) => element("p", className, words)));
+}
+
+// Telling the citizen: vibration, a chime, a system notification --------------------------
+
+function vibrate(pattern = [400, 150, 400, 150, 400]) {
+  try {
+    if (navigator.vibrate) navigator.vibrate(pattern);
+  } catch {
+    // no vibration here
+  }
+}
+
+let audio = null;
+
+/** The page's AudioContext (made once), or null where there is none. */
+function audioContext() {
+  if (audio) return audio;
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return null;
+  try {
+    audio = new Context();
+  } catch {
+    audio = null;
+  }
+  return audio;
+}
+
+/** Browsers let a page make sounds after a gesture: the first touch or key unlocks them. */
+function unlockAudio() {
+  document.removeEventListener("pointerdown", unlockAudio, true);
+  document.removeEventListener("keydown", unlockAudio, true);
+  const context = audioContext();
+  if (!context) return;
+  try {
+    if (context.state === "suspended") context.resume().catch(() => {});
+    const silence = context.createBufferSource();  // what iOS wants to hear inside the gesture
+    silence.buffer = context.createBuffer(1, 1, 22050);
+    silence.connect(context.destination);
+    silence.start(0);
+  } catch {
+    // no sound on this device
+  }
+}
+
+document.addEventListener("pointerdown", unlockAudio, true);
+document.addEventListener("keydown", unlockAudio, true);
+
+/** A short generated chime (no audio file), one note per frequency; silent where audio is
+ *  missing or still locked. */
+function chime(frequencies) {
+  const context = audioContext();
+  if (!context) return;
+  try {
+    if (context.state === "suspended") context.resume().catch(() => {});
+    const start = context.currentTime + 0.05;
+    frequencies.forEach((frequency, index) => {
+      const at = start + index * 0.22;
+      const oscillator = context.createOscillator();
+      const gain = context.createGain();
+      oscillator.type = "sine";
+      oscillator.frequency.setValueAtTime(frequency, at);
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.35, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.45);
+      oscillator.connect(gain);
+      gain.connect(context.destination);
+      oscillator.start(at);
+      oscillator.stop(at + 0.5);
+    });
+  } catch {
+    // no sound: the notice and the vibration remain
+  }
+}
+
+/** A system notification, if the citizen allowed them; one per ticket and stage (`tag`): a
+ *  recall replaces the call's, and alerts again. */
+function notify(stage, title, body) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const options = {body, tag: `torn-${ticket.code}-${dayOf(ticket)}-${stage}`,
+                   renotify: stage === "called", lang: document.documentElement.lang};
+  try {
+    new Notification(title, options);
+  } catch {
+    // Android's Chrome only shows them through a service worker, when there is one
+    if (navigator.serviceWorker) {
+      navigator.serviceWorker.getRegistration()
+        .then((registration) => registration && registration.showNotification(title, options))
+        .catch(() => {});
+    }
+  }
+}
+
+function tellNear() {
+  vibrate([200, 100, 200]);
+  chime([660, 880]);
+  notify("near", fill(text.near_title, {code: ticket.code}), nearText(ticket.position));
+}
+
+function tellCalled() {
+  vibrate();
+  chime([880, 660, 880]);
+  const title = ticket.recalls ? text.recalled_title : text.called_title;
+  notify("called", fill(title, {code: ticket.code}), fill(text.called_body, {desk: ticket.desk}));
+}
+
+// Asking, once per browser, whether system notifications may be shown ----------------------
+
+const ASK_KEY = "torn.notify.asked";  // the answer: granted, denied, default or dismissed
+const ask = $("#ask-notify");
+
+function askOffered() {
+  return "Notification" in window && Notification.permission === "default" &&
+    ticket.status === "waiting" && !stored("localStorage", ASK_KEY);
+}
+
+function renderAsk() {
+  ask.hidden = !askOffered();
+}
+
+function answered(answer) {
+  store("localStorage", ASK_KEY, answer);
+  const hadFocus = ask.contains(document.activeElement);
+  renderAsk();
+  if (hadFocus && !wakeButton.hidden) wakeButton.focus();  // focus stays within reach
+}
+
+$("#ask-notify-text").textContent = text.ask_notify;
+$("#notify-yes").textContent = text.notify_yes;
+$("#notify-no").textContent = text.notify_no;
+$("#notify-yes").addEventListener("click", () => {
+  let asking;
+  try {
+    asking = Notification.requestPermission();  // inside the press, as browsers require
+  } catch {
+    asking = null;
+  }
+  answered("asked");  // asked once, whatever the browser's prompt then does
+  Promise.resolve(asking)
+    .then((permission) => { if (permission) store("localStorage", ASK_KEY, permission); })
+    .catch(() => {});
+});
+$("#notify-no").addEventListener("click", () => answered("dismissed"));
+
+// Keeping the screen on while the ticket waits (Screen Wake Lock) --------------------------
+
+const wakeButton = $("#wake");
+const WAKE_KEY = `torn.wake.${ticket.code}.${dayOf(ticket)}`;  // per tab (sessionStorage)
+const wake = {
+  wanted: stored("sessionStorage", WAKE_KEY) === "1",
+  lock: null,
+  asking: false,
+  failed: false,
+};
+
+function wakeOffered() {
+  return "wakeLock" in navigator && (ticket.status === "waiting" || ticket.status === "called");
+}
+
+function renderWake() {
+  wakeButton.hidden = !wakeOffered();
+  wakeButton.setAttribute("aria-pressed", String(wake.wanted));
+  if (ENDED.has(ticket.status) && wake.wanted) setWake(false);
+  if (wakeOffered() && wake.wanted) acquireWake();
+  else releaseWake();
+}
+
+async function acquireWake() {
+  if (wake.lock || wake.asking || document.visibilityState !== "visible") return;
+  wake.asking = true;
+  try {
+    const lock = await navigator.wakeLock.request("screen");
+    wake.asking = false;
+    if (!wake.wanted || !wakeOffered()) {
+      lock.release().catch(() => {});
+      return;
+    }
+    wake.lock = lock;
+    wake.failed = false;
+    // The browser lets it go when the page is hidden; it is taken again when it is back.
+    lock.addEventListener("release", () => { if (wake.lock === lock) wake.lock = null; });
+  } catch {
+    wake.asking = false;
+    wake.failed = true;
+    setWake(false);
+  }
+  renderNotices();
+}
+
+function releaseWake() {
+  const lock = wake.lock;
+  wake.lock = null;
+  if (lock) lock.release().catch(() => {});
+}
+
+function setWake(wanted) {
+  wake.wanted = wanted;
+  store("sessionStorage", WAKE_KEY, wanted ? "1" : null);
+  wakeButton.setAttribute("aria-pressed", String(wanted));
+}
+
+wakeButton.textContent = text.wake_lock;
+wakeButton.addEventListener("click", () => {
+  wake.failed = false;
+  setWake(!wake.wanted);
+  renderWake();
+  renderNotices();
+});
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") renderWake();
+});
 
 /** Take a newer state of the ticket (events of one connection arrive in order; a snapshot
  *  after a reconnection is newer than anything before it). */
@@ -67,8 +363,10 @@ function apply(fresh, seq) {
   if (before.office !== fresh.office) movedTo = fresh.office;
   const calledNow = fresh.status === "called" &&
     (before.status !== "called" || before.recalls !== fresh.recalls || before.desk !== fresh.desk);
+  const nearNow = isNear(fresh) && firstTimeNear();
   render();
-  if (calledNow) vibrate();
+  if (calledNow) tellCalled();
+  else if (nearNow) tellNear();
 }
 
 connectLive({ticket: data.token}, {
@@ -79,4 +377,12 @@ connectLive({ticket: data.token}, {
   document.body.classList.toggle("offline", !online);
 });
 
+// Already near when the page opens: the citizen is looking at it, the notice is enough.
+if (isNear(ticket)) firstTimeNear();
 render();
+
+// Android's Chrome shows notifications only through a service worker (notify() falls back to
+// it); registering one costs nothing elsewhere.
+if (navigator.serviceWorker && data.service_worker) {
+  navigator.serviceWorker.register(data.service_worker, {scope: "/t/"}).catch(() => {});
+}

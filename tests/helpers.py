@@ -2,6 +2,8 @@
 
 import re
 import sys
+import threading
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -113,3 +115,12 @@ def next_workday(hour=9, minute=0, after_days=1):
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=MADRID)
+
+
+def wait_until(condition, timeout=10, interval=0.05):
+    """Ask ``condition()`` until it is true (a server's state that nothing pushes)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        pause.wait(interval)

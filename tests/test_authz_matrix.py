@@ -89,6 +89,7 @@ PAGES = [
     ("admin.set_schedule", "POST", "/admin/offices/OAC/schedule", STAFF_PAGE),
     ("admin.import_appointments", "POST", "/admin/appointments/import", STAFF_PAGE),
     ("citizen.show", "GET", "/t/{token}", PUBLIC),
+    ("citizen.service_worker", "GET", "/t/sw.js", PUBLIC),
     ("citizen.appointment", "GET", "/a/{appointment_token}", PUBLIC),
     (
         "citizen.appointment_calendar",

@@ -21,7 +21,7 @@ from queue_app import serving
 from queue_app.live import guard
 from queue_app.rules.day import ensure_today
 
-from helpers import api_request, csrf_token, ticket_id
+from helpers import api_request, csrf_token, ticket_id, wait_until
 from live_clients import WAIT_S
 from servers import RUN_PY, RawWebSocket, RedisServer, ServerPool, masked_frame
 
@@ -47,15 +47,6 @@ def server(town_hall):
     Tests that only ask something of a server take the module's, ``live``."""
     with ServerPool() as pool:
         yield pool.start(town_hall[0])
-
-
-def wait_until(condition, timeout=WAIT_S, interval=0.05):
-    """Ask ``condition()`` until it is true (a server's state that nothing pushes)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        pause.wait(interval)
 
 
 def websocket(server, timeout=WAIT_S, source=None):

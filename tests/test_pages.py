@@ -288,3 +288,15 @@ def test_a_transferred_citizen_hears_its_new_queue_and_its_call(app, api):
     snapshot = [m for m in citizen.get_received() if m["name"] == "snapshot"]
     assert snapshot and snapshot[0]["args"][0]["ticket"]["status"] == "called"
     citizen.disconnect()
+
+
+def test_the_citizens_service_worker_is_served_for_the_ticket_pages(client, api):
+    """Android's Chrome shows a page's notifications only through a service worker."""
+    with client.get("/t/sw.js") as answer:
+        assert answer.status_code == 200
+        assert answer.mimetype == "text/javascript"
+        assert answer.headers["Cache-Control"] == "no-cache"
+        assert b"notificationclick" in answer.data
+    ticket = api.as_("reception").post("/tickets", {"office": "OAC"}).get_json()
+    page = client.get(f"/t/{ticket['token']}").get_data(as_text=True)
+    assert '"service_worker": "/t/sw.js"' in page and '"notify_ahead": 3' in page

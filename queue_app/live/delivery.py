@@ -73,6 +73,9 @@ def deliver(events):
         socketio.sleep(0)
     _push_waiting_citizens(events)
     _push_overview(events)
+    sender = current_app.extensions.get("torn.sms")
+    if sender is not None:
+        sender.wake()  # a change may have queued a message (rules/notices.py)
 
 
 def refresh(since):

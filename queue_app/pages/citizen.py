@@ -11,7 +11,15 @@ from datetime import datetime, timezone
 
 import icalendar
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from markupsafe import Markup
@@ -80,6 +88,17 @@ def qr_svg(data):
     )
 
 
+@bp.get("/t/sw.js")
+def service_worker():
+    """The citizen's page's service worker (scope ``/t/``): Android's Chrome shows a page's
+    notifications only through one. It caches nothing and sees no request."""
+    response = send_from_directory(
+        current_app.static_folder, "citizen-sw.js", mimetype="text/javascript", max_age=0
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @bp.get("/t/<token>")
 @limiter.limit(public_limit)
 def show(token):
@@ -93,6 +112,7 @@ def show(token):
             offices=office_names(db),
             labels=labels(),
             town_hall=town_hall(),
+            notify_ahead=current_app.config["NOTIFY_AHEAD"],
         )
     )
     return private(response, secret_address=True)  # the address is the ticket's secret

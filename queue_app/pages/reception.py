@@ -7,7 +7,7 @@ render the pages and the printable ticket and confirmation.
 
 from datetime import datetime
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 from queue_app.clock import local_zone, utcnow
 from queue_app.pages.citizen import (
@@ -35,6 +35,7 @@ def page():
         offices=offices.list_offices(db),
         occupancy=occupancy.read(db),
         labels=labels(),
+        sms=bool(current_app.config["SMS_WEBHOOK"]),
     )
 
 

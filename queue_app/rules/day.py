@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from queue_app.clock import local_day, stamp, utcnow
-from queue_app.rules import calling, occupancy, retention, stats
+from queue_app.rules import calling, notices, occupancy, retention, stats
 from queue_app.rules.types import DayPayload, QueuePayload, Status, TicketPayload
 from queue_app.storage.db import get_setting, put_setting, write_transaction
 from queue_app.storage.journal import AnyEvent, Outcome, record
@@ -62,6 +62,7 @@ def roll_over(db: Database, now: datetime) -> list[AnyEvent]:
         "UPDATE appointments SET status = 'missed' WHERE status = 'booked' AND day < ?", [today]
     )
     retention.erase(db, now)
+    notices.erase(db, now)
     stats.close_days(db, today)
     return events
 
@@ -70,10 +71,13 @@ def roll_over(db: Database, now: datetime) -> list[AnyEvent]:
 def change(db: Database, now: datetime) -> Iterator[list[AnyEvent]]:
     """A write transaction of the queue rules; it first rolls the day over if due.
 
-    Yields the list of journal events, to which the block appends its own.
+    Yields the list of journal events, to which the block appends its own; the citizen
+    notices they call for are queued in the same transaction.
     """
     with write_transaction(db):
-        yield roll_over(db, now)
+        events = roll_over(db, now)
+        yield events
+        notices.enqueue(db, events, now)
 
 
 def ensure_today(db: Database, now: datetime | None = None) -> Outcome[None]:

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import local_day, local_zone, stamp, utcnow
-from queue_app.rules import calling, day, desks, occupancy
+from queue_app.rules import calling, day, desks, notices, occupancy
 from queue_app.rules.calling import (
     CLASS_SQL,
     DESK_QUEUE_SQL,
@@ -164,20 +164,36 @@ def issue(
     party_size: int = 1,
     appointment_at: datetime | None = None,
     *,
+    phone: object = None,
+    language: object = None,
     actor: str | None = None,
     now: datetime | None = None,
 ) -> Outcome[Ticket]:
     """Issue the next ticket of ``office`` for today, admitting its party into the building.
+    With a ``phone`` (and SMS notices on), the citizen gets messages in ``language``.
 
     Raises ``UnknownOffice``, ``InvalidInput`` or ``CapacityFull``; writes nothing then.
     """
     _check_issue_input(kind, priority, party_size, appointment_at)
+    number = notices.sms_number(phone)
+    spoken = notices.check_language(language)
     now = now or utcnow()
     if kind == "appointment" and appointment_at is None:
         appointment_at = now
     with day.change(db, now) as events:
         ticket = issue_within(
-            db, events, office, kind, priority, party_size, appointment_at, now=now, actor=actor
+            db,
+            events,
+            office,
+            kind,
+            priority,
+            party_size,
+            appointment_at,
+            # Kept only when messages can be sent: else a phone is personal data for nothing.
+            phone=number if notices.ENABLED else None,
+            language=spoken,
+            now=now,
+            actor=actor,
         )
     return Outcome(ticket, events)
 
@@ -191,6 +207,8 @@ def issue_within(
     party_size: int,
     appointment_at: datetime | None,
     *,
+    phone: str | None = None,
+    language: str = "ca",
     now: datetime,
     actor: str | None = None,
 ) -> Ticket:
@@ -205,8 +223,8 @@ def issue_within(
     ).fetchone()[0]
     cursor = db.execute(
         "INSERT INTO tickets (token, day, issued_office, number, code, office, kind, priority,"
-        " party_size, appointment_at, status, issued_at, issued_hour, recalls)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, 0)",
+        " party_size, appointment_at, status, issued_at, issued_hour, recalls, phone, language)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, 0, ?, ?)",
         [
             secrets.token_urlsafe(16),
             today,
@@ -220,6 +238,8 @@ def issue_within(
             stamp(appointment_at) if appointment_at is not None else None,
             stamp(now),
             now.astimezone(local_zone()).hour,
+            phone,
+            language,
         ],
     )
     ticket = calling.load_written(db, inserted_id(cursor), now)

@@ -332,6 +332,28 @@ def m012_fair_calling(db: Database) -> None:
     db.execute("CREATE INDEX desk_presence_desk ON desk_presence (desk_id, seen_at)")
 
 
+@migrations()
+def m013_citizen_notices(db: Database) -> None:
+    """Citizen notices by SMS (contract v2): a ticket's phone (erased when its day ends) and
+    language, and the outbox of messages: one per ticket and kind, written in the same
+    transaction as the change that calls for it, sent by a background sender until the
+    gateway accepts it."""
+    db.execute("ALTER TABLE tickets ADD COLUMN phone TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN language TEXT NOT NULL DEFAULT 'ca'")
+    db.execute(
+        "CREATE INDEX tickets_with_phone ON tickets (office, status) WHERE phone IS NOT NULL"
+    )
+    db.execute(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL"
+        " REFERENCES tickets (id), kind TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " due_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, lease_until TEXT,"
+        " sent_at TEXT, dropped_at TEXT, last_error TEXT, UNIQUE (ticket_id, kind))"
+    )
+    db.execute(
+        "CREATE INDEX outbox_due ON outbox (due_at) WHERE sent_at IS NULL AND dropped_at IS NULL"
+    )
+
+
 def local_hour(stored: str) -> int:
     """The local hour (0-23) of a stored UTC instant."""
     return datetime.fromisoformat(stored).astimezone(local_zone()).hour

@@ -50,7 +50,9 @@ def list_desks():
 @bp.post("/tickets")
 @require_role("reception")
 def issue_ticket():
-    body = json_object({"office", "kind", "priority", "party_size", "appointment_at"})
+    body = json_object(
+        {"office", "kind", "priority", "party_size", "appointment_at", "phone", "language"}
+    )
     return done(
         tickets.issue(
             get_db(),
@@ -59,6 +61,8 @@ def issue_ticket():
             priority=body.get("priority", False),
             party_size=body.get("party_size", 1),
             appointment_at=instant(body, "appointment_at"),
+            phone=body.get("phone"),
+            language=body.get("language"),
             actor=current_actor(),
         ),
         201,
