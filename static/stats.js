@@ -95,12 +95,17 @@ function tick() {
   }
 }
 
-function onOverview(payload) {
+/** A fresh overview: shown at once; a period that includes today is fetched again a little
+ *  later (only a change does that, not the snapshot of a connection). */
+function onOverview(payload, {changed = true} = {}) {
   overview = payload;
   showOverview();
-  if (period && period.to >= data.today) {
+  if (changed && period && period.to >= data.today) {
+    const shown = period;
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => load(period), REFRESH_AFTER_MS);
+    refreshTimer = setTimeout(() => {
+      if (period === shown) load(shown);  // unless another period was chosen meanwhile
+    }, REFRESH_AFTER_MS);
   }
 }
 
@@ -123,6 +128,7 @@ function chosenPeriod() {
 }
 
 async function load(chosen) {
+  clearTimeout(refreshTimer);  // this load is fresher than any refresh waiting
   const mine = ++asked;
   const error = $("#range-error");
   try {
@@ -333,8 +339,9 @@ $("#range-form").addEventListener("submit", (event) => {
 });
 
 connectLive({}, {
-  snapshot: (snapshot) => onOverview(snapshot.overview),
-  overview: onOverview,
+  // A reconnection's snapshot may hold changes missed meanwhile; the first one does not.
+  snapshot: (snapshot, {previous}) => onOverview(snapshot.overview, {changed: previous !== null}),
+  overview: (payload) => onOverview(payload),
 }, liveIndicator(text), STAFF_LIVE);
 setInterval(tick, 1000);
 load(chosenPeriod());
