@@ -114,7 +114,9 @@ class Staff:
 
     def describe(self):
         parts = [f"Taulell {self.desk} ({self.office}) from {self.arrives}"]
-        parts.append(f"to {self.leaves} (desk left open)" if self.leaves else "to closing")
+        parts.append(
+            f"to {self.leaves} (desk left unpaused, page closed)" if self.leaves else "to closing"
+        )
         for pause in self.breaks:
             how = "paused" if pause.paused else "NOT paused"
             parts.append(f"away {pause.at}+{pause.minutes}min ({how})")
@@ -261,6 +263,7 @@ class Day:
     tokens: dict
     clock: ServerClock
     opening: float  # epoch of 09:00 local
+    pages: bool = True  # clerks keep a desk page open (a Socket.IO connection) while there
     issued: dict = field(default_factory=dict)  # ticket id -> (Citizen, ticket at issue)
     refused: list = field(default_factory=list)
     no_shows: list = field(default_factory=list)
@@ -327,9 +330,32 @@ class Clerk:
 
     def run(self):
         day, clock = self.day, self.day.clock
-        leaves = day.at(self.staff.leaves) if self.staff.leaves else day.last_call
         if not clock.sleep_until(day.at(self.staff.arrives)):
             return
+        # The clerk opens the desk page on arrival and closes it on leaving; a break without
+        # pausing leaves it open (the server cannot tell the desk is empty then).
+        page = self.open_page() if day.pages else None
+        try:
+            self.work()
+        finally:
+            if page is not None:
+                page.disconnect()
+
+    def open_page(self):
+        import socketio
+
+        page = socketio.Client(reconnection=False)
+        page.connect(
+            self.day.url,
+            auth={"token": self.day.tokens["clerk"], "desk": self.staff.desk},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+        return page
+
+    def work(self):
+        day, clock = self.day, self.day.clock
+        leaves = day.at(self.staff.leaves) if self.staff.leaves else day.last_call
         while not day.stop_requested():
             now = clock.now()
             if now >= leaves:
@@ -428,6 +454,9 @@ def faked_clock(opening, speed):
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         "TZ": "UTC",
         "QUEUE_TIMEZONE": TIMEZONE,
+        # The server's background sleeps run on the real clock: its desk pages' heartbeat
+        # (30 s on the server's clock) comes as often on the faster one.
+        "QUEUE_PRESENCE_HEARTBEAT_S": f"{30 / speed:g}",
     }
 
 
@@ -464,7 +493,7 @@ def simulate(args, citizens, opening_local):
         finally:
             probe.close()
         opening = opening_local.timestamp()
-        day = Day(url=server.url, tokens=tokens, clock=clock, opening=opening)
+        day = Day(url=server.url, tokens=tokens, clock=clock, opening=opening, pages=args.pages)
         check_set_up(day)
         ahead = opening - clock.now()
         if ahead < 0:
@@ -638,6 +667,12 @@ def parse_args(argv=None):
         " depends on --speed, not on this)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database directory")
+    parser.add_argument(
+        "--no-pages",
+        dest="pages",
+        action="store_false",
+        help="clerks work through the API only, with no desk page open",
+    )
     parser.add_argument("--tickets", metavar="FILE", help="also write one CSV row per ticket")
     args = parser.parse_args(argv)
     if not 1 <= args.speed <= 400:

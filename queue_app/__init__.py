@@ -142,6 +142,12 @@ def create_app(test_config=None):
 
 
 def start_background(app):
-    """A server process's background work: the journal relay and the socket sweeper."""
+    """A server process's background work: the journal relay, the socket sweeper, the desk
+    pages' presence and, with a gateway, the SMS sender."""
+    from queue_app.live import presence
+
     app.extensions["torn.relay"].start(socketio.start_background_task)
     socketio.start_background_task(app.extensions["torn.socket_guard"].run, socketio.sleep)
+    socketio.start_background_task(presence.keep_fresh, app)
+    if "torn.sms" in app.extensions:
+        app.extensions["torn.sms"].start()

@@ -23,6 +23,7 @@ TICKET_FIELDS = frozenset({
 QUEUE_VIEW_FIELDS = frozenset({"position", "estimated_wait_s"})
 T0 = datetime(2024, 6, 10, 9, 0, tzinfo=MADRID)  # a Monday morning, summer time (UTC+2)
 MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 
 
 def db_state(db, tables):

@@ -269,3 +269,16 @@ def test_revoking_a_token_on_the_admin_page_closes_its_open_connections(app, soc
     assert admin.post("/admin/tokens/revoke", data={"name": "door-tablet"}).status_code == 302
     assert not tablet.is_connected()
     assert desk_app.is_connected()
+
+
+def test_a_desk_page_open_makes_its_desk_staffed_until_it_closes(app, client, api):
+    """The estimates count a desk with its page open (live/presence.py)."""
+    waiting = api.as_("reception").post("/tickets", {"office": "OMIC"}).get_json()
+    assert waiting["estimated_wait_s"] is None  # nobody at the OMIC desk
+    log_in(app, client, "taulell5")
+    page = socketio.test_client(app, auth={"desk": 5}, flask_test_client=client)
+    assert page.is_connected()
+    shown = api.get(f"/tickets/{waiting['token']}").get_json()
+    assert shown["estimated_wait_s"] == 0  # the desk is free: next
+    page.disconnect()
+    assert api.get(f"/tickets/{waiting['token']}").get_json()["estimated_wait_s"] is None

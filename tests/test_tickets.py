@@ -20,7 +20,7 @@ from queue_app.rules.errors import (
 from queue_app.storage import journal
 from queue_app.storage.db import write_transaction
 
-from helpers import MADRID, MINUTE, T0, db_state
+from helpers import MADRID, MINUTE, SECOND, T0, db_state
 
 UTC = timezone.utc
 
@@ -519,9 +519,10 @@ def test_recall_counts_and_announces_again(db):
 # Position and estimated wait -----------------------------------------------------------------
 
 
-def documented_estimate(position, average_s, open_desks):
-    """docs/api.md: round((position + 1) * average / open_desks)."""
-    return round((position + 1) * average_s / open_desks)
+def staff(db, *desk_ids, at=T0):
+    """Desk pages open at ``desk_ids`` (as live/presence.py notes them)."""
+    for desk_id in desk_ids:
+        desks.page_opened(db, f"page-{desk_id}", desk_id, "this-process", at)
 
 
 def waiting_view(db, ticket_ids, now):
@@ -547,58 +548,91 @@ def test_position_follows_the_calling_order_within_the_office(db):
     ]
 
 
-def test_estimate_with_no_service_today_uses_the_default_and_all_open_desks(db):
-    ids = [issue(db, at=T0 + i * MINUTE)["id"] for i in range(3)]
+def test_no_staffed_desk_means_no_estimate(db):
+    """Four OAC desks, none paused, but nobody at any: an estimate would be a guess."""
+    ids = [issue(db, at=T0 + i * MINUTE)["id"] for i in range(2)]
+    assert waiting_view(db, ids, T0 + 5 * MINUTE) == [(0, None), (1, None)]
+
+
+def test_each_free_staffed_desk_takes_the_next_one_at_the_default_pace(db):
+    ids = [issue(db, at=T0 + i * MINUTE)["id"] for i in range(5)]
     now = T0 + 5 * MINUTE
-    # OAC has four desks, none paused; no service finished yet: 300 s each.
-    assert waiting_view(db, ids, now) == [(p, documented_estimate(p, 300, 4)) for p in range(3)]
+    staff(db, 1, at=now)
+    # One desk, free now, 300 s per ticket (no ticket ended today yet).
+    assert waiting_view(db, ids, now) == [(0, 0), (1, 300), (2, 600), (3, 900), (4, 1200)]
+    staff(db, 2, at=now)
+    assert waiting_view(db, ids, now) == [(0, 0), (1, 0), (2, 300), (3, 300), (4, 600)]
 
 
-def test_paused_desks_do_not_count_and_no_open_desk_means_no_estimate(db):
+def test_a_busy_desk_is_free_once_the_pace_has_passed_since_its_call(db):
+    first = issue(db, at=T0)
+    waiting = [issue(db, at=T0 + i * MINUTE)["id"] for i in (1, 2)]
+    tickets.call_next(db, 1, now=T0 + 2 * MINUTE)  # acting: staffed, busy since 09:02
+    now = T0 + 4 * MINUTE  # 120 s into a 300 s pace: free in 180 s
+    assert waiting_view(db, waiting, now) == [(0, 180), (1, 480)]
+    assert tickets.find(db, first["id"], now)["estimated_wait_s"] is None  # not waiting
+
+
+def test_a_desk_that_stopped_acting_and_has_no_page_stops_counting(db):
+    served = issue(db, at=T0)
+    tickets.call_next(db, 1, now=T0)
+    tickets.finish(db, served["id"], now=T0 + MINUTE)
+    waiting = issue(db, at=T0 + 2 * MINUTE)
+    assert waiting_view(db, [waiting["id"]], T0 + 10 * MINUTE)[0][1] is not None
+    assert waiting_view(db, [waiting["id"]], T0 + 12 * MINUTE) == [(0, None)]
+
+
+def test_a_page_left_open_by_a_process_that_died_counts_for_90_seconds(db):
+    waiting = issue(db, at=T0)
+    staff(db, 3, at=T0)
+    assert waiting_view(db, [waiting["id"]], T0 + 80 * SECOND) == [(0, 0)]
+    assert waiting_view(db, [waiting["id"]], T0 + 100 * SECOND) == [(0, None)]
+    desks.pages_still_open(db, "this-process", T0 + 100 * SECOND)  # its heartbeat
+    assert waiting_view(db, [waiting["id"]], T0 + 150 * SECOND) == [(0, 0)]
+    desks.page_closed(db, "page-3")
+    assert waiting_view(db, [waiting["id"]], T0 + 150 * SECOND) == [(0, None)]
+
+
+def test_paused_desks_do_not_count_even_with_a_page_open(db):
     ids = [issue(db, at=T0 + i * MINUTE)["id"] for i in range(2)]
     now = T0 + 5 * MINUTE
+    staff(db, 1, 2, at=now)
     desks.pause(db, 2, now=now)
-    desks.pause(db, 3, now=now)
-    assert waiting_view(db, ids, now) == [(p, documented_estimate(p, 300, 2)) for p in range(2)]
-    desks.pause(db, 4, now=now)
-    assert waiting_view(db, ids, now) == [(p, documented_estimate(p, 300, 1)) for p in range(2)]
+    assert waiting_view(db, ids, now) == [(0, 0), (1, 300)]
     desks.pause(db, 1, now=now)
     assert waiting_view(db, ids, now) == [(0, None), (1, None)]
-    desks.resume(db, 3, now=now)
-    assert waiting_view(db, ids, now) == [(p, documented_estimate(p, 300, 1)) for p in range(2)]
 
 
-def test_estimate_uses_todays_average_service_of_the_office(db):
-    served = [issue(db, at=T0 - 10 * MINUTE)["id"] for _ in range(2)]
-    # Started at 09:01, finished 09:03: 120 s of service.
-    tickets.call_next(db, 1, now=T0)
-    tickets.start(db, served[0], now=T0 + MINUTE)
-    tickets.finish(db, served[0], now=T0 + 3 * MINUTE)
-    # Never started: counted from the call, 09:10 to 09:16, 360 s.
-    tickets.call_next(db, 1, now=T0 + 10 * MINUTE)
-    tickets.finish(db, served[1], now=T0 + 16 * MINUTE)
+def test_the_pace_is_the_offices_recent_desk_time_newest_weighing_most(db):
+    served = [issue(db, at=T0 - 10 * MINUTE)["id"] for _ in range(3)]
+    # Desk time runs from the call to the end (a no-show keeps the desk too):
+    # 09:00-09:04 (240 s), 09:10-09:12 (120 s), 09:20-09:30 (600 s).
+    for called, ended, ticket_id in ((0, 4, served[0]), (10, 12, served[1]), (20, 30, served[2])):
+        tickets.call_next(db, 1, now=T0 + called * MINUTE)
+        end = tickets.no_show if ticket_id == served[1] else tickets.finish
+        end(db, ticket_id, now=T0 + ended * MINUTE)
     # Another office's long service is not OAC's business.
     omic = issue(db, "OMIC", at=T0)
     tickets.call_next(db, 5, now=T0)
     tickets.finish(db, omic["id"], now=T0 + 50 * MINUTE)
-    ids = [issue(db, at=T0 + 20 * MINUTE + i * MINUTE)["id"] for i in range(3)]
-    now = T0 + 25 * MINUTE
-    assert waiting_view(db, ids, now) == [
-        (p, documented_estimate(p, (120 + 360) / 2, 4)) for p in range(3)
-    ]
+    waiting = [issue(db, at=T0 + 31 * MINUTE + i * MINUTE)["id"] for i in range(2)]
+    recent = 0.3 * 600 + 0.7 * (0.3 * 120 + 0.7 * 240)  # 322.8 s
+    assert waiting_view(db, waiting, T0 + 33 * MINUTE) == [(0, 0), (1, round(recent))]
 
 
-def test_yesterdays_services_do_not_count(db):
+def test_yesterdays_desk_times_do_not_count(db):
     yesterday = T0 - timedelta(days=1)
     old = issue(db, at=yesterday)
     tickets.call_next(db, 1, now=yesterday)
     tickets.finish(db, old["id"], now=yesterday + timedelta(minutes=40))
-    today = issue(db, at=T0)
-    assert waiting_view(db, [today["id"]], T0) == [(0, documented_estimate(0, 300, 4))]
+    today = [issue(db, at=T0 + i * SECOND)["id"] for i in range(2)]
+    staff(db, 2, at=T0)
+    assert waiting_view(db, today, T0) == [(0, 0), (1, 300)]
 
 
 def test_default_service_time_is_the_offices_own(db):
     with write_transaction(db):
         db.execute("UPDATE offices SET default_service_s = 600 WHERE code = 'HAB'")
     ids = [issue(db, "HAB", at=T0 + i * MINUTE)["id"] for i in range(2)]
-    assert waiting_view(db, ids, T0 + 5 * MINUTE) == [(0, 600), (1, 1200)]
+    staff(db, 7, at=T0 + 5 * MINUTE)
+    assert waiting_view(db, ids, T0 + 5 * MINUTE) == [(0, 0), (1, 600)]

@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from queue_app import socketio
-from queue_app.live import audience
+from queue_app.live import audience, presence
 from queue_app.live.delivery import publish, with_personal
 from queue_app.live.routing import routes
 from queue_app.rules import accounts, appointments, desks, displays, tickets
@@ -126,7 +126,19 @@ def connect(auth=None):
     for room in joined:
         join_room(room)
     kept = audience.keep(request.sid, heard, offices, own_id, opened)
+    at_desk = _desk_of(auth) if isinstance(auth, dict) and heard == "staff" else None
+    if at_desk is not None:
+        kept["desk"] = at_desk
+        presence.opened(request.sid, at_desk)
     emit("snapshot", audience.snapshot(db, kept))
+
+
+@socketio.on("disconnect")
+def disconnect(*_reason):
+    """A desk page's connection closing: that desk may no longer be staffed."""
+    kept = audience.of(request.sid)
+    if kept is not None and kept.get("desk") is not None:
+        presence.closed(request.sid)
 
 
 @socketio.on("resync")

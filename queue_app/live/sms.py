@@ -137,17 +137,15 @@ class Sender:
 
 
 def init_app(app: Flask) -> Sender | None:
-    """With a gateway set, notices on and the process's sender started (``SMS_SENDER``
-    False: not started, for tests that drive ``send_due`` themselves)."""
+    """With a gateway set: notices on, and this app's sender, which a server process starts
+    with its other background work (``start_background``)."""
     notices.configure(
         bool(app.config["SMS_WEBHOOK"]),
         app.config["NOTIFY_AHEAD"],
-        app.config.get("SMS_RETRY_MAX_S", notices.RETRY_MAX_S),
+        app.config["SMS_RETRY_MAX_S"],
     )
     if not app.config["SMS_WEBHOOK"]:
         return None
     sender = Sender(app)
     app.extensions["torn.sms"] = sender
-    if app.config.get("SMS_SENDER", True):
-        sender.start()
     return sender

@@ -9,7 +9,7 @@ estimated wait, and the ticket object of the contract that carries them.
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal, overload
+from typing import Literal, NamedTuple, overload
 
 from sqlite_utils import Database
 
@@ -68,9 +68,9 @@ DESK_QUEUE_SQL = (
 
 
 # How long one finished ticket took to serve, in seconds: from its start, or from its call
-# when it was never started. Today's totals per office feed the estimates (service_rates).
-# To the millisecond: a Julian day's double carries some 40 microseconds of noise, which
-# would put a wait of exactly the target just over it.
+# when it was never started (the statistics' service time). To the millisecond: a Julian
+# day's double carries some 40 microseconds of noise, which would put a wait of exactly the
+# target just over it.
 SERVICE_SECONDS_SQL = (
     "ROUND((julianday(finished_at) - julianday(COALESCE(started_at, called_at))) * 86400.0, 3)"
 )
@@ -106,38 +106,85 @@ def positions(db: Database, offices: Sequence[str], now: datetime) -> dict[int, 
     return ahead
 
 
-def service_rates(
-    db: Database, offices: Sequence[str], now: datetime
-) -> dict[str, tuple[float, int]]:
-    """For each office, ``(average service seconds today, open desks)``.
+# A desk counts as staffed for the estimates when it is not paused and a desk page is open
+# at it (refreshed by its server process, live/presence.py) or it acted in the last minutes.
+PAGE_FRESH = timedelta(seconds=90)
+ACTED_LATELY = timedelta(minutes=10)
+# How much the newest desk time weighs in an office's recent mean (exponentially weighted).
+RECENT_WEIGHT = 0.3
+# How long one ticket keeps a desk, in seconds, from its call to its end (the walk to the
+# desk, the service, or the wait for a no-show): what paces a queue.
+DESK_SECONDS_SQL = "ROUND((julianday(finished_at) - julianday(called_at)) * 86400.0, 3)"
 
-    The average is over today's finished tickets of that office (from start, or from
-    the call when it was never started); with none yet, the office's default.
-    An open desk serves the office and is not paused.
-    """
+STAFFED_SQL = """
+SELECT o.office, d.id,
+  (SELECT t.called_at FROM tickets t WHERE t.desk_id = d.id
+    AND t.status IN ('called', 'serving')) AS busy_since
+FROM desk_offices o JOIN desks d ON d.id = o.desk_id
+WHERE d.paused = 0 AND o.office IN ({marks}) AND (
+  EXISTS (SELECT 1 FROM desk_presence p WHERE p.desk_id = d.id AND p.seen_at >= ?)
+  OR (SELECT e.at FROM events e WHERE e.desk_id = d.id ORDER BY e.seq DESC LIMIT 1) >= ?)
+"""
+
+
+class Pace(NamedTuple):
+    """How fast an office's queue moves now: its recent desk time per ticket, and in how
+    many seconds each of its staffed desks will be free (0: free now)."""
+
+    seconds: float
+    free_in: list[float]
+
+    def wait(self, ahead: int) -> int | None:
+        """The wait of a ticket with ``ahead`` people before it: each staffed desk takes
+        the next one as it comes free, one every ``seconds``; None with no staffed desk."""
+        if not self.free_in:
+            return None
+        free = sorted(self.free_in)
+        rounds, desk = divmod(ahead, len(free))
+        return round(free[desk] + rounds * self.seconds)
+
+
+def paces(db: Database, offices: Sequence[str], now: datetime) -> dict[str, Pace]:
+    """For each office, its ``Pace``. The desk time is today's recent mean (weighted towards
+    the newest, ``recent_desk_s``), else the office's default service time; a desk serving
+    someone is free once that mean has passed since the call (at once if it has already)."""
     if not offices:
         return {}
     marks = _placeholders(offices)
-    rates: dict[str, tuple[float, int]] = {
-        row[0]: (float(row[1]), 0)
+    seconds: dict[str, float] = {
+        row[0]: float(row[1] if row[1] is not None else row[2])
         for row in db.execute(
-            f"SELECT code, default_service_s FROM offices WHERE code IN ({marks})", offices
+            f"SELECT o.code, s.recent_s, o.default_service_s FROM offices o"
+            f" LEFT JOIN service_times s ON s.office = o.code AND s.day = ?"
+            f" WHERE o.code IN ({marks})",
+            [local_day(now), *offices],
         )
     }
-    for office, served, total_s in db.execute(
-        f"SELECT office, served, total_s FROM service_times WHERE day = ? AND office IN ({marks})",
-        [local_day(now), *offices],
+    free_in: dict[str, list[float]] = {office: [] for office in seconds}
+    for office, _desk, busy_since in db.execute(
+        STAFFED_SQL.format(marks=marks),
+        [*offices, stamp(now - PAGE_FRESH), stamp(now - ACTED_LATELY)],
     ):
-        if served and office in rates:
-            rates[office] = (total_s / served, rates[office][1])
-    for office, open_desks in db.execute(
-        "SELECT o.office, COUNT(*) FROM desk_offices o JOIN desks d ON d.id = o.desk_id"
-        f" WHERE d.paused = 0 AND o.office IN ({marks}) GROUP BY o.office",
-        offices,
-    ):
-        if office in rates:
-            rates[office] = (rates[office][0], open_desks)
-    return rates
+        left = 0.0
+        if busy_since is not None:
+            elapsed = (now - datetime.fromisoformat(busy_since)).total_seconds()
+            left = max(seconds[office] - elapsed, 0.0)
+        free_in[office].append(left)
+    return {office: Pace(seconds[office], free_in[office]) for office in seconds}
+
+
+def count_desk_time(db: Database, ticket_id: int, now: datetime) -> None:
+    """Inside the transaction that ends a called ticket: its desk time goes into today's
+    recent mean of its office (``service_times.recent_s``)."""
+    db.execute(
+        "INSERT INTO service_times (day, office, served, total_s, recent_s)"
+        f" SELECT ?, office, 0, 0, {DESK_SECONDS_SQL} FROM tickets"
+        " WHERE id = ? AND called_at IS NOT NULL"
+        " ON CONFLICT(day, office) DO UPDATE SET recent_s = CASE WHEN recent_s IS NULL"
+        f" THEN excluded.recent_s ELSE {RECENT_WEIGHT} * excluded.recent_s"
+        f" + {1 - RECENT_WEIGHT} * recent_s END",
+        [local_day(now), ticket_id],
+    )
 
 
 @overload
@@ -157,15 +204,13 @@ def describe(
     their ids when ``public``."""
     waiting_offices = sorted({row["office"] for row in rows if row["status"] == "waiting"})
     ahead = positions(db, waiting_offices, now)
-    rates = service_rates(db, waiting_offices, now)
+    pace = paces(db, waiting_offices, now)
     tickets: list[PublicTicket] = []
     for row in rows:
         position = ahead.get(row["id"]) if row["status"] == "waiting" else None
         estimate = None
-        if position is not None:
-            average, open_desks = rates.get(row["office"], (0.0, 0))
-            if open_desks:
-                estimate = round((position + 1) * average / open_desks)
+        if position is not None and row["office"] in pace:
+            estimate = pace[row["office"]].wait(position)
         ticket: PublicTicket = {
             "code": row["code"],
             "office": row["office"],

@@ -2,12 +2,12 @@
 
 import json
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from queue_app.clock import utcnow
+from queue_app.clock import stamp, utcnow
 from queue_app.rules import calling, day
 from queue_app.rules.calling import SELECT_TICKETS
 from queue_app.rules.checks import NAMED_IN, changes_of, names_per_language
@@ -18,7 +18,7 @@ from queue_app.rules.errors import (
 )
 from queue_app.rules.offices import check_codes
 from queue_app.rules.types import Desk, DeskPayload
-from queue_app.storage.db import inserted_id
+from queue_app.storage.db import inserted_id, write_transaction
 from queue_app.storage.journal import Event, Outcome, record
 
 MAX_REASON = 200
@@ -259,3 +259,26 @@ def ensure(db: Database, name: str, position: int, served: Collection[str]) -> N
             "INSERT OR IGNORE INTO desk_offices (desk_id, office) VALUES (?, ?)",
             [desk_id, office],
         )
+
+
+# Desk pages open (``live/presence.py``): a desk with one, or that acted lately, is staffed.
+def page_opened(db: Database, sid: str, desk_id: int, process: str, now: datetime) -> None:
+    with write_transaction(db):
+        db.execute(
+            "INSERT OR REPLACE INTO desk_presence (sid, desk_id, process, seen_at)"
+            " VALUES (?, ?, ?, ?)",
+            [sid, desk_id, process, stamp(now)],
+        )
+
+
+def page_closed(db: Database, sid: str) -> None:
+    with write_transaction(db):
+        db.execute("DELETE FROM desk_presence WHERE sid = ?", [sid])
+
+
+def pages_still_open(db: Database, process: str, now: datetime) -> None:
+    """A process's heartbeat: its open desk pages are still there. Rows no process has
+    refreshed for a day (a process that died) go."""
+    with write_transaction(db):
+        db.execute("UPDATE desk_presence SET seen_at = ? WHERE process = ?", [stamp(now), process])
+        db.execute("DELETE FROM desk_presence WHERE seen_at < ?", [stamp(now - timedelta(days=1))])

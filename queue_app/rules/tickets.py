@@ -382,17 +382,9 @@ def _locked_ticket(db: Database, ticket_id: int, action: Action) -> sqlite3.Row:
     return row
 
 
-def _count_service(db: Database, ticket_id: int, now: datetime) -> None:
-    """Keep a finished ticket's service time on it (for the statistics) and add it to today's
-    totals of its office (for the estimates)."""
+def _count_service(db: Database, ticket_id: int) -> None:
+    """Keep a finished ticket's service time on it (for the statistics)."""
     db.execute(f"UPDATE tickets SET service_s = {SERVICE_SECONDS_SQL} WHERE id = ?", [ticket_id])
-    db.execute(
-        "INSERT INTO service_times (day, office, served, total_s)"
-        f" SELECT ?, office, 1, {SERVICE_SECONDS_SQL} FROM tickets WHERE id = ?"
-        " ON CONFLICT(day, office) DO UPDATE SET served = served + 1,"
-        " total_s = total_s + excluded.total_s",
-        [local_day(now), ticket_id],
-    )
 
 
 def _finish_as(
@@ -413,7 +405,9 @@ def _finish_as(
             [status, stamp(now), ticket_id],
         )
         if status == "done":
-            _count_service(db, ticket_id, now)
+            _count_service(db, ticket_id)
+        if row["status"] in ("called", "serving"):
+            calling.count_desk_time(db, ticket_id, now)  # the pace of the estimates
         ticket = calling.load_written(db, ticket_id, now)
         events.append(_ticket_event(db, now, ticket, actor))
         if row["status"] == "waiting":
