@@ -9,7 +9,7 @@ MO     := $(PO:.po=.mo)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install run test test-fast test-deps lint format bench bench-socket bench-abuse translations-extract clean
+.PHONY: install run test test-fast test-deps lint format bench bench-socket bench-abuse bench-estimates translations-extract clean
 
 install: $(VENV)/.installed node_modules/.installed $(MO)
 
@@ -71,6 +71,10 @@ bench: install
 	$(BIN)/python bench/http_bench.py
 	$(BIN)/python bench/appointments_bench.py
 	$(BIN)/python bench/stats_bench.py
+	$(BIN)/python bench/sms_bench.py
+
+bench-estimates: test-deps   # its desk pages use python-socketio's client (test extras)
+	$(BIN)/python bench/estimate_sim.py
 
 bench-socket: test-deps   # its clients use the `websockets` package of the test extras
 	$(BIN)/python bench/socket_bench.py

@@ -9,13 +9,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeGateway:
-    """``mode``: "ok" (202), "fail" (500), "hang" (never answers while hanging), "garbage"
-    (not HTTP at all); with ``failing_until`` (a ``time.monotonic()``), 500 until then.
+    """``mode``: "ok" (202), "slow" (202 after ``slow_s``), "fail" (500), "hang" (never
+    answers while hanging), "garbage" (not HTTP at all); with ``failing_until`` (a ``time.monotonic()``), 500 until then.
     ``received``: the accepted messages' bodies, in order; ``tries``: every request,
     accepted or not."""
 
     def __init__(self):
         self.mode = "ok"
+        self.slow_s = 0.5
         self.failing_until = None
         self.received = []
         self.tries = []
@@ -44,7 +45,9 @@ class FakeGateway:
                 if mode == "garbage":
                     self.wfile.write(b"\x00\xffnot http at all\r\n\r\n")
                     return
-                status = 202 if mode == "ok" else 500
+                if mode == "slow":
+                    time.sleep(gateway.slow_s)
+                status = 202 if mode in ("ok", "slow") else 500
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from queue_app.rules import accounts, desks, displays
+from queue_app.rules import accounts, desks, displays, offices
 from queue_app.rules.errors import Conflict, InvalidInput, NotFound, UnknownOffice
 from queue_app.storage.db import write_transaction
 
@@ -220,11 +220,53 @@ def test_the_last_administrator_is_kept(store):
 
 
 def test_a_desks_offices_are_saved_and_journaled(admin, store):
-    page = post(admin, "/admin/desks/1/offices", {"offices": ["OMIC", "OAC"]})
-    assert "The desk&#39;s offices were saved." in page.get_data(as_text=True)
+    page = post(admin, "/admin/desks/1", {"offices": ["OMIC", "OAC"]})
+    assert "The desk was saved." in page.get_data(as_text=True)
     assert desks.get_desk(store, 1)["offices"] == ["OAC", "OMIC"]
     kind, actor, payload = last_event(store)
     assert (kind, actor, payload["desk"]["offices"]) == ("desk_changed", "admin", ["OAC", "OMIC"])
+
+
+def test_a_desks_names_are_saved(admin, store):
+    names = {"names-ca": "Taulell A", "names-es": "Mostrador A", "names-en": "Desk A"}
+    post(admin, "/admin/desks/1", {**names, "offices": ["OAC"]})
+    desk = desks.get_desk(store, 1)
+    assert desk["name"] == "Taulell A"
+    assert desk["names"] == {"ca": "Taulell A", "es": "Mostrador A", "en": "Desk A"}
+
+
+def test_an_offices_settings_are_saved_in_minutes_and_journaled(admin, store):
+    form = {
+        "names-ca": "Oficina d'Atenció Ciutadana",
+        "names-es": "Atención Ciudadana",
+        "names-en": "Citizen Service Office",
+        "priority_every": "3",
+        "target_wait_min": "20",
+        "service_min": "6",
+    }
+    page = post(admin, "/admin/offices/OAC", form)
+    assert "The office was saved." in page.get_data(as_text=True)
+    office = offices.get(store, "OAC")
+    assert (office["priority_every"], office["target_wait_s"], office["default_service_s"]) == (
+        3,
+        1200,
+        360,
+    )
+    assert office["names"]["es"] == "Atención Ciudadana"
+    kind, actor, payload = last_event(store)
+    assert (kind, actor, payload["office"]["target_wait_s"]) == ("office_changed", "admin", 1200)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"priority_every": "99"}, "priority_every must be a whole number from 0 to 50."),
+        ({"target_wait_min": "0"}, "target_wait_s must be a whole number from 60 to 28800."),
+        ({"service_min": "x"}, "Write a whole number."),
+    ],
+)
+def test_refused_office_settings_write_nothing(admin, store, data, message):
+    refused(admin, store, "/admin/offices/OAC", data, message)
 
 
 def test_a_desk_is_added(admin, store):
@@ -237,9 +279,9 @@ def test_a_desk_is_added(admin, store):
 @pytest.mark.parametrize(
     "path, data, message",
     [
-        ("/admin/desks/1/offices", {"offices": ["OAC", "NOPE"]}, "Unknown office: NOPE."),
-        ("/admin/desks/1/offices", {}, "A desk must serve at least one office."),
-        ("/admin/desks/999/offices", {"offices": ["OAC"]}, "There is no desk with that id."),
+        ("/admin/desks/1", {"offices": ["OAC", "NOPE"]}, "Unknown office: NOPE."),
+        ("/admin/desks/1", {}, "A desk must serve at least one office."),
+        ("/admin/desks/999", {"offices": ["OAC"]}, "There is no desk with that id."),
         ("/admin/desks", {"name": " ", "offices": ["OAC"]}, "name must have 1 to 40"),
         ("/admin/desks", {"name": "x" * 41, "offices": ["OAC"]}, "name must have 1 to 40"),
         ("/admin/desks", {"name": "Taulell 1", "offices": ["OAC"]}, "already exists"),
@@ -448,7 +490,7 @@ def test_an_administrator_gives_a_desk_another_office_in_a_browser(live, browser
         desk = page.locator("#desks form.row-form").filter(has_text="Taulell 5")
         desk.locator("input[value=HAB]").check()
         desk.get_by_role("button").click()
-        expect(page.locator("p.message.info")).to_have_text("The desk's offices were saved.")
+        expect(page.locator("p.message.info")).to_have_text("The desk was saved.")
         expect(desk.locator("input[value=HAB]")).to_be_checked()
         save_screenshot(page, "admin-page.png")
         served = {d["name"]: d["offices"] for d in live.api("clerk", "GET", "/desks", expect=200)}

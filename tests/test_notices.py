@@ -28,12 +28,11 @@ def gateway():
 
 @pytest.fixture
 def town(template, tmp_path, gateway, tokens):
-    """The demo with SMS notices on (the sender not started: ``town.send()`` runs one round)."""
+    """The demo with SMS notices on (no server process, so no sender running: ``town.send()``
+    runs one round)."""
     path = str(tmp_path / "queue.db")
     restore_demo(template[0], path)
-    app = create_app(
-        {**APP_CONFIG, "DATABASE": path, "SMS_WEBHOOK": gateway.url, "SMS_SENDER": False}
-    )
+    app = create_app({**APP_CONFIG, "DATABASE": path, "SMS_WEBHOOK": gateway.url})
 
     class Town:
         api = Api(app.test_client(), tokens)
@@ -167,6 +166,15 @@ def test_a_gateway_that_does_not_accept_gets_the_message_again_later_once(
     town.db.conn.commit()
     assert town.send() == 1 and town.send() == 0
     assert [body["ticket"] for body in gateway.received] == [mine["code"]]
+
+
+def test_a_slow_gateway_within_the_timeout_gets_the_message_once(town, gateway, monkeypatch):
+    monkeypatch.setattr(sms, "TIMEOUT_S", 2.0)
+    gateway.mode = "slow"
+    mine = town.issue(phone="612 345 678")
+    assert town.send() == 1 and town.send() == 0
+    assert [body["ticket"] for body in gateway.received] == [mine["code"]]
+    assert town.outbox() == [(mine["code"], "near", 1, 0)]
 
 
 def test_the_wait_between_tries_grows_to_a_bound():

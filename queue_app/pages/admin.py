@@ -25,6 +25,7 @@ from queue_app import csrf
 from queue_app.languages import LANGUAGES
 from queue_app.live.delivery import publish
 from queue_app.rules import accounts, desks, displays, door, imports, occupancy, offices, schedules
+from queue_app.rules.checks import NAMED_IN
 from queue_app.rules.errors import InvalidInput, QueueError
 from queue_app.storage.db import get_db
 from queue_app.web.auth import page_for
@@ -205,15 +206,59 @@ def create_desk():
     )
 
 
-@bp.post("/desks/<id:desk_id>/offices")
+def _names_form():
+    """The names per language typed in a form (``names-ca``...), those not left empty."""
+    return {
+        language: _field(f"names-{language}")
+        for language in NAMED_IN
+        if _field(f"names-{language}")
+    }
+
+
+@bp.post("/desks/<id:desk_id>")
 @page_for("admin")
-def set_desk_offices(desk_id):
+def update_desk(desk_id):
+    """A desk's names in each language and the offices it serves."""
+
+    def form():
+        changes: dict[str, object] = {"offices": request.form.getlist("offices")}
+        if _names_form():
+            changes["names"] = _names_form()
+        return changes
+
     return _apply(
         "desks",
-        lambda: desks.set_offices(
-            get_db(), desk_id, request.form.getlist("offices"), actor=current_user.actor
-        ),
-        _("The desk's offices were saved."),
+        lambda: desks.update(get_db(), desk_id, form(), actor=current_user.actor),
+        _("The desk was saved."),
+    )
+
+
+def _office_form():
+    """An office's settings as typed: names, priority interleaving, and the target wait and
+    the usual service time in minutes (the API's seconds); what is left empty stays."""
+    changes: dict[str, object] = {}
+    if _names_form():
+        changes["names"] = _names_form()
+    every = _number("priority_every")
+    if every is not None:
+        changes["priority_every"] = every
+    for name, field in (("target_wait_s", "target_wait_min"), ("default_service_s", "service_min")):
+        minutes = _number(field)
+        if minutes is not None:
+            changes[name] = minutes * 60
+    return changes
+
+
+@bp.post("/offices/<code>")
+@page_for("admin")
+def update_office(code):
+    """An office's names, priority interleaving, target wait and usual service time."""
+    if code not in offices.codes(get_db()):
+        abort(404)
+    return _apply(
+        f"office-{code}",
+        lambda: offices.update(get_db(), code, _office_form(), actor=current_user.actor),
+        _("The office was saved."),
     )
 
 
