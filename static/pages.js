@@ -1,5 +1,6 @@
 // Shared by the reception, desk, citizen and display pages: the page's data, the JSON API
-// with the session's CSRF token, the live connection and small formatting helpers.
+// with the session's CSRF token, the live connection, an audio context and small formatting
+// helpers.
 
 /** The page's data block (`<script type="application/json" id="page-data">`). */
 export function pageData() {
@@ -168,6 +169,18 @@ export function liveIndicator(texts) {
  *  browser's time zone (`2024-06-10T09:05:00+02:00` -> `09:05`). */
 export function clockTime(iso) {
   return iso ? iso.slice(11, 16) : "";
+}
+
+/** A new Web Audio context, or null where the browser has none or refuses one (the TV's and
+ *  the citizen's chimes are made in the page, without sound files). */
+export function newAudioContext() {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return null;
+  try {
+    return new Context();
+  } catch {
+    return null;
+  }
 }
 
 /** Create an element with a class and text (never HTML from data). */

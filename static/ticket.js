@@ -6,7 +6,7 @@
 // notice in the page, a vibration, a short chime and, if the citizen allowed it, a system
 // notification; a polite question asking for that permission, once per browser; and a toggle
 // keeping the screen on while the ticket waits.
-import {connectLive, element, fill, pageData} from "./pages.js";
+import {connectLive, element, fill, newAudioContext, pageData} from "./pages.js";
 
 const data = pageData();
 const {labels, text} = data;
@@ -158,14 +158,7 @@ let audio = null;
 
 /** The page's AudioContext (made once), or null where there is none. */
 function audioContext() {
-  if (audio) return audio;
-  const Context = window.AudioContext || window.webkitAudioContext;
-  if (!Context) return null;
-  try {
-    audio = new Context();
-  } catch {
-    audio = null;
-  }
+  if (!audio) audio = newAudioContext();
   return audio;
 }
 

@@ -320,6 +320,15 @@ def live_pair(db, tmp_path, tokens):
         )
 
 
+@pytest.fixture
+def gateway():
+    """A local fake SMS gateway (tests/fake_gateway.py), running for the test."""
+    from fake_gateway import FakeGateway
+
+    with FakeGateway() as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's headless Chromium driven by Playwright (its own browser download is not used)."""

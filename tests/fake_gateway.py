@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class FakeGateway:
     """``mode``: "ok" (202), "slow" (202 after ``slow_s``), "fail" (500), "hang" (never
-    answers while hanging), "garbage" (not HTTP at all); with ``failing_until`` (a ``time.monotonic()``), 500 until then.
-    ``received``: the accepted messages' bodies, in order; ``tries``: every request,
-    accepted or not."""
+    answers while hanging), "garbage" (not HTTP at all); with ``failing_until`` (a
+    ``time.monotonic()``), 500 until then. ``received``: the accepted messages' bodies, in
+    order; ``tries``: every request, accepted or not."""
 
     def __init__(self):
         self.mode = "ok"

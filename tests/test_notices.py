@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from fake_gateway import FakeGateway
 
 from queue_app import create_app
 from queue_app.clock import utcnow
@@ -18,12 +17,6 @@ from queue_app.storage.db import connect, get_db
 
 from conftest import APP_CONFIG, Api, restore_demo
 from helpers import db_state
-
-
-@pytest.fixture
-def gateway():
-    with FakeGateway() as running:
-        yield running
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-from fake_gateway import FakeGateway
 
 from queue_app.rules.day import ensure_today
 from queue_app.storage.db import connect
@@ -17,12 +16,6 @@ from servers import ServerPool
 
 pytestmark = pytest.mark.slow
 FAILING_S = 30
-
-
-@pytest.fixture
-def gateway():
-    with FakeGateway() as running:
-        yield running
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 // The TV's sound: a chime made in the page (Web Audio, no sound file), the browser's speech
 // synthesis, and the one touch a TV browser may ask for before a page can make either.
 
+import {newAudioContext} from "../../../static/pages.js";
+
 const SOUND_KEY = "torn-display-sound";  // localStorage: this screen was unlocked before
 const NO_VOICE = {};
 
@@ -56,14 +58,8 @@ export function createSound({lang, timings, stats, quiet, onTouchNeeded, onUnloc
 
   function audioContext() {
     if (audio) return audio;
-    const Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context) return null;
-    try {
-      audio = new Context();
-    } catch (error) {
-      return null;
-    }
-    audio.addEventListener("statechange", stateChanged);
+    audio = newAudioContext();
+    if (audio) audio.addEventListener("statechange", stateChanged);
     return audio;
   }
 
