@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from queue_app import clock
-from queue_app.languages import select_locale
+from queue_app.languages import direction_of, select_locale
 from queue_app.rules import retention
 from queue_app.web.validation import IdConverter
 
@@ -110,7 +110,8 @@ def create_app(test_config=None):
 
     @app.context_processor
     def language():
-        return {"current_language": str(get_locale() or "ca")}
+        current = str(get_locale() or "ca")
+        return {"current_language": current, "text_direction": direction_of(current)}
 
     api.register_error_handlers(app)
     cli.register(app)

@@ -4,6 +4,13 @@ from flask import g, has_request_context, request, session
 
 # Pages, display screens and their voices: Catalan first, then Spanish and English.
 LANGUAGES = ("ca", "es", "en")
+# Languages written right to left (their pages get dir="rtl").
+RIGHT_TO_LEFT = ("ar", "ur")
+
+
+def direction_of(language: str) -> str:
+    """``"rtl"`` or ``"ltr"``: the ``dir`` of a page in ``language``."""
+    return "rtl" if language in RIGHT_TO_LEFT else "ltr"
 
 
 def select_locale() -> str | None:

@@ -282,3 +282,12 @@ def test_a_desk_page_open_makes_its_desk_staffed_until_it_closes(app, client, ap
     assert shown["estimated_wait_s"] == 0  # the desk is free: next
     page.disconnect()
     assert api.get(f"/tickets/{waiting['token']}").get_json()["estimated_wait_s"] is None
+
+
+def test_an_administrator_naming_a_desk_that_does_not_exist_is_still_served(app, client):
+    """Found by the socket fuzz test: the desk a connection names may not exist."""
+    log_in(app, client, "admin")
+    page = socketio.test_client(app, auth={"desk": 2_147_483_647}, flask_test_client=client)
+    assert page.is_connected()
+    assert [message["name"] for message in page.get_received()] == ["snapshot"]
+    page.disconnect()

@@ -263,11 +263,13 @@ def ensure(db: Database, name: str, position: int, served: Collection[str]) -> N
 
 # Desk pages open (``live/presence.py``): a desk with one, or that acted lately, is staffed.
 def page_opened(db: Database, sid: str, desk_id: int, process: str, now: datetime) -> None:
+    """A desk page's connection was accepted (nothing for a desk that does not exist: an
+    administrator's connection may name any)."""
     with write_transaction(db):
         db.execute(
             "INSERT OR REPLACE INTO desk_presence (sid, desk_id, process, seen_at)"
-            " VALUES (?, ?, ?, ?)",
-            [sid, desk_id, process, stamp(now)],
+            " SELECT ?, id, ?, ? FROM desks WHERE id = ?",
+            [sid, process, stamp(now), desk_id],
         )
 
 
