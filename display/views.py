@@ -1,15 +1,28 @@
-"""The TV page: served by key, no login; everything on it arrives over Socket.IO."""
+"""The TV page: served by key, no login; everything on it arrives over Socket.IO, but the
+server's voice, which the page fetches per call (``call_voice``, then ``voice_file``)."""
 
-from flask import Blueprint, current_app, g, make_response, render_template
+import re
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 
-from display import timings
-from display.speech import VOICES, speech_settings
+from display import timings, voice
+from display.speech import VOICES, speech_settings, spoken_text
 from queue_app.languages import LANGUAGES
 from queue_app.rules import displays, offices
 from queue_app.rules.errors import NotFound
 from queue_app.storage.db import get_db
-from queue_app.web.security import private
+from queue_app.web.security import limiter, private, public_limit
 
 bp = Blueprint(
     "display", __name__, url_prefix="/display", static_folder="static", static_url_path="/static"
@@ -17,14 +30,19 @@ bp = Blueprint(
 
 
 @bp.record_once
-def _settle_timings(state):
+def _settle_settings(state):
     timings.init_app(state.app)
+    voice.init_app(state.app)
 
 
 # Rows of the "last calls" list under the current call (the page keeps no more).
 HISTORY_ROWS = 5
 # Building occupancy at or above this share of the limit shows amber; at the limit, red.
 NEAR_FULL = 0.8
+# A voice file's address is the digest of what it says (display/voice.py).
+DIGEST = re.compile(r"[0-9a-f]{64}")
+# What a browser may keep of a voice file: for ever, it never changes.
+FOREVER = "private, max-age=31536000, immutable"
 
 
 def _offices(db, codes):
@@ -37,6 +55,9 @@ def _page_config(display):
         "key": display["key"],
         "language": display["language"],
         "locale": VOICES[display["language"]],
+        "voice": display["voice"],
+        # The server's voice for the call with journal seq N: this, then "N/voice".
+        "callsUrl": url_for("display.screen", key=display["key"]) + "/calls/",
         "timezone": current_app.config["TIMEZONE"],
         "offices": display["offices"],
         "historyRows": HISTORY_ROWS,
@@ -71,6 +92,41 @@ def screen(key):
             config=_page_config(display),
         )
     )
+
+
+@bp.get("/<key>/calls/<int:seq>/voice")
+@limiter.limit(public_limit)
+def call_voice(key, seq):
+    """The server's voice saying the call with journal ``seq``, as the screen ``key`` says it
+    (its language, its desk names): rendered once, then a redirect to its file. 404 for a
+    key no screen has, or a seq that is not a call of today in one of the screen's offices."""
+    db = get_db()
+    display = displays.find_by_key(db, key)
+    call = displays.announced_call(db, display, seq)
+    language = display["language"]
+    said = spoken_text(call["code"], call["desk_names"].get(language) or call["desk"], language)
+    try:
+        digest = current_app.extensions["torn.voice"].render(language, said)
+    except voice.VoiceUnavailable as error:
+        current_app.logger.error("the server's voice failed: %s", error)
+        abort(503)
+    found = redirect(url_for("display.voice_file", key=key, digest=digest))
+    return private(found, secret_address=True)
+
+
+@bp.get("/<key>/voice/<digest>.wav")
+def voice_file(key, digest):
+    """A sentence the server's voice rendered (``call_voice`` gives its address); it never
+    changes. 404 for a key no screen has, or a file the cache does not hold."""
+    displays.find_by_key(get_db(), key)
+    path = current_app.extensions["torn.voice"].find(digest) if DIGEST.fullmatch(digest) else None
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype="audio/wav", etag=digest, conditional=True)
+    response.headers["Cache-Control"] = FOREVER
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def _secret_address(body, status=200):

@@ -81,17 +81,25 @@ def create_token_command(name, role):
 @click.argument("name")
 @click.option("--offices", default=None, help="Office codes, comma separated (default: all).")
 @click.option("--language", default="ca", type=click.Choice(LANGUAGES))
+@click.option(
+    "--voice",
+    default="auto",
+    type=click.Choice(displays.VOICES),
+    help="Who says the calls: auto (the browser's voice, else the server's), browser, server.",
+)
 @with_appcontext  # also under app.test_cli_runner(), not only `flask`
-def create_display_command(name, offices, language):
+def create_display_command(name, offices, language, voice):
     """Create a display screen; its key is printed alone on the last line."""
     codes = [code.strip() for code in offices.split(",") if code.strip()] if offices else None
     try:
-        screen = displays.create_display(get_db(), name, codes, language, actor="cli").value
+        screen = displays.create_display(
+            get_db(), name, codes, language, voice=voice, actor="cli"
+        ).value
     except QueueError as error:
         _refusal(error)
     click.echo(
         f"Display {screen['name']} showing {', '.join(screen['offices'])}"
-        f" in {screen['language']}; open /display/KEY with this key:"
+        f" in {screen['language']}, voice {screen['voice']}; open /display/KEY with this key:"
     )
     click.echo(screen["key"])
 

@@ -15,6 +15,7 @@ empty day, a server they can kill, or two servers get their own (``live``, ``liv
 """
 
 import json
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,8 @@ from queue_app.rules.day import ensure_today
 from queue_app.storage.db import connect
 
 from conftest import Browsers, LiveTownHall, copy_database, save_screenshot
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +50,12 @@ TEST_TIMINGS = {
 
 
 @pytest.fixture(scope="module", autouse=True)
-def short_timings():
-    """Every ``run.py`` started by this module's tests announces with ``TEST_TIMINGS``."""
+def short_timings(tmp_path_factory):
+    """Every ``run.py`` started by this module's tests announces with ``TEST_TIMINGS``
+    (and keeps the server's voice, if a screen asks for it, in a folder of its own)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("QUEUE_DISPLAY_TIMINGS", json.dumps(TEST_TIMINGS))
+        patch.setenv("QUEUE_VOICE_CACHE_DIR", str(tmp_path_factory.mktemp("voice-cache")))
         yield
 
 
@@ -178,7 +183,7 @@ SAID = "window.__speech.log.filter(u => u.text.trim())"
 WAIT_MS = 5000
 PEAK_CALLS = 500
 # How a Catalan screen says each office's letter (display/speech.py).
-CATALAN_LETTERS = {"A": "a", "C": "ce", "I": "i", "H": "hac", "T": "te"}
+CATALAN_LETTERS = {"A": "a", "C": "ce", "I": "i llatina", "H": "hac", "T": "te"}
 
 
 def show_screen(page, url, key, **options):
@@ -219,8 +224,9 @@ def issue_and_call(town_hall, office="OAC", desk=1):
 
 
 def catalan(ticket, desk):
-    """What a Catalan screen says for ``ticket`` called at ``desk`` ("Torn a 7, Taulell 1")."""
-    return f"Torn {CATALAN_LETTERS[ticket['code'][0]]} {ticket['number']}, {desk}"
+    """What a Catalan screen says for ``ticket`` called at ``desk`` ("Torn lletra a, 7,
+    Taulell 1")."""
+    return f"Torn lletra {CATALAN_LETTERS[ticket['code'][0]]}, {ticket['number']}, {desk}"
 
 
 def new_screen(town_hall, name, **settings):
@@ -264,7 +270,7 @@ def test_a_call_is_on_screen_within_a_second_and_announced(open_fresh_screen, li
 
     first = wait_until_said(page, 1)[0]
     assert (first["text"], first["lang"], first["voice"]) == (
-        "Torn a 1, Taulell 3",
+        "Torn lletra a, 1, Taulell 3",
         "ca-ES",
         "ca-ES",
     )
@@ -403,7 +409,7 @@ def test_the_page_recovers_by_itself_after_a_server_restart(open_fresh_screen, l
     )
     wait_until_quiet(page)
     texts = [u["text"] for u in said(page)]
-    assert texts == ["Torn a 1, Taulell 1", "Torn ce 1, Taulell 5"], (
+    assert texts == ["Torn lletra a, 1, Taulell 1", "Torn lletra ce, 1, Taulell 5"], (
         "a call missed for a few seconds is announced once"
     )
     assert page.evaluate("TornDisplay.stats.connects") == 2
@@ -425,7 +431,7 @@ def test_a_call_made_while_redis_was_down_is_shown_and_announced_once(page, live
     expect(screen.locator("#current-code")).to_have_text(called["code"], timeout=10_000)
     expect(screen.locator("#current-desk")).to_have_text("Taulell 7")
     wait_until_quiet(screen)
-    assert [u["text"] for u in said(screen)] == ["Torn hac 1, Taulell 7"]
+    assert [u["text"] for u in said(screen)] == ["Torn lletra hac, 1, Taulell 7"]
 
 
 def test_occupancy_turns_amber_near_the_limit_and_red_when_full(open_screen, shared):
@@ -465,9 +471,21 @@ def test_spoken_text_in_each_language(open_screen):
         TornDisplay.spokenText({ticket: {code: "H107"}, desk: "Taulell 7"}, language),
         TornDisplay.spokenText({code: "I1000", desk: ""}, language)])""")
     assert spoken == [
-        ["Torn a 23, Taulell 3", "Torn hac 107, Taulell 7", "Torn i 1000"],
-        ["Turno a 23, Taulell 3", "Turno hache 107, Taulell 7", "Turno i 1000"],
-        ["Ticket A 23, Taulell 3", "Ticket H 107, Taulell 7", "Ticket I 1000"],
+        [
+            "Torn lletra a, 23, Taulell 3",
+            "Torn lletra hac, 107, Taulell 7",
+            "Torn lletra i llatina, 1000",
+        ],
+        [
+            "Turno letra a, 23, Taulell 3",
+            "Turno letra hache, 107, Taulell 7",
+            "Turno letra i latina, 1000",
+        ],
+        [
+            "Ticket letter A, 23, Taulell 3",
+            "Ticket letter H, 107, Taulell 7",
+            "Ticket letter I, 1000",
+        ],
     ]
 
 
@@ -479,7 +497,7 @@ def test_a_spanish_screen_speaks_and_reads_spanish(open_screen, shared):
     called = issue_and_call(shared, "ORGT", desk=8)
     spoken = wait_until_said(page, 1)
     assert [(u["text"], u["lang"]) for u in spoken] == [
-        (f"Turno te {called['number']}, Taulell 8", "es-ES")
+        (f"Turno letra te, {called['number']}, Taulell 8", "es-ES")
     ]
 
 
@@ -528,7 +546,10 @@ def test_a_screen_with_a_key_rotated_offline_says_so_when_it_reconnects(open_fre
 
 
 def test_without_a_voice_the_chime_and_the_screen_still_work(open_screen, shared):
-    page = open_screen(voices=[{"lang": "en-US", "name": "Only English"}])
+    # A screen told to use the browser's voice only (with "auto", the server's would speak:
+    # tests/test_display_voice_browser.py).
+    screen = new_screen(shared, "Només el navegador", voice="browser")
+    page = open_screen(screen["key"], voices=[{"lang": "en-US", "name": "Only English"}])
     issue_and_call(shared, "OAC", desk=1)
     called = issue_and_call(shared, "HAB", desk=7)
     expect(page.locator("#current-code")).to_have_text(called["code"], timeout=1000)
@@ -537,29 +558,75 @@ def test_without_a_voice_the_chime_and_the_screen_still_work(open_screen, shared
     assert said(page) == [], "no Catalan voice: no Catalan read by an English voice"
 
 
+AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
+
+
+def axe_findings(page):
+    """axe-core's findings (WCAG 2.1 A and AA, best practices) on what ``page`` shows now."""
+    page.add_script_tag(path=AXE)
+    return page.evaluate(
+        """() => axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa",
+                "wcag21a", "wcag21aa", "best-practice"]}, resultTypes: ["violations"]})
+            .then((results) => results.violations.map((rule) => [rule.id,
+                rule.nodes.map((node) => node.html.slice(0, 120))]))"""
+    )
+
+
+# The boxes of the screen's panels that the sound banner overlaps (none, it is in the top bar).
+UNDER_THE_BANNER = """() => {
+    const banner = document.getElementById("sound-unlock").getBoundingClientRect();
+    const panels = ".calls, .current, .history, .status, .waiting, .waiting__count, .occupancy,"
+        + " .message, .clock, .brand";
+    return Array.from(document.querySelectorAll(panels)).filter((node) => {
+        const box = node.getBoundingClientRect();
+        return box.width > 0 && box.left < banner.right && banner.left < box.right
+            && box.top < banner.bottom && banner.top < box.bottom;
+    }).map((node) => node.className);
+}"""
+
+
 def test_sound_is_unlocked_once_with_a_touch_and_remembered(open_screen, shared):
+    """The first time, a banner beside the clock asks for a touch and says why; it hides
+    none of the screen. Once unlocked, a reload asks with the button alone, and any key
+    (OK on the remote) unlocks it too."""
+    for office in ("OAC", "OAC", "OMIC", "HAB"):
+        shared.api("reception", "POST", "/tickets", {"office": office}, expect=201)
+    shared.api("clerk", "POST", "/desks/2/call-next", expect=200)  # on screen, not announced
     page = open_screen(audio="blocked")
-    overlay = page.locator("#sound-unlock")
-    expect(overlay).to_be_visible(timeout=WAIT_MS)
-    expect(overlay).to_contain_text("Toqueu per activar el so")
-    save_screenshot(page, "display-sound-unlock-1920x1080.png")
+    banner = page.locator("#sound-unlock")
+    expect(banner).to_be_visible(timeout=WAIT_MS)
+    expect(banner).to_contain_text("Toqueu per activar el so")
+    expect(page.locator("#sound-unlock-text")).to_be_visible()
+    expect(page.locator("#sound-unlock-button")).to_be_focused()
+    assert page.evaluate(UNDER_THE_BANNER) == []
+    for panel in (".waiting", ".occupancy", "#current", ".history"):
+        expect(page.locator(panel)).to_be_in_viewport(ratio=1)
+    for width, height in ((1920, 1080), (1280, 720)):
+        page.set_viewport_size({"width": width, "height": height})
+        assert page.evaluate(CLIPPED) == [], f"clipped at {width}x{height}"
+        assert page.evaluate(UNDER_THE_BANNER) == []
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    finish_animations(page)
+    save_screenshot(page, "display-banner.png", docs_name="display-banner.png")
+    assert axe_findings(page) == []
 
     page.locator("#sound-unlock-button").click()
-    expect(overlay).to_be_hidden()
+    expect(banner).to_be_hidden()
     assert page.evaluate("localStorage.getItem('torn-display-sound')") == "on"
     issue_and_call(shared, "OAC", desk=1)
     wait_until_said(page, 1)
     assert page.evaluate("TornDisplay.stats.chimes") == 1
 
-    # Reloaded (a power cut): remembered, so no big overlay; the browser blocks audio
-    # again until a touch, which a small corner button says.
+    # Reloaded (a power cut): remembered, so the button alone; the browser blocks audio
+    # again until a touch or a key.
     page.reload()
     page.wait_for_function("TornDisplay.stats.snapshots > 0", timeout=WAIT_MS)
-    hint = page.locator("#sound-hint")
-    expect(hint).to_be_visible(timeout=WAIT_MS)
-    expect(overlay).to_be_hidden()
-    hint.click()
-    expect(hint).to_be_hidden()
+    expect(banner).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#sound-unlock-text")).to_be_hidden()
+    page.keyboard.press("Enter")
+    expect(banner).to_be_hidden()
+    issue_and_call(shared, "OAC", desk=3)
+    page.wait_for_function("TornDisplay.stats.chimes === 1", timeout=WAIT_MS)
 
 
 def test_the_dom_stays_bounded_after_many_calls(open_screen, shared):

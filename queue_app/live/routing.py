@@ -46,6 +46,7 @@ def _ticket_called(event):
         "seq": event["seq"],
         "ticket": for_display(payload["ticket"]),
         "desk": payload["desk"],
+        "desk_names": payload.get("desk_names"),  # the screens say it in their language
         "recall": payload["recall"],
     }
     return [

@@ -5,14 +5,14 @@ import secrets
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Literal, NotRequired, TypedDict, cast, get_args
 
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import utcnow
 from queue_app.languages import LANGUAGES
-from queue_app.rules import occupancy
+from queue_app.rules import desks, occupancy
 from queue_app.rules.calling import for_display
 from queue_app.rules.errors import Conflict, InvalidInput, NotFound
 from queue_app.rules.offices import check_codes, list_offices, waiting_by_office
@@ -22,7 +22,6 @@ from queue_app.rules.types import (
     DisplayPayload,
     DisplayRetiredPayload,
     DisplaySettings,
-    DisplaySnapshot,
     DisplayState,
     JournaledDisplay,
 )
@@ -33,12 +32,62 @@ from queue_app.storage.journal import Outcome, record
 RECENT_CALLS = 10
 MAX_MESSAGE = 200
 
+# Who speaks a screen's announcements (contract v2, "Languages and voice"): ``auto`` the
+# browser's voice for the screen's language when the browser has one, else the server's;
+# ``browser`` only the browser's; ``server`` only the server's (display/voice.py).
+Voice = Literal["auto", "browser", "server"]
+VOICES: tuple[Voice, ...] = get_args(Voice)
 
-def _row_to_display(row: sqlite3.Row) -> Display:
-    # A row of the displays table, whose columns are Display's keys (SQLite gives them untyped).
+
+# A screen's voice, added to the shapes of rules/types.py (to move there with the next
+# change of that file).
+class VoicedSettings(DisplaySettings):
+    """What a display screen shows and how it speaks, as its page gets it."""
+
+    voice: Voice
+
+
+class VoicedJournaledDisplay(JournaledDisplay):
+    """A screen's settings as ``display_changed`` records them (never its key)."""
+
+    voice: Voice
+
+
+class ScreenDisplay(Display):
+    """A display screen as stored: its settings, its voice and its secret key."""
+
+    voice: Voice
+
+
+class ScreenState(DisplayState):
+    """``DisplayState`` and, for a screen, every desk's names per language by its Catalan
+    name (the name a call carries), so that a screen says a desk in its own language."""
+
+    desks: NotRequired[dict[str, dict[str, str]]]
+
+
+class ScreenSnapshot(ScreenState):
+    """What a display screen shows now (``snapshot``)."""
+
+    display: VoicedSettings
+
+
+class AnnouncedCall(TypedDict):
+    """One call as a screen announces it (``announced_call``): display-safe."""
+
+    seq: int
+    code: str
+    office: str
+    desk: str  # the name the call carries (Catalan)
+    desk_names: dict[str, str]  # the desk's names per language now
+
+
+def _row_to_display(row: sqlite3.Row) -> ScreenDisplay:
+    # A row of the displays table, whose columns are ScreenDisplay's keys (SQLite gives them
+    # untyped).
     display = dict(row)
     display["offices"] = json.loads(display["offices"])
-    return cast(Display, display)
+    return cast(ScreenDisplay, display)
 
 
 def create_display(
@@ -47,14 +96,15 @@ def create_display(
     offices: list[str] | None = None,
     language: str = "ca",
     message: str = "",
+    voice: str = "auto",
     *,
     actor: str | None = None,
     now: datetime | None = None,
-) -> Outcome[Display]:
+) -> Outcome[ScreenDisplay]:
     """A new display screen showing ``offices`` (all when None); returns it with its key."""
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 80:
         raise InvalidInput(_l("name must be text of 1 to 80 characters."))
-    _check_settings(language, message)
+    _check_settings(language, message, voice)
     now = now or utcnow()
     with write_transaction(db):
         if offices is None:
@@ -63,15 +113,16 @@ def create_display(
         if db.execute("SELECT 1 FROM displays WHERE name = ?", [name.strip()]).fetchone():
             raise Conflict(_l("A display screen with that name already exists."))
         cursor = db.execute(
-            "INSERT INTO displays (name, key, offices, language, message) VALUES (?, ?, ?, ?, ?)",
-            [name.strip(), secrets.token_urlsafe(24), json.dumps(codes), language, message],
+            "INSERT INTO displays (name, key, offices, language, message, voice)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [name.strip(), secrets.token_urlsafe(24), json.dumps(codes), language, message, voice],
         )
         return _changed(db, inserted_id(cursor), now, actor)
 
 
 def rotate_key(
     db: Database, name: str, *, actor: str | None = None, now: datetime | None = None
-) -> Outcome[Display]:
+) -> Outcome[ScreenDisplay]:
     """Give the display screen called ``name`` a new key; the old one stops working."""
     now = now or utcnow()
     with write_transaction(db):
@@ -86,7 +137,7 @@ def rotate_key(
     return Outcome(_row_to_display(display), [event])
 
 
-def find_by_id(db: Database, display_id: int) -> Display:
+def find_by_id(db: Database, display_id: int) -> ScreenDisplay:
     """A display screen by id; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE id = ?", [display_id]).fetchone()
     if row is None:
@@ -94,7 +145,7 @@ def find_by_id(db: Database, display_id: int) -> Display:
     return _row_to_display(row)
 
 
-def find_by_key(db: Database, key: str) -> Display:
+def find_by_key(db: Database, key: str) -> ScreenDisplay:
     """A display screen by its secret key; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE key = ?", [key]).fetchone()
     if row is None:
@@ -102,7 +153,7 @@ def find_by_key(db: Database, key: str) -> Display:
     return _row_to_display(row)
 
 
-def list_displays(db: Database) -> list[Display]:
+def list_displays(db: Database) -> list[ScreenDisplay]:
     """Every display screen, with its key."""
     return [_row_to_display(row) for row in db.execute("SELECT * FROM displays ORDER BY id")]
 
@@ -139,50 +190,87 @@ def recent_calls(
     return calls
 
 
-def state(db: Database, offices: Sequence[str], display_safe: bool = True) -> DisplayState:
-    """The live state of ``offices``: ``{"seq","calls","waiting","occupancy"}``, consistent."""
+def state(db: Database, offices: Sequence[str], display_safe: bool = True) -> ScreenState:
+    """The live state of ``offices``: ``{"seq","calls","waiting","occupancy"}``, consistent;
+    for a screen (``display_safe``) also ``"desks"``: each desk's names per language, by the
+    Catalan name its calls carry."""
     with read_transaction(db):
-        return {
+        found: ScreenState = {
             "seq": journal.last_seq(db),
             "calls": recent_calls(db, offices, display_safe=display_safe),
             "waiting": waiting_by_office(db, offices),
             "occupancy": occupancy.read(db),
         }
+        if display_safe:
+            found["desks"] = {desk["name"]: desk["names"] for desk in desks.list_desks(db)}
+        return found
 
 
-def snapshot(db: Database, display: Display) -> DisplaySnapshot:
+def snapshot(db: Database, display: ScreenDisplay) -> ScreenSnapshot:
     """What a display screen shows now: its offices' ``state`` plus its own settings."""
-    settings: DisplaySettings = {
+    settings: VoicedSettings = {
         "name": display["name"],
         "offices": display["offices"],
         "language": display["language"],
         "message": display["message"],
+        "voice": display["voice"],
     }
     return {**state(db, display["offices"]), "display": settings}
 
 
-def _check_settings(language: object, message: object) -> None:
+def announced_call(db: Database, display: Display, seq: int) -> AnnouncedCall:
+    """The call with journal ``seq`` as ``display`` announces it: a ``ticket_called`` of
+    today in one of its offices, else NotFound (a screen never learns of other calls)."""
+    marks = ", ".join("?" for _ in display["offices"])
+    with read_transaction(db):
+        row = db.execute(
+            "SELECT seq, office, desk_id, payload FROM events WHERE seq = ?"
+            " AND type = 'ticket_called'"
+            " AND seq > (SELECT COALESCE(MAX(seq), 0) FROM events WHERE type = 'day_started')"
+            f" AND office IN ({marks})",
+            [seq, *display["offices"]],
+        ).fetchone()
+        if row is None:
+            raise NotFound(_l("This screen has no such call today."))
+        payload = json.loads(row["payload"])
+        found = desks.list_desks(db, desk_id=row["desk_id"]) if row["desk_id"] else []
+    names = found[0]["names"] if found else {language: payload["desk"] for language in LANGUAGES}
+    return {
+        "seq": row["seq"],
+        "code": payload["ticket"]["code"],
+        "office": row["office"],
+        "desk": payload["desk"],
+        "desk_names": names,
+    }
+
+
+def _check_settings(language: object, message: object, voice: object = "auto") -> None:
     if language not in LANGUAGES:
         raise InvalidInput(
             _l("The language must be one of: %(codes)s.", codes=", ".join(LANGUAGES))
         )
     if not isinstance(message, str) or len(message) > MAX_MESSAGE:
         raise InvalidInput(_l("The message must have at most %(n)s characters.", n=MAX_MESSAGE))
+    if voice not in VOICES:
+        raise InvalidInput(_l("The voice must be one of: %(voices)s.", voices=", ".join(VOICES)))
 
 
 def _check_offices(db: Database, codes: object) -> list[str]:
     return check_codes(db, codes, _l("A display screen must show at least one office."))
 
 
-def _changed(db: Database, display_id: int, now: datetime, actor: str | None) -> Outcome[Display]:
+def _changed(
+    db: Database, display_id: int, now: datetime, actor: str | None
+) -> Outcome[ScreenDisplay]:
     """Journal a screen's settings as they are now (never its key), inside a transaction."""
     display = find_by_id(db, display_id)
-    settings: JournaledDisplay = {
+    settings: VoicedJournaledDisplay = {
         "id": display["id"],
         "name": display["name"],
         "offices": display["offices"],
         "language": display["language"],
         "message": display["message"],
+        "voice": display["voice"],
     }
     return Outcome(
         display, [record(db, now, "display_changed", DisplayPayload(display=settings), actor=actor)]
@@ -195,18 +283,20 @@ def update_display(
     offices: list[str],
     language: str,
     message: str,
+    voice: str | None = None,
     *,
     actor: str | None = None,
     now: datetime | None = None,
-) -> Outcome[Display]:
-    """Change what a display screen shows: its offices (at least one), language and message."""
-    _check_settings(language, message)
+) -> Outcome[ScreenDisplay]:
+    """Change what a display screen shows: its offices (at least one), language and message,
+    and its voice (None: as it is)."""
+    _check_settings(language, message, "auto" if voice is None else voice)
     now = now or utcnow()
     with write_transaction(db):
-        find_by_id(db, display_id)
+        voice = voice or find_by_id(db, display_id)["voice"]  # also: NotFound first
         codes = _check_offices(db, offices)
         db.execute(
-            "UPDATE displays SET offices = ?, language = ?, message = ? WHERE id = ?",
-            [json.dumps(codes), language, message.strip(), display_id],
+            "UPDATE displays SET offices = ?, language = ?, message = ?, voice = ? WHERE id = ?",
+            [json.dumps(codes), language, message.strip(), voice, display_id],
         )
         return _changed(db, display_id, now, actor)

@@ -1,5 +1,6 @@
 """Tickets: issuing, calling in order, and every step of a ticket's life."""
 
+import json
 import secrets
 import sqlite3
 from collections.abc import Collection
@@ -104,9 +105,13 @@ def _call_event(
     recall: bool,
     out_of_order: bool = False,
 ) -> Event[CallPayload]:
-    """``ticket_called``: the ticket called, or called again, to ``desk`` (its name);
-    ``out_of_order`` when a clerk chose it from the list instead of calling the next."""
+    """``ticket_called``: the ticket called, or called again, to ``desk`` (its name, and its
+    names per language for the screens); ``out_of_order`` when a clerk chose it from the list
+    instead of calling the next."""
     payload = CallPayload(ticket=ticket, desk=desk, recall=recall)
+    row = db.execute("SELECT names FROM desks WHERE name = ?", [desk]).fetchone()
+    if row is not None and row[0]:
+        payload["desk_names"] = json.loads(row[0])
     if out_of_order:
         payload["out_of_order"] = True
     return _record_ticket(db, now, "ticket_called", payload, actor)

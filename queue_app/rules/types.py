@@ -231,6 +231,7 @@ class CallPayload(TicketPayload):
     desk: str
     recall: bool
     out_of_order: NotRequired[bool]
+    desk_names: NotRequired[dict[str, str]]
 
 
 class QueuePayload(TypedDict):

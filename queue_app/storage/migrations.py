@@ -354,6 +354,14 @@ def m013_citizen_notices(db: Database) -> None:
     )
 
 
+@migrations()
+def m014_display_voice(db: Database) -> None:
+    """A display screen's voice (contract v2, "Languages and voice"): ``auto`` (the
+    browser's voice for the screen's language when it has one, else the server's),
+    ``browser`` or ``server`` (the server renders each announcement as audio)."""
+    db.execute("ALTER TABLE displays ADD COLUMN voice TEXT NOT NULL DEFAULT 'auto'")
+
+
 def local_hour(stored: str) -> int:
     """The local hour (0-23) of a stored UTC instant."""
     return datetime.fromisoformat(stored).astimezone(local_zone()).hour

@@ -5,12 +5,14 @@
 const wait = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /**
- * The queue of announcements. `words(call)` is what to say; `chime()` rings and says whether
- * it could; `speak(text)` resolves when the voice is done. The pauses come from `timings`
+ * The queue of announcements. `words(call)` is what to say; `prepare(call, text)` (optional)
+ * starts getting the voice ready before the chime rings (the server's voice is fetched
+ * meanwhile) and gives what `speak` needs; `chime()` rings and says whether it could;
+ * `speak(text, prepared)` resolves when the voice is done. The pauses come from `timings`
  * (the page config's: chimeMs, gapMs). `stats` counts announced calls and failures.
  */
-export function createAnnouncer({words, chime, speak, timings, stats, maxPending = 8,
-                                 logSize = 20}) {
+export function createAnnouncer({words, prepare = () => null, chime, speak, timings, stats,
+                                 maxPending = 8, logSize = 20}) {
   const pending = [];
   const log = [];  // the last announcements made, for a look from the console or a test
   let busy = false;
@@ -20,6 +22,12 @@ export function createAnnouncer({words, chime, speak, timings, stats, maxPending
     stats.announced += 1;
     log.push({code: call.code, desk: call.desk, recall: call.recall, text});
     if (log.length > logSize) log.shift();
+    let prepared = null;
+    try {
+      prepared = prepare(call, text);
+    } catch (error) {  // the voice may still manage without it
+      stats.failures += 1;
+    }
     let rang = false;
     try {
       rang = chime();
@@ -27,7 +35,7 @@ export function createAnnouncer({words, chime, speak, timings, stats, maxPending
       stats.failures += 1;
     }
     return wait(rang ? timings.chimeMs : 0)
-      .then(() => speak(text))
+      .then(() => speak(text, prepared))
       .then(() => wait(timings.gapMs));
   }
 

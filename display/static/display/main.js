@@ -4,6 +4,10 @@
 // sound.js (chime, voice, unlocking sound), speech.js (the words); the live connection is
 // the pages' shared one (/static/pages.js). The page config holds every text and timing.
 //
+// Desks are shown and said by their names in the screen's language: a call carries the
+// desk's Catalan name (and, when the server adds them, `desk_names`); each snapshot brings
+// every desk's names (`desks`, by Catalan name) to look the others up.
+//
 // Runs for weeks unattended, so everything it keeps is bounded: the calls it remembers,
 // the announcements waiting their turn, the DOM (fixed slots filled in place), and its
 // timers (one clock, at most one per announcement step and one reconnect retry).
@@ -32,23 +36,28 @@ const {timings} = config;
 const offices = new Set(config.offices);
 
 const stats = {snapshots: 0, events: 0, dropped: 0, announced: 0, chimes: 0, connects: 0,
-               resyncs: 0, failures: 0};
+               resyncs: 0, failures: 0, serverVoices: 0};
 const state = {
   calls: [],           // newest first, one per ticket code, at most KEEP_CALLS
+  desks: {},           // a desk's Catalan name -> its names per language (the last snapshot's)
   waiting: {},
   occupancy: null,
   connected: false,
   offlineSince: null,  // Date.now() at the disconnection, until a snapshot catches up
 };
 
-/* A `ticket_called` payload or snapshot entry as the page keeps it: display-safe fields. */
+/* A `ticket_called` payload or snapshot entry as the page keeps it: display-safe fields,
+ * the desk by its name in the screen's language (`deskNames`: in every language known). */
 function normalise(call) {
   const ticket = call.ticket || {};
+  const named = String(call.desk || ticket.desk || "");
+  const deskNames = call.deskNames || call.desk_names || state.desks[named] || {};
   return {
     seq: call.seq,
     code: String(call.code || ticket.code || ""),
     office: call.office || ticket.office || null,
-    desk: String(call.desk || ticket.desk || ""),
+    desk: call.deskNames ? named : String(deskNames[config.language] || named),
+    deskNames,
     recall: Boolean(call.recall),
   };
 }
@@ -74,12 +83,15 @@ function speechIn(language) {
 /** What the screen says for a call in a language of config.speech. */
 function said(call, language) {
   const called = normalise(call);
-  return spokenText(called.code, called.desk, speechIn(language));
+  const desk = called.deskNames[language] || called.desk;
+  return spokenText(called.code, desk, speechIn(language));
 }
 
 const screen = createScreen(config);
 const sound = createSound({
   lang: speechIn(config.language).voice,
+  voice: config.voice,
+  voiceUrl: (call) => (call.seq ? `${config.callsUrl}${call.seq}/voice` : null),
   timings,
   stats,
   quiet: () => !announcer.busy,
@@ -88,6 +100,7 @@ const sound = createSound({
 });
 const announcer = createAnnouncer({
   words: (call) => said(call, config.language),
+  prepare: sound.prepare,
   chime: sound.chime,
   speak: sound.speak,
   timings,
@@ -101,6 +114,7 @@ function announce(call) {
 // What the server says --------------------------------------------------------------------
 
 function onSnapshot(snapshot, {previous = null} = {}) {
+  state.desks = snapshot.desks || state.desks;
   const calls = (snapshot.calls || []).map(normalise).filter(shown);
   const missed = previous === null ? [] : calls.filter((call) => call.seq > previous);
   const announceMissed = !catchingUpTooLate();
@@ -191,6 +205,7 @@ window.TornDisplay = {
   get pending() { return announcer.pending; },
   get busy() { return announcer.busy; },
   get log() { return announcer.log; },
+  get voices() { return sound.played; },
   get state() { return state; },
   timings,
   stats,

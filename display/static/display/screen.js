@@ -42,7 +42,6 @@ export function createScreen(config) {
     occupancyState: $("occupancy-state"),
     unlock: $("sound-unlock"),
     unlockButton: $("sound-unlock-button"),
-    soundHint: $("sound-hint"),
   };
   for (const node of document.querySelectorAll("[data-office]")) {
     el.waitingCounts[node.getAttribute("data-office")] = node.querySelector(".waiting__count");
@@ -113,21 +112,18 @@ export function createScreen(config) {
     el.retired.hidden = false;
   }
 
-  /** Ask for a touch to turn the sound on: the big explanation the first time, a small
-   *  corner button (`small`) once this screen has been unlocked before. */
+  /** Ask for a touch to turn the sound on, in the banner beside the clock (it hides
+   *  nothing): with its explanation the first time, the button alone (`small`) once this
+   *  screen has been unlocked before. */
   function askForTouch(small) {
-    if (small) {
-      el.soundHint.hidden = false;
-    } else {
-      el.unlock.hidden = false;
-      el.unlockButton.focus();  // OK on the TV's remote presses it
-    }
+    el.unlock.classList.toggle("sound-banner--small", small);
+    el.unlock.hidden = false;
+    if (!small) el.unlockButton.focus();  // OK on the TV's remote presses it
   }
 
   /** The sound is on: no more asking. */
   function soundUnlocked() {
     el.unlock.hidden = true;
-    el.soundHint.hidden = true;
   }
 
   function formatter(options) {

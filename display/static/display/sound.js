@@ -1,10 +1,12 @@
-// The TV's sound: a chime made in the page (Web Audio, no sound file), the browser's speech
-// synthesis, and the one touch a TV browser may ask for before a page can make either.
+// The TV's sound: a chime made in the page (Web Audio, no sound file), a voice (the browser's
+// speech synthesis, or the server's, as audio the page fetches and plays), and the one touch
+// a TV browser may ask for before a page can make any sound.
 
 import {newAudioContext} from "../../../static/pages.js";
 
 const SOUND_KEY = "torn-display-sound";  // localStorage: this screen was unlocked before
 const NO_VOICE = {};
+const PLAYED_LOG = 20;  // the server's voice files played last, for a look from a test
 
 function sameLanguage(voiceLang, wanted) {
   return String(voiceLang || "").replace("_", "-").toLowerCase() === wanted.toLowerCase();
@@ -33,14 +35,21 @@ function rememberedSound() {
 }
 
 /**
- * The sound of a screen speaking `lang` (a voice's language, e.g. "ca-ES"). `timings`: the
- * page config's (speechTimeoutMs, speechMsPerChar, autoplayCheckMs); `stats` counts chimes;
- * `quiet()` says whether no announcement is under way (so that priming the voice cuts none
- * off); `onTouchNeeded(small)` and `onUnlocked()` show and hide the request for a touch.
+ * The sound of a screen speaking `lang` (a voice's language, e.g. "ca-ES"). `voice`: the
+ * screen's setting, "auto" (the browser's voice for `lang` if it has one, else the
+ * server's), "browser" or "server"; `voiceUrl(call)`: the address of the server's voice for
+ * a call (null when it has none). `timings`: the page config's (speechTimeoutMs,
+ * speechMsPerChar, autoplayCheckMs); `stats` counts chimes and the server's voice files
+ * played; `quiet()` says whether no announcement is under way (so that priming the voice
+ * cuts none off); `onTouchNeeded(small)` and `onUnlocked()` show and hide the request for a
+ * touch.
  */
-export function createSound({lang, timings, stats, quiet, onTouchNeeded, onUnlocked}) {
+export function createSound({lang, voice: setting = "auto", voiceUrl = () => null, timings,
+                             stats, quiet, onTouchNeeded, onUnlocked}) {
   let audio = null;
   let speaking = null;  // the utterance being said: held so that it is not collected early
+  let playing = null;   // the same for the server's voice being played
+  const played = [];    // {url, duration} of the server's voice files played last
 
   function soundOn() {
     return Boolean(audio) && audio.state === "running";
@@ -91,9 +100,87 @@ export function createSound({lang, timings, stats, quiet, onTouchNeeded, onUnloc
     return true;
   }
 
-  /** Say `text`; resolves when the voice ends, fails, or (a stuck engine) after a timeout.
-   *  Never cancels: an utterance is never cut off. */
-  function speak(text) {
+  /* Whether the browser has a voice of its own for `lang` (a null voice from pickVoice: it
+   * lists none, and might read the text in whatever language it has). */
+  function browserVoice() {
+    const synth = window.speechSynthesis;
+    if (!synth || typeof window.SpeechSynthesisUtterance !== "function") return NO_VOICE;
+    return pickVoice(synth, lang);
+  }
+
+  function serverSpeaks() {
+    if (setting === "server") return true;
+    if (setting === "browser") return false;
+    const found = browserVoice();
+    return found === null || found === NO_VOICE;
+  }
+
+  /* The server's voice for `url`, fetched and decoded: {buffer, url} or {error}; never
+   * rejects (a failure is the announcement's, when it comes to speak), and gives up after
+   * the chime and a voice's timeout (a server that does not answer never stalls the queue). */
+  function fetchVoice(url) {
+    const context = audioContext();
+    if (!context || typeof context.decodeAudioData !== "function") {
+      return Promise.resolve({error: "no-web-audio"});
+    }
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timings.chimeMs + timings.speechTimeoutMs);
+    return window.fetch(url, {credentials: "same-origin", signal: controller.signal})
+      .then((response) => {
+        if (!response.ok) throw new Error(`voice ${response.status}`);
+        return response.arrayBuffer().then((bytes) => [response.url, bytes]);
+      })
+      .finally(() => clearTimeout(timer))
+      .then(([fetched, bytes]) => context.decodeAudioData(bytes)
+        .then((buffer) => ({buffer, url: fetched})))
+      .catch((error) => ({error}));
+  }
+
+  /** Before the chime: fetch the server's voice for `call` when it is the one to speak,
+   *  so that it is ready when the chime ends; null when the browser's voice speaks. */
+  function prepare(call) {
+    if (!serverSpeaks()) return null;
+    const url = voiceUrl(call);
+    return url ? fetchVoice(url) : Promise.resolve({error: "no-call"});
+  }
+
+  /* Play a decoded voice file through the page's audio; resolves when it ends, or after a
+   * timeout if the audio clock stalls. */
+  function play({buffer, url}) {
+    const context = audioContext();
+    if (!context || context.state !== "running") return Promise.resolve("no-audio");
+    return new Promise((resolve) => {
+      const source = context.createBufferSource();
+      let timer = null;
+      const finish = (how) => {
+        clearTimeout(timer);
+        playing = null;
+        resolve(how);
+      };
+      source.buffer = buffer;
+      source.connect(context.destination);
+      source.addEventListener("ended", () => finish("end"), {once: true});
+      timer = setTimeout(() => finish("timeout"),
+                         buffer.duration * 1000 + timings.speechTimeoutMs);
+      playing = source;
+      source.start();
+      stats.serverVoices += 1;
+      played.push({url, duration: buffer.duration});
+      if (played.length > PLAYED_LOG) played.shift();
+    });
+  }
+
+  /** Say `text` (or play `prepared`, the server's voice for it); resolves when the voice
+   *  ends, fails, or (a stuck engine) after a timeout. Never cancels: an utterance is never
+   *  cut off. */
+  function speak(text, prepared = null) {
+    if (prepared) {
+      return prepared.then((ready) => {
+        if (ready.error) throw ready.error instanceof Error ? ready.error
+          : new Error(String(ready.error));
+        return play(ready);
+      });
+    }
     const synth = window.speechSynthesis;
     if (!synth || typeof window.SpeechSynthesisUtterance !== "function") {
       return Promise.resolve("no-speech");
@@ -158,5 +245,5 @@ export function createSound({lang, timings, stats, quiet, onTouchNeeded, onUnloc
     }, timings.autoplayCheckMs);
   }
 
-  return {chime, speak, unlock, start};
+  return {chime, prepare, speak, unlock, start, get played() { return played.slice(); }};
 }

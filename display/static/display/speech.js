@@ -1,18 +1,23 @@
-// What the screen says for a call (the sentences and letter names come translated in the
-// page config, from display/speech.py): the ticket's letter by its name in the language,
-// the number without its leading zeros, the desk as it is named.
+// What the screen says for a call (the sentences, the word framing a letter and the letter
+// names come in the page config, from display/speech.py, which builds the very same text
+// for the server's voice): the ticket's letter by its name after the word "letter", the
+// number without its leading zeros, the desk as it is named in the screen's language.
 
-/** The sentence for `code` ("A023") at `desk` (may be empty), with `speech` = one
- *  language's `{withDesk, withoutDesk, letters}`: "Torn a 23, Taulell 3". */
+/** How a language (`speech`: one language's `{letter, letters}`) says a ticket code:
+ *  "A023" -> "lletra a, 23". */
+export function spokenCode(code, speech) {
+  const parts = /^([A-Za-z]*)([0-9]+)$/.exec(code);
+  if (!parts) return code;
+  const words = parts[1].toUpperCase().split("").filter(Boolean).map(
+    (letter) => speech.letter.split("{name}").join(speech.letters[letter] || letter));
+  words.push(String(parseInt(parts[2], 10)));
+  return words.join(", ");
+}
+
+/** The sentence for `code` ("A023") at `desk` (its name in the language; may be empty),
+ *  with `speech` = one language's `{withDesk, withoutDesk, letter, letters}`:
+ *  "Torn lletra a, 23, Taulell 3". */
 export function spokenText(code, desk, speech) {
-  const parts = /^([A-Za-z]*)(\d+)$/.exec(code);
-  let said = code;
-  if (parts) {
-    const words = parts[1].toUpperCase().split("").filter(Boolean)
-      .map((letter) => speech.letters[letter] || letter);
-    words.push(String(parseInt(parts[2], 10)));
-    said = words.join(" ");
-  }
   const sentence = desk ? speech.withDesk : speech.withoutDesk;
-  return sentence.replace("{code}", said).replace("{desk}", desk);
+  return sentence.split("{code}").join(spokenCode(code, speech)).split("{desk}").join(desk);
 }
