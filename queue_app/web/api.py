@@ -215,35 +215,181 @@ def error_body(code, message, status):
 
 
 def register_error_handlers(app):
-    """Refusals of the queue rules, and HTTP errors under ``/api/``, answer in JSON."""
+    """Refusals of the queue rules and HTTP errors: JSON under ``/api/``, elsewhere a page in
+    the reader's language (templates/error.html) saying what happened and what to do next."""
+    from urllib.parse import urlsplit
+
+    from flask import url_for
+    from flask_babel import get_locale, ngettext
+    from flask_babel import gettext as _
+    from flask_limiter import RateLimitExceeded
+    from flask_wtf.csrf import CSRFError
+    from markupsafe import escape
     from werkzeug.exceptions import HTTPException
 
-    from queue_app.rules.errors import QueueError
+    from queue_app.languages import direction_of
+    from queue_app.rules import errors
+    from queue_app.web.security import private, seconds_to_wait
 
-    @app.errorhandler(QueueError)
+    # Refusals whose default message says no more than the page's own title does.
+    generic = (
+        errors.QueueError,
+        errors.InvalidInput,
+        errors.Unauthorized,
+        errors.Forbidden,
+        errors.NotFound,
+    )
+
+    def wait_text(seconds):
+        """ "Try again in 45 seconds." / "in a minute." / "in 5 minutes." """
+        if seconds < 60:
+            return ngettext(
+                "Try again in %(num)s second.", "Try again in %(num)s seconds.", seconds
+            )
+        minutes = max(1, round(seconds / 60))
+        if minutes == 1:
+            return _("Try again in a minute.")
+        return ngettext("Try again in %(num)s minute.", "Try again in %(num)s minutes.", minutes)
+
+    def answers_get(path):
+        """Whether ``path`` is a page one can open (a GET route), to offer a link to it."""
+        try:
+            app.create_url_adapter(request).match(path, method="GET")
+        except HTTPException:  # no such page, another method only, or a redirect
+            return False
+        return True
+
+    def came_from():
+        """The page of this site the reader came from (its path and query), if the browser
+        said so and it is not this very page."""
+        parts = urlsplit(request.referrer or "")
+        if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+            return None
+        back = parts.path + (f"?{parts.query}" if parts.query else "")
+        here = request.full_path.rstrip("?")
+        if not back.startswith("/") or back.startswith("//") or "\\" in back:
+            return None
+        if request.method == "GET" and back == here:
+            return None
+        return back
+
+    def page_above():
+        """The nearest page above this address (a form post's own page: ``/a/<token>`` for
+        ``/a/<token>/cancel``), for when the browser did not say where it came from."""
+        path = request.path.rstrip("/")
+        while path.count("/") > 1:
+            path = path.rsplit("/", 1)[0]
+            if answers_get(path):
+                return request.script_root + path
+        return None
+
+    def page(status, message=None, wait_seconds=None):
+        """The error page for ``status``: the same page's address to try again (429, 5xx),
+        where the reader came from, the login (401); never cached (it is in the reader's
+        language and may sit at a secret address: a ticket's, an appointment's, a screen's)."""
+        here = request.full_path.rstrip("?")
+        retry = None
+        if (status == 429 or status >= 500) and answers_get(request.path):
+            retry = request.script_root + here
+        back = came_from() or (page_above() if request.method != "GET" else None)
+        response = app.make_response(
+            (
+                render_template(
+                    "error.html",
+                    status=status,
+                    message=message,
+                    wait=wait_text(wait_seconds) if wait_seconds else None,
+                    citizen=request.path.startswith(("/t/", "/a/")),
+                    attempt=request.endpoint == "auth.login",
+                    retry=retry,
+                    back=back if back not in (retry, "/") else None,
+                    login=url_for("auth.login", next=here)
+                    if status == 401 and request.method == "GET"
+                    else None,
+                ),
+                status,
+            )
+        )
+        secret = request.path.startswith(("/t/", "/a/", "/display/"))
+        return private(response, secret_address=secret)
+
+    @app.errorhandler(errors.QueueError)
     def queue_refusal(error):
         if not request.path.startswith("/api/"):
-            return render_template("error.html", status=error.status, message=error), error.status
+            said = not (type(error) in generic and error.message is type(error).default_message)
+            return page(error.status, error if said else None)
         return error_body(error.code, error, error.status)
 
     @app.errorhandler(HTTPException)
     def http_error(error):
         if error.code < 400:  # routing redirects stay redirects
             return error
+        wait = seconds_to_wait(error) if isinstance(error, RateLimitExceeded) else None
         if not request.path.startswith("/api/"):
-            return render_template(
-                "error.html", status=error.code, message=error.description
-            ), error.code
-        response, status = error_body(
-            HTTP_CODES.get(error.code, "http_error"), error.description, error.code
-        )
+            if isinstance(error, CSRFError):  # Flask-WTF's reason is English, for developers
+                message = _(
+                    "The form had expired or did not come from this site. Go back, reload the "
+                    "page and send it again."
+                )
+            elif "description" in vars(error) and wait is None:  # what our code said
+                message = error.description
+            else:  # Werkzeug's own words (English) or the limit's: the page says its own
+                message = None
+            response = page(error.code, message, wait)
+        else:
+            response, _status = error_body(
+                HTTP_CODES.get(error.code, "http_error"), error.description, error.code
+            )
         if getattr(error, "valid_methods", None):  # a 405 must say what is allowed
             response.headers["Allow"] = ", ".join(error.valid_methods)
-        return response, status
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
+        return response, error.code
 
     @app.errorhandler(Exception)
     def server_fault(error):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         if request.path.startswith("/api/"):
             return error_body("internal_error", "The server failed; nothing was changed.", 500)
-        return "Internal Server Error", 500
+        try:
+            return page(500)
+        except Exception:  # the page itself failed (a template, the database): a bare one
+            app.logger.exception("The error page failed too on %s", request.path)
+            headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+            return bare_fault_page(), 500, headers
+
+    def bare_fault_page():
+        """The 500 page without a template, in the reader's language when Babel still works."""
+        try:
+            language = str(get_locale() or "ca")
+            words = (
+                _("Something went wrong"),
+                _(
+                    "The server could not complete this request. Try again in a moment; if it "
+                    "keeps happening, tell the town hall's staff."
+                ),
+                _("Go to the start page"),
+            )
+        except Exception:  # Babel failed too: the catalog's Catalan, written out here
+            language = "ca"
+            words = (
+                "Alguna cosa ha fallat",
+                "El servidor no ha pogut completar aquesta petició. Torneu-ho a provar d'aquí a"
+                " un moment; si continua passant, digueu-ho al personal de l'ajuntament.",
+                "Vés a la pàgina d'inici",
+            )
+        title, text, home = (escape(word) for word in words)
+        styles = "".join(
+            f'<link rel="stylesheet" href="{request.script_root}/static/{name}">'
+            for name in ("torn.css", "pages.css", "errors.css")
+        )
+        return (
+            f'<!doctype html><html lang="{escape(language)}" dir="{direction_of(language)}">'
+            '<head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title} · Torn</title>{styles}</head>"
+            f'<body class="error-body"><main class="error-page server-fault"><h1>{title}</h1>'
+            f'<p class="error-advice">{text}</p><p class="error-links">'
+            f'<a class="button primary" href="{request.script_root}/">{home}</a></p>'
+            "</main></body></html>"
+        )

@@ -1,7 +1,10 @@
 """Security applied to every response, and the rate limits of the public entry points."""
 
+import math
+import time
+
 from flask import current_app
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 # Scripts and styles only from our own files (no inline code, no other origin); frames
@@ -39,6 +42,20 @@ def login_limit():
 def public_limit():
     """Requests per client address to the public ticket and display state (``RATELIMIT_PUBLIC``)."""
     return current_app.config["RATELIMIT_PUBLIC"]
+
+
+def seconds_to_wait(breach: RateLimitExceeded) -> int:
+    """Whole seconds (at least 1) until the limit this request broke lets its client in
+    again, for the 429's Retry-After and its page: the limiter's own reset time, from its
+    counters (in memory, or wherever ``QUEUE_RATELIMIT_STORAGE`` keeps them); the limit's
+    whole window when those cannot be read (the storage is away)."""
+    try:
+        broken = limiter.current_limit
+        if broken is not None:
+            return max(1, math.ceil(broken.reset_at - time.time()))
+    except Exception:  # the storage's own errors, whatever its kind
+        current_app.logger.warning("Rate-limit counters unreadable: waiting a whole window")
+    return max(1, breach.limit.limit.get_expiry())
 
 
 def private(response, secret_address=False):
