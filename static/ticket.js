@@ -25,8 +25,53 @@ function estimateText(seconds) {
   return fill(text.estimate, {n: Math.round(seconds / 60)});
 }
 
+/** A desk's name in the page's language (a ticket names its desk by its Catalan name). */
+function deskName(name) {
+  return (data.desks && data.desks[name]) || name;
+}
+
+// Said aloud by screen readers: the card is drawn afresh on every change, so it is not a live
+// region itself. A move in the queue (with the estimate then), a transfer, being served or
+// the end is said politely, once; "your turn" (and each call again) at once. Nothing is said
+// for the page's first drawing (the reader is reading the page then), nor when only the
+// estimate changed.
+const said = {polite: $("#said"), now: $("#said-now"), first: true};
+
+function say(region, key, words) {
+  if (region.dataset.key === key) return;
+  region.dataset.key = key;
+  if (!said.first) region.textContent = words;
+}
+
+function announce() {
+  const desk = deskName(ticket.desk);
+  if (ticket.status === "called") {
+    const words = [text.your_turn, ticket.recalls ? text.recalled : "",
+                   fill(text.called_body, {desk})].filter(Boolean).join(" ");
+    say(said.now, `called/${ticket.recalls}/${desk}`, words);
+    return;
+  }
+  let words = labels.status[ticket.status] || ticket.status;
+  let key = `${ticket.status}/${ticket.office}/${desk}`;
+  if (ticket.status === "waiting") {
+    const office = data.offices[ticket.office] || ticket.office;
+    const ahead = ticket.position === 0 ? text.ahead_none
+      : ticket.position === null ? ""
+        : `${ticket.position} ${ticket.position === 1 ? text.ahead_one : text.ahead_many}`;
+    words = [movedTo === ticket.office ? fill(text.moved, {office}) : "", ahead,
+             estimateText(ticket.estimated_wait_s)].filter(Boolean).join(". ");
+    key += `/${ticket.position}`;
+  } else if (ticket.status === "serving") {
+    words = fill(text.serving, {desk});
+  } else if (text[ticket.status]) {
+    words = `${words}. ${text[ticket.status]}`;
+  }
+  say(said.polite, key, words);
+}
+
 function render() {
   const office = data.offices[ticket.office] || ticket.office;
+  const desk = deskName(ticket.desk);
   $("#office").textContent = office;
   $("#code").textContent = ticket.code;
   const status = element("span", "status", labels.status[ticket.status] || ticket.status);
@@ -48,17 +93,19 @@ function render() {
     card.classList.add("called");
     parts.splice(0, 1, element("span", "turn", text.your_turn));
     if (ticket.recalls) parts.push(element("span", "note", text.recalled));
-    parts.push(element("span", null, text.go_to), element("span", "where", ticket.desk));
-    document.title = fill(text.title_called, {desk: ticket.desk});
+    parts.push(element("span", null, text.go_to), element("span", "where", desk));
+    document.title = fill(text.title_called, {desk});
   } else if (ticket.status === "serving") {
     card.classList.add("serving");
-    parts.push(element("span", "note", fill(text.serving, {desk: ticket.desk})));
+    parts.push(element("span", "note", fill(text.serving, {desk})));
   } else {
     card.classList.add("closed");
     parts.push(element("span", "note", text[ticket.status] || ""));
   }
   card.replaceChildren(...parts);
   document.body.classList.toggle("called", ticket.status === "called");
+  announce();
+  said.first = false;
   renderNotices();
   renderAsk();
   renderWake();
@@ -237,7 +284,8 @@ function tellCalled() {
   vibrate();
   chime([880, 660, 880]);
   const title = ticket.recalls ? text.recalled_title : text.called_title;
-  notify("called", fill(title, {code: ticket.code}), fill(text.called_body, {desk: ticket.desk}));
+  notify("called", fill(title, {code: ticket.code}),
+         fill(text.called_body, {desk: deskName(ticket.desk)}));
 }
 
 // Asking, once per browser, whether system notifications may be shown ----------------------

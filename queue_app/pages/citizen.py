@@ -5,6 +5,11 @@ calendar file and its cancel.
 Public and without login: the token is the secret, and a page shows that ticket or that
 appointment alone, never a name or a phone. Also the words every page uses for a ticket's
 status and kind, and the QR code itself.
+
+These pages speak every citizen language (``languages.CITIZEN_LANGUAGES``), chosen by the
+browser's ``Accept-Language`` or by the page's own switch (``/t/<token>/language/<code>``,
+``/a/<token>/language/<code>``, kept in the session); office and desk names, days and times
+are in the page's language (``naming``).
 """
 
 from datetime import datetime, timezone
@@ -13,11 +18,13 @@ import icalendar
 import segno
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
     render_template,
     send_from_directory,
+    session,
     url_for,
 )
 from flask_babel import lazy_gettext as _l
@@ -25,12 +32,23 @@ from flask_babel import lazy_pgettext
 from markupsafe import Markup
 
 from queue_app.clock import utcnow
+from queue_app.languages import (
+    CITIZEN_LANGUAGES,
+    NATIVE_NAMES,
+    allow_citizen_languages,
+    direction_of,
+)
 from queue_app.live.delivery import publish
-from queue_app.rules import appointments, offices, tickets
+from queue_app.pages import naming
+from queue_app.pages.naming import desk_names, office_names
+from queue_app.rules import appointments, tickets
 from queue_app.storage.db import get_db
 from queue_app.web.security import limiter, private, public_limit
 
 bp = Blueprint("citizen", __name__)
+# Days and times in the reader's language, for every template (the printed papers too).
+for _name, _filter in naming.FILTERS.items():
+    bp.add_app_template_filter(_filter, _name)
 TOWN_HALL = "Ajuntament de Mollet del Vallès"
 
 STATUS_LABELS = {
@@ -65,9 +83,34 @@ def town_hall():
     return current_app.config.get("TOWN_HALL_NAME", TOWN_HALL)
 
 
-def office_names(db):
-    """``{code: name}`` of every office."""
-    return {office["code"]: office["name"] for office in offices.list_offices(db)}
+@bp.url_value_preprocessor
+def citizen_languages(endpoint, values):
+    """Every page here speaks the citizen languages, its error pages too (this runs before
+    any check that could refuse the request)."""
+    allow_citizen_languages()
+
+
+def language_links(endpoint, token):
+    """The page's own language switch: each citizen language's code, own name, direction
+    and address (the staff's switch has only Catalan, Spanish and English)."""
+    return [
+        {
+            "code": code,
+            "name": NATIVE_NAMES[code],
+            "dir": direction_of(code),
+            "href": url_for(endpoint, token=token, code=code),
+        }
+        for code in CITIZEN_LANGUAGES
+    ]
+
+
+def _choose_language(code, page, token):
+    """Keep ``code`` as the session's language (the staff switch's key, so that either
+    switch wins when used last), then back to the page."""
+    if code not in CITIZEN_LANGUAGES:
+        abort(404)
+    session["language"] = code
+    return private(redirect(url_for(page, token=token), 303), secret_address=True)
 
 
 def citizen_url(token, endpoint="citizen.show"):
@@ -110,12 +153,21 @@ def show(token):
             "ticket/page.html",
             ticket=ticket,
             offices=office_names(db),
+            desks=desk_names(db),
             labels=labels(),
             town_hall=town_hall(),
             notify_ahead=current_app.config["NOTIFY_AHEAD"],
+            languages=language_links("citizen.ticket_language", token),
         )
     )
     return private(response, secret_address=True)  # the address is the ticket's secret
+
+
+@bp.get("/t/<token>/language/<code>")
+@limiter.limit(public_limit)
+def ticket_language(token, code):
+    """The ticket page's language switch."""
+    return _choose_language(code, "citizen.show", token)
 
 
 def _appointment_page(db, appointment):
@@ -129,6 +181,7 @@ def _appointment_page(db, appointment):
         may_cancel=appointment["status"] == "booked" and start > utcnow(),
         status_labels={key: str(value) for key, value in APPOINTMENT_LABELS.items()},
         town_hall=town_hall(),
+        languages=language_links("citizen.appointment_language", appointment["token"]),
     )
 
 
@@ -140,6 +193,13 @@ def appointment(token):
     shown = appointments.find_by_token(db, token)
     response = current_app.make_response(_appointment_page(db, shown))
     return private(response, secret_address=True)  # the address is the booking's secret
+
+
+@bp.get("/a/<token>/language/<code>")
+@limiter.limit(public_limit)
+def appointment_language(token, code):
+    """The appointment page's language switch."""
+    return _choose_language(code, "citizen.appointment", token)
 
 
 @bp.post("/a/<token>/cancel")

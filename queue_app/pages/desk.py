@@ -4,6 +4,10 @@ The chosen desk is kept in the session; choosing it is a form post (with its CSR
 a link from elsewhere cannot move a clerk to another desk. ``?choose=1`` shows the choice
 again. A clerk limited to some desks sees only those, and one limited to a single desk
 goes straight to it. Every action goes through ``/api/v1`` from the page's script.
+
+Office and desk names are in the page's language (``naming``), but for the desk's own
+``name`` on its page: its script tells the desk's tickets by it, and a ticket names its desk
+in Catalan (``desk_label`` is the name to show).
 """
 
 from flask import (
@@ -21,6 +25,7 @@ from flask_login import current_user
 
 from queue_app.clock import local_zone, utcnow
 from queue_app.pages.citizen import APPOINTMENT_LABELS, labels
+from queue_app.pages.naming import name_of, named
 from queue_app.rules import desks, offices
 from queue_app.storage.db import get_db
 from queue_app.web.auth import page_for
@@ -43,13 +48,16 @@ def page():
     desk = next((d for d in usable if d["id"] == session.get("desk")), None)
     if desk is None and len(usable) == 1:
         desk = usable[0]
-    every_office = offices.list_offices(db)
+    every_office = named(offices.list_offices(db))
     names = {office["code"]: office["name"] for office in every_office}
     if desk is None or (request.args.get("choose") and len(usable) > 1):
-        return render_template("desk/choose.html", desks=usable, chosen=desk, office_names=names)
+        return render_template(
+            "desk/choose.html", desks=named(usable), chosen=desk, office_names=names
+        )
     return render_template(
         "desk/page.html",
         desk=desk,
+        desk_label=name_of(desk),
         offices=every_office,
         labels=labels(),
         office_names=names,

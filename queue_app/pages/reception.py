@@ -2,27 +2,40 @@
 appointments (the day's bookings, check-in, booking a free slot, the printed confirmation).
 
 Everything the pages change goes through ``/api/v1`` from their scripts; these views only
-render the pages and the printable ticket and confirmation.
+render the pages and the printable ticket and confirmation. Office names are in the page's
+language (``naming``). A paper is printed in the reception's language, or with ``?lang=CODE``
+in any citizen language (``CITIZEN_LANGUAGES``: ca, es, en, fr, ar, ro, ur, zh), for a
+citizen who reads another; any other ``lang`` is ignored.
 """
 
+from contextlib import nullcontext
 from datetime import datetime
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import force_locale
 
 from queue_app.clock import local_zone, utcnow
+from queue_app.languages import CITIZEN_LANGUAGES
 from queue_app.pages.citizen import (
     APPOINTMENT_LABELS,
     citizen_url,
     labels,
-    office_names,
     qr_svg,
     town_hall,
 )
+from queue_app.pages.naming import named, office_names
 from queue_app.rules import appointments, occupancy, offices, tickets
 from queue_app.storage.db import get_db
 from queue_app.web.auth import page_for
 
 bp = Blueprint("reception", __name__)
+
+
+def paper_language():
+    """The printed paper's language: the print address's ``lang`` when it names a citizen
+    language, else the page's (in a context manager: ``with paper_language(): ...``)."""
+    wanted = request.args.get("lang")
+    return force_locale(wanted) if wanted in CITIZEN_LANGUAGES else nullcontext()
 
 
 @bp.get("/reception")
@@ -32,7 +45,7 @@ def page():
     db = get_db()
     return render_template(
         "reception/page.html",
-        offices=offices.list_offices(db),
+        offices=named(offices.list_offices(db)),
         occupancy=occupancy.read(db),
         labels=labels(),
         sms=bool(current_app.config["SMS_WEBHOOK"]),
@@ -46,16 +59,17 @@ def print_ticket(ticket_id):
     db = get_db()
     ticket = tickets.find(db, ticket_id)
     url = citizen_url(ticket["token"])
-    return render_template(
-        "reception/ticket_print.html",
-        ticket=ticket,
-        office=office_names(db)[ticket["office"]],
-        issued_at=datetime.fromisoformat(ticket["issued_at"]),
-        citizen_url=url,
-        qr=qr_svg(url),
-        labels=labels(),
-        town_hall=town_hall(),
-    )
+    with paper_language():
+        return render_template(
+            "reception/ticket_print.html",
+            ticket=ticket,
+            office=office_names(db)[ticket["office"]],
+            issued_at=datetime.fromisoformat(ticket["issued_at"]),
+            citizen_url=url,
+            qr=qr_svg(url),
+            labels=labels(),
+            town_hall=town_hall(),
+        )
 
 
 @bp.get("/reception/appointments")
@@ -65,7 +79,7 @@ def appointments_page():
     db = get_db()
     return render_template(
         "reception/appointments.html",
-        offices=offices.list_offices(db),
+        offices=named(offices.list_offices(db)),
         today=utcnow().astimezone(local_zone()).date().isoformat(),
         labels=labels(),
         appointment_labels={key: str(value) for key, value in APPOINTMENT_LABELS.items()},
@@ -79,11 +93,12 @@ def print_appointment(appointment_id):
     db = get_db()
     appointment = appointments.find(db, appointment_id)
     url = citizen_url(appointment["token"], "citizen.appointment")
-    return render_template(
-        "reception/appointment_print.html",
-        appointment=appointment,
-        office=office_names(db)[appointment["office"]],
-        start=datetime.fromisoformat(appointment["start"]),
-        qr=qr_svg(url),
-        town_hall=town_hall(),
-    )
+    with paper_language():
+        return render_template(
+            "reception/appointment_print.html",
+            appointment=appointment,
+            office=office_names(db)[appointment["office"]],
+            start=datetime.fromisoformat(appointment["start"]),
+            qr=qr_svg(url),
+            town_hall=town_hall(),
+        )
