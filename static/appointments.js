@@ -2,8 +2,8 @@
 // Enter checks in the one found), check-in with its printed ticket, cancel, and booking a
 // free slot with its printed confirmation. Changes go through /api/v1; the live connection
 // keeps the list current.
-import {api, clockTime, confirmTwice, connectLive, element, fill, liveIndicator, pageData,
-        typingInto, STAFF_LIVE} from "./pages.js";
+import {api, clockTime, confirmTwice, connectLive, element, fill, focusLost, liveIndicator,
+        pageData, typingInto, unfocusable, STAFF_LIVE} from "./pages.js";
 
 const data = pageData();
 const {labels, text} = data;
@@ -71,6 +71,7 @@ function makeRow(appointment) {
 }
 
 function fillRow(row, appointment) {
+  const focused = row.contains(document.activeElement) ? document.activeElement : null;
   row.querySelector(".time").textContent = clockTime(appointment.start);
   row.querySelector(".code").textContent = appointment.code;
   row.querySelector(".office").textContent = appointment.office;
@@ -90,6 +91,8 @@ function fillRow(row, appointment) {
   row.querySelector('[data-role="check-in"]').hidden = !booked;
   row.querySelector('[data-role="cancel"]').hidden = !booked;
   applyFilter(row);
+  // Its buttons went (checked in, cancelled): back to the search field, ready for the next.
+  if (focused && unfocusable(focused)) find.focus();
 }
 
 function applyFilter(row) {
@@ -146,10 +149,12 @@ function askLate(appointment) {
 
 function closeLate() {
   lateId = null;
+  if ($("#late").contains(document.activeElement)) find.focus();
   $("#late").hidden = true;
 }
 
 async function checkIn(id, force) {
+  const before = document.activeElement;
   closeLate();
   $("#list-error").hidden = true;
   const appointment = appointments.get(id);
@@ -161,6 +166,7 @@ async function checkIn(id, force) {
     printIn($("#ticket-frame"), urlWithId(data.ticket_print_url, ticket.id));
     find.value = "";
     refreshFilter();
+    if (focusLost(before)) find.focus();
   } catch (error) {
     if (error.code === "too_late") askLate(appointment);
     else showError($("#list-error"), error);
@@ -242,6 +248,8 @@ async function loadSlots() {
 async function book(event) {
   event.preventDefault();
   if (!chosenSlot) return;
+  const before = document.activeElement;
+  let made = null;
   $("#book-error").hidden = true;
   const body = {
     office: $("#book-office").value,
@@ -253,7 +261,7 @@ async function book(event) {
   const phone = $("#book-phone").value.trim();
   if (phone) body.phone = phone;
   try {
-    const {data: made} = await api("POST", "/appointments", body);
+    ({data: made} = await api("POST", "/appointments", body));
     upsert(made);
     $("#confirmation").hidden = false;
     $("#read-out").textContent = fill(text.booked, {
@@ -267,7 +275,8 @@ async function book(event) {
   } catch (error) {
     showError($("#book-error"), error);
   }
-  loadSlots();
+  loadSlots();  // the Book button waits for a new slot: the focus moves on
+  if (focusLost(before)) (made ? $("#print-confirmation") : $("#book-date")).focus();
 }
 
 $("#book-office").addEventListener("change", loadSlots);

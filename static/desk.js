@@ -1,8 +1,8 @@
 // The clerk's desk page: call the next ticket, serve it, close it; the desk's waiting list.
 // Actions go through /api/v1; the live connection (auth {"desk": id}) brings everything else.
 import {appointmentList} from "./desk-appointments.js";
-import {api, clockTime, confirmTwice, connectLive, element, fill, liveIndicator, pageData,
-        typingInto, STAFF_LIVE} from "./pages.js";
+import {api, clockTime, confirmTwice, connectLive, element, fill, focusLost, liveIndicator,
+        pageData, typingInto, STAFF_LIVE} from "./pages.js";
 
 const data = pageData();
 const {labels, text, desk} = data;
@@ -62,23 +62,60 @@ function setWaitingTotal(total) {
 
 // Rendering ---------------------------------------------------------------------------------
 
+/** Say what happened: on the status line (polite), or a failure on the alert line. */
 function say(message, isError = false) {
-  const line = $("#status-line");
-  line.textContent = message;
-  line.classList.toggle("error", isError);
+  $("#status-line").textContent = isError ? "" : message;
+  $("#desk-alert").textContent = isError ? message : "";
+}
+
+/** A ticket's code and its status now ("A012: Called."). */
+function sayStatus(ticket) {
+  say(fill(text.done, {code: ticket.code, status: labels.status[ticket.status]}));
+}
+
+/** Waiting for an answer: the buttons say so but keep the focus (a disabled one drops it). */
+function markBusy(button) {
+  if (busy) button.setAttribute("aria-disabled", "true");
+  else button.removeAttribute("aria-disabled");
+}
+
+/** The control a clerk needs next: Start or Finish for the ticket at the desk, Resume on a
+ *  paused desk, else Call next. */
+function nextControl() {
+  if (current) {
+    return document.querySelector(
+      `[data-action="${current.status === "serving" ? "finish" : "start"}"]`);
+  }
+  return paused ? $("#resume") : callButton;
+}
+
+function focusNext() {
+  if (dialog.open) return;
+  const target = nextControl();
+  if (target && !target.hidden) target.focus();
 }
 
 function renderCall() {
   const total = knownTotal || 0;
-  callButton.disabled = busy || paused;
+  callButton.disabled = paused;
+  markBusy(callButton);
   $("#call-hint").textContent = total ? fill(text.in_queue, {n: total}) : text.nobody;
   // Calling someone from the list: only while the desk is free, like Call next.
   document.querySelectorAll("#waiting .call-this").forEach((button) => {
-    button.disabled = busy || paused || Boolean(current);
+    button.disabled = paused || Boolean(current);
+    markBusy(button);
   });
 }
 
+/** Show the desk's state. A change from elsewhere (a live event) that hides or disables the
+ *  focused button moves the focus on to the next control instead of dropping it. */
 function renderCurrent() {
+  const before = document.activeElement;
+  showCurrent();
+  if (before && before !== document.body && focusLost(before)) focusNext();
+}
+
+function showCurrent() {
   $("#paused-banner").hidden = !paused;
   $("#pause").hidden = paused;
   $("#resume").hidden = !paused;
@@ -107,8 +144,24 @@ function renderCurrent() {
   const allowed = ALLOWED[current.status] || [];
   actionButtons.forEach((button) => {
     button.hidden = !allowed.includes(button.dataset.action);
-    button.disabled = busy;
+    markBusy(button);
   });
+}
+
+/** How long a waiting ticket has waited: minutes, and past half an hour a mark that says
+ *  "long wait" in words too (for screen readers and for those who do not see the red). */
+function showWaited(waited) {
+  const minutes = minutesSince(waited.dataset.issued);
+  const long = minutes >= 30;
+  waited.classList.toggle("long", long);
+  waited.replaceChildren(fill(text.minutes, {n: minutes}));
+  if (long) {
+    const mark = element("span", "long-mark");
+    const icon = element("span", null, "⚠");
+    icon.setAttribute("aria-hidden", "true");
+    mark.append(icon, element("span", "visually-hidden", text.long_wait));
+    waited.append(mark);
+  }
 }
 
 function minutesSince(iso) {
@@ -126,17 +179,17 @@ function renderWaiting() {
       marks.append(element("span", `badge kind-${ticket.kind}`, labels.kind[ticket.kind]), " ");
     }
     if (ticket.priority) marks.append(element("span", "badge priority", text.priority));
-    const minutes = minutesSince(ticket.issued_at);
-    const waited = element("span", "waited", fill(text.minutes, {n: minutes}));
+    const waited = element("span", "waited");
     waited.dataset.issued = ticket.issued_at;
-    waited.classList.toggle("long", minutes >= 30);
+    showWaited(waited);
     item.append(element("span", "pos", String(index + 1)), element("span", "code", ticket.code),
                 marks, waited);
     if (index > 0) {  // the first is who Call next gives anyway
       const call = element("button", "button small call-this", text.call_this);
       call.type = "button";
       call.setAttribute("aria-label", fill(text.call_this_label, {code: ticket.code}));
-      call.disabled = busy || paused || Boolean(current);
+      call.disabled = paused || Boolean(current);
+      markBusy(call);
       call.addEventListener("click", () => callThis(ticket));
       item.append(call);
     }
@@ -146,13 +199,7 @@ function renderWaiting() {
 }
 
 // Waiting times go on by themselves: refresh the minutes, no request needed.
-setInterval(() => {
-  document.querySelectorAll("#waiting .waited").forEach((waited) => {
-    const minutes = minutesSince(waited.dataset.issued);
-    waited.textContent = fill(text.minutes, {n: minutes});
-    waited.classList.toggle("long", minutes >= 30);
-  });
-}, 15000);
+setInterval(() => document.querySelectorAll("#waiting .waited").forEach(showWaited), 15000);
 
 // Loading -------------------------------------------------------------------------------------
 
@@ -199,6 +246,7 @@ async function run(request, after) {
   busy = false;
   after(response);
   renderCurrent();
+  focusNext();  // what was pressed may be gone (Call next, Start...): on to what comes next
 }
 
 function callNext() {
@@ -209,9 +257,7 @@ function callNext() {
       return;
     }
     current = ticket;
-    say("");
-    renderCurrent();
-    document.querySelector('[data-action="start"]').focus();
+    sayStatus(ticket);
   });
 }
 
@@ -221,9 +267,7 @@ function callThis(ticket) {
   run(() => api("POST", `/desks/${desk.id}/call`, {ticket: ticket.id}), ({data: called}) => {
     current = called;
     say(fill(text.called_out_of_order, {code: called.code}));
-    renderCurrent();
     reloadWaitingSoon();
-    document.querySelector('[data-action="start"]').focus();
   });
 }
 
@@ -234,17 +278,17 @@ function act(action, body) {
     if (action === "recall" || action === "start") {
       current = changed;
       if (action === "recall") say(fill(text.recalled, {code: changed.code}));
-      renderCurrent();
-      const next = document.querySelector('[data-action="finish"]');
-      if (next && !next.hidden) next.focus();
+      else sayStatus(changed);
       return;
     }
     current = null;
-    say(action === "transfer"
-      ? fill(text.transferred, {code: changed.code, office: changed.office})
-      : fill(text.done, {code: changed.code, status: labels.status[changed.status]}));
-    renderCurrent();
-    callButton.focus();
+    if (action === "transfer") {
+      say(fill(text.transferred, {code: changed.code, office: changed.office}));
+    } else if (action === "cancel") {
+      say(fill(text.cancelled, {code: changed.code}));
+    } else {
+      sayStatus(changed);
+    }
   });
 }
 
@@ -277,11 +321,15 @@ dialog.querySelectorAll("[data-office]").forEach((choice) => {
   });
 });
 $("#transfer-close").addEventListener("click", () => dialog.close());
+// Closed (Back, Esc or a choice): the focus goes back where it was, or on to what is next.
+dialog.addEventListener("close", () => {
+  if (focusLost(null)) focusNext();
+});
 
 function setPaused(pause) {
   run(() => api("POST", `/desks/${desk.id}/${pause ? "pause" : "resume"}`), ({data: changed}) => {
     paused = changed.paused;
-    renderCurrent();
+    say(paused ? text.paused_line : fill(text.done, {code: desk.label, status: text.free}));
   });
 }
 $("#pause").addEventListener("click", () => setPaused(true));

@@ -207,6 +207,21 @@ export function typingInto(event) {
   return tag === "INPUT" && !["checkbox", "radio", "button"].includes(target.type);
 }
 
+/** True when `control` cannot hold the focus any more: removed, hidden or disabled. */
+export function unfocusable(control) {
+  return !control || !control.isConnected || control.disabled ||
+    control.closest("[hidden]") !== null || control.getClientRects().length === 0;
+}
+
+/** True when the focus fell out of the page's controls: onto the page's body, or still on
+ *  `before` (where it was before a change) now that `before` cannot hold it. A page then
+ *  moves it to the next sensible control, never leaving a keyboard user at the top. */
+export function focusLost(before) {
+  const now = document.activeElement;
+  if (!now || now === document.body) return true;
+  return now === before && unfocusable(before);
+}
+
 /** A button that needs a second press within a few seconds (cancelling). */
 export function confirmTwice(button, confirmText, action) {
   const original = button.innerHTML;

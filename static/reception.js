@@ -1,7 +1,7 @@
 // The reception page: issue and print tickets, today's list, the building's occupancy.
 // Changes go through /api/v1; the live connection keeps the list and the counts current.
-import {api, clockTime, confirmTwice, connectLive, element, fill, liveIndicator, pageData,
-        statusBadge, typingInto, STAFF_LIVE} from "./pages.js";
+import {api, clockTime, confirmTwice, connectLive, element, fill, focusLost, liveIndicator,
+        pageData, statusBadge, typingInto, unfocusable, STAFF_LIVE} from "./pages.js";
 
 const data = pageData();
 const {labels, text} = data;
@@ -16,6 +16,7 @@ const search = $("#search");
 const onlyOpen = $("#only-open");
 const frame = $("#ticket-frame");
 const autoPrint = $("#auto-print");
+const announcer = $("#announce");
 
 const tickets = new Map();   // id -> ticket
 const rows = new Map();      // id -> <tr>
@@ -45,9 +46,14 @@ function partySize() {
 
 function setPartySize(size) {
   const bounded = Math.max(1, Math.min(20, size));
+  const less = $("#party-less");
+  const more = $("#party-more");
   partyOutput.value = String(bounded);
-  $("#party-less").disabled = bounded <= 1;
-  $("#party-more").disabled = bounded >= 20;
+  // A button about to be disabled hands the focus to the other one (never to the body).
+  if (bounded <= 1 && document.activeElement === less) more.focus();
+  if (bounded >= 20 && document.activeElement === more) less.focus();
+  less.disabled = bounded <= 1;
+  more.disabled = bounded >= 20;
 }
 
 // The citizen's mobile for SMS notices (only when the server sends them): this ticket's only.
@@ -67,6 +73,15 @@ $("#party-less").addEventListener("click", () => setPartySize(partySize() - 1));
 $("#party-more").addEventListener("click", () => setPartySize(partySize() + 1));
 
 // Issuing and printing ----------------------------------------------------------------------
+
+/** Say what the last action did, in the panel and to screen readers (a polite live region). */
+function announce(message) {
+  announcer.textContent = message;
+}
+
+function officeButton(office) {
+  return officeButtons.find((button) => button.dataset.office === office) || officeButtons[0];
+}
 
 function printUrl(id) {
   return data.print_url.replace("/0/", `/${id}/`);
@@ -95,6 +110,8 @@ function printAgain() {
 }
 
 function showRefusal() {
+  announce("");
+  if ($("#printed").contains(document.activeElement)) officeButtons[0].focus();
   $("#no-result").hidden = true;
   $("#printed").hidden = true;
   $("#refusal").hidden = false;
@@ -102,6 +119,7 @@ function showRefusal() {
 }
 
 function showError(error) {
+  announce("");
   const box = $("#issue-error");
   box.textContent = fill(text.failed, {message: error.message});
   box.hidden = false;
@@ -119,8 +137,10 @@ function options() {
 async function issue(office) {
   if (issuing) return;
   issuing = true;
-  officeButtons.forEach((button) => { button.disabled = true; });
+  // Marked busy, not disabled: a disabled button would drop the keyboard's focus.
+  officeButtons.forEach((button) => button.setAttribute("aria-disabled", "true"));
   $("#issue-error").hidden = true;
+  const before = document.activeElement;
   // The options go with this ticket only: back to the usual at once, so that the next
   // ticket's options can be chosen while this one is on its way; restored if it fails.
   const chosen = options();
@@ -130,6 +150,7 @@ async function issue(office) {
     const {data: ticket} = await api("POST", "/tickets", {office, ...chosen});
     upsert(ticket, {fresh: true, since});
     showTicket(ticket, autoPrint.checked);
+    announce(fill(text.issued, {code: ticket.code, office: ticket.office}));
   } catch (error) {
     if (JSON.stringify(options()) === JSON.stringify(options.usual)) {
       setKind(chosen.kind);
@@ -141,7 +162,9 @@ async function issue(office) {
     else showError(error);
   } finally {
     issuing = false;
-    officeButtons.forEach((button) => { button.disabled = false; });
+    officeButtons.forEach((button) => button.removeAttribute("aria-disabled"));
+    // Issued by a key with the focus nowhere: it goes to the office's button, ready for more.
+    if (focusLost(before)) officeButton(office).focus();
   }
 }
 
@@ -178,6 +201,7 @@ function makeRow(ticket) {
 }
 
 function fillRow(row, ticket) {
+  const focused = row.contains(document.activeElement) ? document.activeElement : null;
   row.querySelector(".code").textContent = ticket.code;
   const marks = row.querySelector(".marks");
   marks.replaceChildren();
@@ -198,6 +222,23 @@ function fillRow(row, ticket) {
   row.querySelector('[data-role="reprint"]').hidden = !open;
   row.querySelector('[data-role="cancel"]').hidden = !open;
   applyFilter(row);
+  if (focused && unfocusable(focused)) focusNear(row);
+}
+
+/** The row's buttons went (its ticket closed): the focus goes to the next open ticket's first
+ *  button below (else above), else to the search field. */
+function focusNear(row) {
+  const shown = [...tbody.rows].filter((each) => each === row || !each.hidden);
+  const at = shown.indexOf(row);
+  const candidates = [...shown.slice(at + 1), ...shown.slice(0, at).reverse()];
+  for (const candidate of candidates) {
+    const target = [...candidate.querySelectorAll("button")].find((each) => !unfocusable(each));
+    if (target) {
+      target.focus();
+      return;
+    }
+  }
+  search.focus();
 }
 
 function applyFilter(row) {
@@ -252,6 +293,7 @@ async function cancelTicket(id) {
     const since = eventCount;
     const {data: ticket} = await api("POST", `/tickets/${id}/cancel`);
     upsert(ticket, {since});
+    announce(fill(text.cancelled, {code: ticket.code}));
   } catch (error) {
     showError(error);
   }
@@ -278,6 +320,7 @@ function showOccupancy(state) {
   meter.value = state.inside;
   $("#occupancy").classList.toggle("full", full);
   $("#full-banner").hidden = !full;
+  if (state.inside <= 0 && document.activeElement === $("#exit")) $("#entry").focus();
   $("#exit").disabled = state.inside <= 0;
 }
 
@@ -335,7 +378,8 @@ document.addEventListener("keydown", (event) => {
     } else {
       resetOptions();
     }
-    if (document.activeElement === search) search.blur();
+    // Out of the search field, so that the keys issue again: onto the first office.
+    if (document.activeElement === search) officeButtons[0].focus();
     return;
   }
   if (typingInto(event) || event.repeat) return;
