@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import sqlite3
+import tempfile
 
 import pytest
 import requests
@@ -21,6 +22,10 @@ from queue_app.storage import journal
 from queue_app.storage.db import connect, get_db, write_transaction
 from queue_app.storage.migrations import migrate
 from queue_app.web.security import limiter
+
+# The TV's server voice caches its audio files: in a folder of the test run's own (also for
+# the servers the tests start, which inherit the environment), never in instance/.
+os.environ.setdefault("QUEUE_VOICE_CACHE_DIR", tempfile.mkdtemp(prefix="torn-voice-"))
 
 ROLES = accounts.ROLES
 

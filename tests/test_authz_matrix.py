@@ -91,6 +91,8 @@ PAGES = [
     ("admin.import_appointments", "POST", "/admin/appointments/import", STAFF_PAGE),
     ("citizen.show", "GET", "/t/{token}", PUBLIC),
     ("citizen.service_worker", "GET", "/t/sw.js", PUBLIC),
+    ("citizen.ticket_language", "GET", "/t/{token}/language/fr", PUBLIC),
+    ("citizen.appointment_language", "GET", "/a/{appointment_token}/language/ar", PUBLIC),
     ("citizen.appointment", "GET", "/a/{appointment_token}", PUBLIC),
     (
         "citizen.appointment_calendar",
@@ -100,6 +102,9 @@ PAGES = [
     ),
     ("citizen.cancel_appointment", "POST", "/a/{appointment_token}/cancel", PUBLIC),
     ("display.screen", "GET", "/display/{key}", PUBLIC),
+    # The server's voice: by the screen's key alone (seq 1 is no call of today: a 404).
+    ("display.call_voice", "GET", "/display/{key}/calls/1/voice", PUBLIC),
+    ("display.voice_file", "GET", "/display/{key}/voice/" + "0" * 64 + ".wav", PUBLIC),
     ("display.static", "GET", "/display/static/display.css", PUBLIC),
     ("static", "GET", "/static/torn.css", PUBLIC),
     ("assets.vendor_file", "GET", "/vendor/socket.io.min.js", PUBLIC),

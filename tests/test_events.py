@@ -59,7 +59,7 @@ def test_display_gets_snapshot_then_calls_without_personal_data(sock, screens, a
     snapshot = display.get_received()
     assert names(snapshot) == ["snapshot"]
     state = snapshot[0]["args"][0]
-    assert set(state) == {"seq", "calls", "waiting", "occupancy"}
+    assert set(state) == {"seq", "calls", "waiting", "occupancy", "desks"}
     assert state["waiting"] == {"OAC": 0, "OMIC": 0, "OFIM": 0, "HAB": 0, "ORGT": 0}
 
     api.as_("reception").post("/tickets", {"office": "OAC"})
@@ -206,8 +206,9 @@ def test_payloads_are_as_the_contract_says(sock, api, tokens):
     api.as_("clerk").post(f"/tickets/{ticket['id']}/recall")
     received = clerk.get_received()
     calls = [m["args"][0] for m in received if m["name"] == "ticket_called"]
-    assert [set(call) for call in calls] == [{"seq", "ticket", "desk", "recall"}] * 2
+    assert [set(call) for call in calls] == [{"seq", "ticket", "desk", "desk_names", "recall"}] * 2
     assert [call["recall"] for call in calls] == [False, True]
+    assert calls[0]["desk_names"] == {"ca": "Taulell 2", "es": "Taulell 2", "en": "Taulell 2"}
     assert calls[1]["ticket"]["recalls"] == 1
     assert first(received, "queue_changed") == {
         "seq": first(received, "queue_changed")["seq"],
