@@ -17,6 +17,7 @@ import re
 from datetime import datetime, time, timedelta
 
 import pytest
+from axe_check import AXE, findings
 from playwright.sync_api import expect
 
 from queue_app.clock import local_zone, stamp, utcnow
@@ -29,23 +30,8 @@ from helpers import next_workday
 pytestmark = pytest.mark.slow
 expect.set_options(timeout=WAIT_MS)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
 LANGUAGES = ("ca", "es", "en")
 LOCALES = {"ca": "ca-ES", "es": "es-ES", "en": "en-GB"}
-AXE_OPTIONS = {
-    "runOnly": {
-        "type": "tag",
-        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
-    },
-    "resultTypes": ["violations"],
-}
-RUN_AXE = """options => axe.run(document, options).then(results => results.violations.map(
-  rule => ({id: rule.id, impact: rule.impact, help: rule.help,
-            nodes: rule.nodes.map(node => ({target: node.target, html: node.html}))})))"""
-SETTLE = """() => Promise.all(document.getAnimations()
-  .filter(each => each.effect && each.effect.getComputedTiming().endTime !== Infinity)
-  .map(each => each.finished.catch(() => null)))"""
 PAGES = (
     "login",
     "reception",
@@ -116,8 +102,7 @@ class Audit:
         """Run axe-core on what ``page`` shows now (its frames too), once its animations and
         transitions have ended (a colour half-way is no finding); keep the findings."""
         expect(page.locator("html")).to_have_attribute("lang", self.language)
-        page.evaluate(SETTLE)
-        for rule in page.evaluate(RUN_AXE, AXE_OPTIONS):
+        for rule in findings(page):
             elements = [
                 " >> ".join(map(str, node["target"])) + "  " + node["html"][:160]
                 for node in rule["nodes"]

@@ -15,11 +15,11 @@ Playwright's ``expect`` on the page, never a sleep.
 
 import html
 import json
-import os
 import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from axe_check import AXE, described, findings
 from playwright.sync_api import expect
 
 from queue_app.clock import stamp
@@ -284,22 +284,7 @@ def test_the_calendar_file_names_the_appointment_in_the_language(client, app):
 
 # Real Chromium -----------------------------------------------------------------------------
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
 LOCALES = {"fr": "fr-FR", "ar": "ar-MA", "ro": "ro-RO", "ur": "ur-PK", "zh": "zh-CN"}
-AXE_OPTIONS = {
-    "runOnly": {
-        "type": "tag",
-        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
-    },
-    "resultTypes": ["violations"],
-}
-RUN_AXE = """options => axe.run(document, options).then(results => results.violations.map(
-  rule => `${rule.id} (${rule.impact}): ` +
-    rule.nodes.map(node => node.target.join(" ") + " " + node.html.slice(0, 120)).join(", ")))"""
-SETTLE = """() => Promise.all(document.getAnimations()
-  .filter(each => each.effect && each.effect.getComputedTiming().endTime !== Infinity)
-  .map(each => each.finished.catch(() => null)))"""
 OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -319,8 +304,7 @@ def open_in(people, language, path, viewport=PHONE):
 
 
 def axe_findings(page):
-    page.evaluate(SETTLE)
-    return page.evaluate(RUN_AXE, AXE_OPTIONS)
+    return described(findings(page))
 
 
 def box(locator):

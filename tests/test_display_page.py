@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from axe_check import AXE, described, findings
 from playwright.sync_api import expect
 
 from display import timings
@@ -558,18 +559,10 @@ def test_without_a_voice_the_chime_and_the_screen_still_work(open_screen, shared
     assert said(page) == [], "no Catalan voice: no Catalan read by an English voice"
 
 
-AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
-
-
 def axe_findings(page):
-    """axe-core's findings (WCAG 2.1 A and AA, best practices) on what ``page`` shows now."""
+    """axe-core's findings on what the TV page shows now (axe added as a script tag)."""
     page.add_script_tag(path=AXE)
-    return page.evaluate(
-        """() => axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa",
-                "wcag21a", "wcag21aa", "best-practice"]}, resultTypes: ["violations"]})
-            .then((results) => results.violations.map((rule) => [rule.id,
-                rule.nodes.map((node) => node.html.slice(0, 120))]))"""
-    )
+    return described(findings(page))
 
 
 # The boxes of the screen's panels that the sound banner overlaps (none, it is in the top bar).

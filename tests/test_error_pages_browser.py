@@ -4,11 +4,11 @@ requests to a ticket's page give the styled 429 saying when to try again; both i
 both with zero axe-core findings (WCAG 2.1 A and AA, and best practices), both under the
 pages' Content-Security-Policy (axe runs as an init script, outside it)."""
 
-import os
 import re
 
 import pytest
 import requests
+from axe_check import AXE, described, findings
 from playwright.sync_api import expect
 
 from conftest import PHONE, WAIT_MS, save_screenshot, watch_for_errors
@@ -16,17 +16,6 @@ from conftest import PHONE, WAIT_MS, save_screenshot, watch_for_errors
 pytestmark = pytest.mark.slow
 expect.set_options(timeout=WAIT_MS)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
-AXE_OPTIONS = {
-    "runOnly": {
-        "type": "tag",
-        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
-    },
-    "resultTypes": ["violations"],
-}
-RUN_AXE = """options => axe.run(document, options).then(results => results.violations.map(
-  rule => ({id: rule.id, impact: rule.impact, nodes: rule.nodes.map(node => node.html)})))"""
 # pages.css's colours, which errors.css builds on: the page is styled, not a bare white one.
 PAGE_BACKGROUND = "rgb(238, 241, 245)"
 CARD_TOP = "rgb(11, 92, 173)"
@@ -54,7 +43,7 @@ def assert_styled_and_accessible(page):
     )
     card = page.locator("main.error-page")
     assert card.evaluate("card => getComputedStyle(card).borderTopColor") == CARD_TOP
-    assert page.evaluate(RUN_AXE, AXE_OPTIONS) == []
+    assert described(findings(page)) == []
 
 
 def test_a_bad_ticket_address_gets_the_styled_404_in_spanish(live, spanish):
