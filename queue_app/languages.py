@@ -7,7 +7,8 @@ request is allowed them by ``allow_citizen_languages`` (the citizen's blueprint 
 its every page), else they are never chosen.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import g, has_request_context, request, session
 
@@ -28,6 +29,19 @@ NATIVE_NAMES = {
 }
 # Languages written right to left (their pages get dir="rtl").
 RIGHT_TO_LEFT = ("ar", "ur")
+
+
+# The language whose office and desk names a reader of a language they are not named in
+# gets: the newcomers' languages get the English names (written for someone new to town).
+NAME_FALLBACK = {"fr": "en", "ar": "en", "ro": "en", "ur": "en", "zh": "en"}
+
+
+def name_in(thing: Mapping[str, Any], language: str) -> str:
+    """An office's or a desk's name for a reader of ``language`` (its ``names`` per language;
+    its ``name``, the Catalan one, when it has none in that language)."""
+    shown = NAME_FALLBACK.get(language, language)
+    names = thing.get("names") or {}
+    return str((shown != "ca" and names.get(shown)) or thing["name"])
 
 
 def direction_of(language: str) -> str:

@@ -131,6 +131,18 @@ def test_near_comes_when_the_queue_reaches_it_not_before(town, gateway):
     )
 
 
+def test_messages_speak_the_citizens_languages_with_the_english_names(town, gateway):
+    """A newcomer's messages are in French (any language the ticket's page speaks), with
+    the desk's English name, as that page shows it."""
+    town.api.as_("admin").patch("/desks/2", {"names": {"en": "Desk 2"}})
+    mine = town.issue(phone="612 345 678", language="fr")
+    town.call(2)
+    town.send()
+    assert gateway.received[-1]["text"] == (
+        f"Ticket {mine['code']}\u00a0: c'est à vous. Veuillez vous présenter à Desk 2."
+    )
+
+
 def test_the_phone_never_reaches_the_journal_or_the_ticket_shown(town):
     mine = town.issue(phone="612 345 678")
     assert "612" not in json.dumps(mine)

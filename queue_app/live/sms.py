@@ -27,6 +27,7 @@ from flask_babel import force_locale, gettext, ngettext
 
 from queue_app import socketio
 from queue_app.clock import utcnow
+from queue_app.languages import name_in
 from queue_app.rules import notices, offices
 from queue_app.storage.db import get_db
 
@@ -37,14 +38,15 @@ log = logging.getLogger(__name__)
 
 def text_of(message: notices.Message) -> str:
     """The message's text in the ticket's language: its code, and the desk once called."""
-    office = offices.get(get_db(), message["office"])
-    with force_locale(message["language"]):
-        name = office["names"].get(message["language"], office["name"])
+    language = message["language"]
+    name = name_in(offices.get(get_db(), message["office"]), language)
+    with force_locale(language):
         if message["kind"] == "called":
+            desk = {"name": message["desk"] or "", "names": message["desk_names"]}
             return gettext(
                 "Torn %(code)s: it is your turn. Please go to %(desk)s.",
                 code=message["code"],
-                desk=message["desk"] or "",
+                desk=name_in(desk, language),
             )
         if not message["ahead"]:
             return gettext(

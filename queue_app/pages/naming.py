@@ -2,7 +2,7 @@
 
 Offices and desks are named in Catalan, Spanish and English (``names``; ``name`` is the
 Catalan one). A page in one of those shows that name; a page in another citizen language
-(French, Arabic, Romanian, Urdu, Chinese) shows the English one (``NAME_FALLBACK``): the
+(French, Arabic, Romanian, Urdu, Chinese) shows the English one (``languages.NAME_FALLBACK``): the
 English names are written for someone new to the town, and English is the one of the three
 that most newcomers read. A name missing in that language falls back to the Catalan one.
 
@@ -20,10 +20,9 @@ from babel import Locale
 from babel.dates import format_date, format_time, get_date_format
 from flask_babel import get_locale, to_user_timezone
 
+from queue_app.languages import name_in
 from queue_app.rules import desks, offices
 
-# The language whose office and desk names a page shows, for a language they are not named in.
-NAME_FALLBACK = {"fr": "en", "ar": "en", "ro": "en", "ur": "en", "zh": "en"}
 # The locale that writes a language's days and times, where it is not the language itself.
 DATE_LOCALES = {"en": "en_GB"}
 
@@ -34,18 +33,9 @@ def reading_language() -> str:
     return locale.language if locale is not None else "ca"
 
 
-def name_language(language: str | None = None) -> str:
-    """The language of the names shown to a reader of ``language`` (default: the page's)."""
-    language = language or reading_language()
-    return NAME_FALLBACK.get(language, language)
-
-
 def name_of(thing: Mapping[str, Any], language: str | None = None) -> str:
-    """An office's or a desk's name for a reader of ``language`` (default: the page's); its
-    ``name`` is the Catalan one."""
-    shown = name_language(language)
-    names = thing.get("names") or {}
-    return str((shown != "ca" and names.get(shown)) or thing["name"])
+    """An office's or a desk's name for a reader of ``language`` (default: the page's)."""
+    return name_in(thing, language or reading_language())
 
 
 def named(things: Iterable[Mapping[str, Any]], language: str | None = None) -> list[dict]:

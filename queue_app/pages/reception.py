@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import force_locale
 
 from queue_app.clock import local_zone, utcnow
-from queue_app.languages import CITIZEN_LANGUAGES
+from queue_app.languages import CITIZEN_LANGUAGES, NATIVE_NAMES
 from queue_app.pages.citizen import (
     APPOINTMENT_LABELS,
     citizen_url,
@@ -49,6 +49,7 @@ def page():
         occupancy=occupancy.read(db),
         labels=labels(),
         sms=bool(current_app.config["SMS_WEBHOOK"]),
+        sms_languages=NATIVE_NAMES,  # the messages speak every language the ticket's page does
     )
 
 

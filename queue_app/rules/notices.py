@@ -15,6 +15,7 @@ language, with what is true then (a message that is no longer true, a "near" for
 already called, is dropped instead). Nothing personal goes into the journal.
 """
 
+import json
 from datetime import datetime, timedelta
 from typing import Literal, TypedDict
 
@@ -22,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import local_day, stamp
-from queue_app.languages import LANGUAGES
+from queue_app.languages import CITIZEN_LANGUAGES
 from queue_app.rules import calling
 from queue_app.rules.checks import phone_number
 from queue_app.rules.errors import InvalidInput
@@ -50,6 +51,7 @@ class Message(TypedDict):
     code: str
     office: str
     desk: str | None
+    desk_names: dict[str, str]
     language: str
     ahead: int | None
 
@@ -77,11 +79,12 @@ def sms_number(phone: object) -> str | None:
 
 
 def check_language(language: object) -> str:
+    """The messages' language: one the citizen's pages speak (Catalan when not given)."""
     if language is None:
-        return LANGUAGES[0]
-    if not isinstance(language, str) or language not in LANGUAGES:
+        return CITIZEN_LANGUAGES[0]
+    if not isinstance(language, str) or language not in CITIZEN_LANGUAGES:
         raise InvalidInput(
-            _l("The language must be one of: %(codes)s.", codes=", ".join(LANGUAGES))
+            _l("The language must be one of: %(codes)s.", codes=", ".join(CITIZEN_LANGUAGES))
         )
     return language
 
@@ -144,7 +147,8 @@ def claim(db: Database, now: datetime) -> Message | None:
             if row is None:
                 return None
             ticket = db.execute(
-                "SELECT t.code, t.office, t.status, t.phone, t.language, d.name AS desk"
+                "SELECT t.code, t.office, t.status, t.phone, t.language, d.name AS desk,"
+                " d.names AS desk_names"
                 " FROM tickets t LEFT JOIN desks d ON d.id = t.desk_id WHERE t.id = ?",
                 [row["ticket_id"]],
             ).fetchone()
@@ -166,6 +170,7 @@ def claim(db: Database, now: datetime) -> Message | None:
                 "code": ticket["code"],
                 "office": ticket["office"],
                 "desk": ticket["desk"],
+                "desk_names": json.loads(ticket["desk_names"] or "{}"),
                 "language": ticket["language"],
                 "ahead": ahead,
             }
