@@ -9,6 +9,7 @@ estimated wait, and the ticket object of the contract that carries them.
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Literal, NamedTuple, overload
 
 from sqlite_utils import Database
@@ -91,19 +92,220 @@ def _placeholders(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def positions(db: Database, offices: Sequence[str], now: datetime) -> dict[int, int]:
-    """People ahead of each waiting ticket in its office's queue: ``{ticket_id: n}``."""
+# The order without ranking the queue (contract v2, issue 15): issue, call-next and every
+# citizen's place cost the same at 5000 waiting as at 10. Each office's waiting tickets are
+# counted per priority flag (``queue_sizes``, kept by triggers, m015); the few urgent and
+# appointment tickets are read whole (their class depends on the clock); and a ticket's rank
+# within its lane (priority or not, oldest first) is an index range count
+# (``tickets_waiting_lane``). The class and round rules of ORDER_SQL then give the place:
+# ``DESK_QUEUE_SQL`` remains the definition (the desk's list), and the tests check that both
+# always agree.
+LANE_SQL = "SELECT {what} FROM tickets WHERE status = 'waiting' AND office = ? AND priority = ?"
+# Past this many tickets behind the newest asked for, its lane is counted from the head.
+TAIL_PROBE = 64
+
+
+class Special(NamedTuple):
+    """A waiting urgent or appointment ticket: its class and its place in its lane."""
+
+    cls: int
+    key: tuple[str, int]  # (issued_at, id): oldest first
+    priority: int
+
+
+class Queue(NamedTuple):
+    """What an office's calling order needs besides one ticket's rank in its lane."""
+
+    lanes: dict[int, int]  # priority flag -> tickets waiting (queue_sizes)
+    specials: list[Special]  # oldest first
+    every: int
+    first: int  # the priority calls left in the current round
+
+    def in_class(self, cls: int) -> int:
+        """How many wait in class ``cls``."""
+        if cls < 2:
+            return sum(1 for special in self.specials if special.cls == cls)
+        flag = int(cls == 2)
+        ahead = sum(1 for s in self.specials if s.cls < 2 and s.priority == flag)
+        return self.lanes.get(flag, 0) - ahead
+
+    def order_key(self, cls: int, nth: int, key: tuple[str, int]) -> tuple[int, int, int, str, int]:
+        """ORDER_SQL's sort key of the ``nth`` ticket (from 0) of class ``cls``."""
+        if cls < 2:
+            return (cls, 0, 0, *key)
+        if cls == 2:
+            late = self.every > 0 and nth >= self.first
+            return (2, 1 + (nth - self.first) // self.every if late else 0, 0, *key)
+        if self.every > 0 and self.in_class(2) > self.first + nth * self.every:
+            return (2, nth, 1, *key)  # promoted to the end of round nth
+        return (3, 0, 1, *key)
+
+    def place(self, cls: int, nth: int) -> int:
+        """People ahead of the ``nth`` ticket (from 0) of class ``cls``."""
+        urgent = self.in_class(0)
+        if cls < 2:
+            return nth + (urgent if cls == 1 else 0)
+        before = urgent + self.in_class(1)
+        if cls == 2:
+            rounds = 0
+            if self.every > 0 and nth >= self.first:
+                rounds = min(1 + (nth - self.first) // self.every, self.in_class(3))
+            return before + nth + rounds
+        priorities = self.in_class(2)
+        if self.every > 0:
+            priorities = min(priorities, self.first + nth * self.every)
+        return before + priorities + nth
+
+
+def class_of(row: sqlite3.Row, due: str) -> int:
+    """CLASS_SQL for one ticket row."""
+    if row["kind"] == "urgent":
+        return 0
+    if row["kind"] == "appointment" and row["appointment_at"] is not None:
+        if row["appointment_at"] <= due:
+            return 1
+    return 2 if row["priority"] else 3
+
+
+def queues(db: Database, offices: Sequence[str], now: datetime) -> dict[str, Queue]:
+    """Each office's ``Queue``: two short reads, whatever the length of the queue."""
     if not offices:
         return {}
-    within = f"t.office IN ({', '.join(':o%d' % i for i in range(len(offices)))})"
-    sql = (
-        f"WITH w AS ({WAITING_SQL.format(where=within)})"
-        f" SELECT w.id, ROW_NUMBER() OVER (PARTITION BY w.office ORDER BY {ORDER_SQL}) - 1 FROM w"
-    )
-    params = {"due": due_cutoff(now)}
-    params.update({"o%d" % i: office for i, office in enumerate(offices)})
-    ahead: dict[int, int] = dict(db.execute(sql, params).fetchall())
+    marks, due = _placeholders(offices), due_cutoff(now)
+    lanes: dict[str, dict[int, int]] = {office: {} for office in offices}
+    for office, flag, waiting in db.execute(
+        f"SELECT office, priority, waiting FROM queue_sizes WHERE office IN ({marks})", offices
+    ):
+        lanes[office][flag] = waiting
+    specials: dict[str, list[Special]] = {office: [] for office in offices}
+    for row in db.execute(
+        "SELECT id, office, kind, priority, appointment_at, issued_at FROM tickets"
+        f" WHERE status = 'waiting' AND kind != 'walk_in' AND office IN ({marks})"
+        " ORDER BY issued_at, id",
+        offices,
+    ):
+        special = Special(class_of(row, due), (row["issued_at"], row["id"]), row["priority"])
+        specials[row["office"]].append(special)
+    return {
+        row[0]: Queue(lanes[row[0]], specials[row[0]], row[1], max(row[1] - row[2], 0))
+        for row in db.execute(
+            f"SELECT code, priority_every, priority_streak FROM offices WHERE code IN ({marks})",
+            offices,
+        )
+    }
+
+
+def _lane_ranks(
+    db: Database, office: str, flag: int, keys: list[tuple[str, int]], total: int
+) -> list[int]:
+    """The rank in their lane (tickets of the lane before them) of ``keys``, sorted: one
+    range count between each two, anchored at whichever end of the lane is near (the newest
+    ticket, just issued, is counted from the tail)."""
+    count = LANE_SQL.format(what="COUNT(*)")
+
+    def between(low: tuple[str, int], high: tuple[str, int]) -> int:
+        found: int = db.execute(
+            f"{count} AND (issued_at, id) > (?, ?) AND (issued_at, id) < (?, ?)",
+            [office, flag, *low, *high],
+        ).fetchone()[0]
+        return found
+
+    behind = db.execute(
+        f"SELECT COUNT(*) FROM ({LANE_SQL.format(what='1')} AND (issued_at, id) > (?, ?) LIMIT ?)",
+        [office, flag, *keys[-1], TAIL_PROBE],
+    ).fetchone()[0]
+    if behind < TAIL_PROBE:
+        ranks = [total - 1 - behind]
+        for low, high in zip(reversed(keys[:-1]), reversed(keys[1:]), strict=True):
+            ranks.append(ranks[-1] - 1 - between(low, high))
+        return ranks[::-1]
+    ranks = [
+        db.execute(f"{count} AND (issued_at, id) < (?, ?)", [office, flag, *keys[0]]).fetchone()[0]
+    ]
+    for low, high in pairwise(keys):
+        ranks.append(ranks[-1] + 1 + between(low, high))
+    return ranks
+
+
+def places(db: Database, rows: Sequence[sqlite3.Row], now: datetime) -> dict[int, int]:
+    """People ahead of each waiting ticket of ``rows`` in its office's queue:
+    ``{ticket_id: n}``. Costs a few index reads per office, not a read of the queue."""
+    waiting = [row for row in rows if row["status"] == "waiting"]
+    by_office = queues(db, sorted({row["office"] for row in waiting}), now)
+    due = due_cutoff(now)
+    ahead: dict[int, int] = {}
+    lanes: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for row in waiting:
+        cls, key = class_of(row, due), (row["issued_at"], row["id"])
+        queue = by_office[row["office"]]
+        if cls < 2:
+            nth = sum(1 for s in queue.specials if s.cls == cls and s.key < key)
+            ahead[row["id"]] = queue.place(cls, nth)
+        else:
+            lanes.setdefault((row["office"], int(cls == 2)), []).append(key)
+    for (office, flag), keys in lanes.items():
+        keys.sort()
+        queue = by_office[office]
+        total = queue.lanes.get(flag, 0)
+        for key, rank in zip(keys, _lane_ranks(db, office, flag, keys, total), strict=True):
+            # Urgent and due appointments of the lane are counted in it but go first.
+            gone = sum(
+                1 for s in queue.specials if s.cls < 2 and s.priority == flag and s.key < key
+            )
+            ahead[key[1]] = queue.place(3 - flag, rank - gone)
     return ahead
+
+
+def _front(
+    db: Database, office: str, queue: Queue, count: int
+) -> list[tuple[tuple[int, int, int, str, int], int]]:
+    """The first ``count`` waiting tickets of ``office`` in calling order, as (ORDER_SQL's
+    sort key, id): from the urgent and due appointments and the oldest of each lane."""
+    keyed = []
+    seen = {0: 0, 1: 0}
+    for special in queue.specials:
+        if special.cls < 2:
+            keyed.append(
+                (queue.order_key(special.cls, seen[special.cls], special.key), special.key[1])
+            )
+            seen[special.cls] += 1
+    first = {special.key[1] for special in queue.specials if special.cls < 2}
+    for flag in (1, 0):
+        nth = 0
+        for issued_at, ticket_id in db.execute(
+            LANE_SQL.format(what="issued_at, id") + " ORDER BY issued_at, id LIMIT ?",
+            [office, flag, count + len(first)],
+        ):
+            if ticket_id not in first:  # counted in its lane, but called as urgent or due
+                keyed.append((queue.order_key(3 - flag, nth, (issued_at, ticket_id)), ticket_id))
+                nth += 1
+    return sorted(keyed)[:count]
+
+
+def front(db: Database, office: str, now: datetime, count: int) -> list[int]:
+    """The ids of the first ``count`` waiting tickets of ``office``, in calling order."""
+    queue = queues(db, [office], now).get(office)
+    return [] if queue is None else [ticket_id for _, ticket_id in _front(db, office, queue, count)]
+
+
+def head(db: Database, offices: Sequence[str], now: datetime) -> int | None:
+    """The id of the ticket call-next gives a desk serving ``offices`` (the first of
+    ``DESK_QUEUE_SQL``), from each office's own first; None when none waits."""
+    firsts = [
+        first
+        for office, queue in queues(db, offices, now).items()
+        for first in _front(db, office, queue, 1)
+    ]
+    return min(firsts)[1] if firsts else None
+
+
+def waiting_count(db: Database, office: str) -> int:
+    """How many wait in ``office`` (queue_sizes: no count of the queue)."""
+    row = db.execute(
+        "SELECT COALESCE(SUM(waiting), 0) FROM queue_sizes WHERE office = ?", [office]
+    ).fetchone()
+    waiting: int = row[0]
+    return waiting
 
 
 # A desk counts as staffed for the estimates when it is not paused and a desk page is open
@@ -203,7 +405,7 @@ def describe(
     """Turn ticket rows (from ``SELECT_TICKETS``) into the contract's ticket objects; without
     their ids when ``public``."""
     waiting_offices = sorted({row["office"] for row in rows if row["status"] == "waiting"})
-    ahead = positions(db, waiting_offices, now)
+    ahead = places(db, rows, now)
     pace = paces(db, waiting_offices, now)
     tickets: list[PublicTicket] = []
     for row in rows:

@@ -113,21 +113,18 @@ def enqueue(db: Database, events: list[AnyEvent], now: datetime) -> None:
             f"SELECT id FROM tickets WHERE id IN ({marks}) AND phone IS NOT NULL", called
         ).fetchall()
         _queue(db, [row[0] for row in rows], "called", now)
+    # Only the first AHEAD + 1 of a queue can be near: read those, not the queue.
     offices = sorted({event["office"] for event in events if event["office"]})
-    if not offices:
+    near = [ticket for office in offices for ticket in calling.front(db, office, now, AHEAD + 1)]
+    if not near:
         return
-    marks = ", ".join("?" for _ in offices)
-    waiting = db.execute(
-        f"SELECT t.id, t.office FROM tickets t WHERE t.office IN ({marks})"
-        " AND t.status = 'waiting' AND t.phone IS NOT NULL AND NOT EXISTS"
+    rows = db.execute(
+        "SELECT t.id FROM tickets t WHERE t.id IN (SELECT value FROM json_each(?))"
+        " AND t.phone IS NOT NULL AND NOT EXISTS"
         " (SELECT 1 FROM outbox o WHERE o.ticket_id = t.id AND o.kind = 'near')",
-        offices,
+        [json.dumps(near)],
     ).fetchall()
-    if not waiting:
-        return
-    ahead = calling.positions(db, sorted({row["office"] for row in waiting}), now)
-    near = [row["id"] for row in waiting if ahead.get(row["id"], AHEAD + 1) <= AHEAD]
-    _queue(db, near, "near", now)
+    _queue(db, [row[0] for row in rows], "near", now)
 
 
 def claim(db: Database, now: datetime) -> Message | None:
@@ -161,7 +158,8 @@ def claim(db: Database, now: datetime) -> Message | None:
                 continue
             ahead = None
             if row["kind"] == "near":
-                ahead = calling.positions(db, [ticket["office"]], now).get(row["ticket_id"])
+                found = db.execute(f"{calling.SELECT_TICKETS} WHERE t.id = ?", [row["ticket_id"]])
+                ahead = calling.places(db, found.fetchall(), now).get(row["ticket_id"])
             return {
                 "id": row["id"],
                 "kind": row["kind"],

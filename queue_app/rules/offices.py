@@ -40,8 +40,8 @@ def list_offices(db: Database, code: str | None = None) -> list[Office]:
     return [
         _office(row)
         for row in db.execute(
-            "SELECT o.code, o.name, o.letter, (SELECT COUNT(*) FROM tickets t"
-            " WHERE t.status = 'waiting' AND t.office = o.code) AS waiting, o.names,"
+            "SELECT o.code, o.name, o.letter, (SELECT COALESCE(SUM(s.waiting), 0)"
+            " FROM queue_sizes s WHERE s.office = o.code) AS waiting, o.names,"
             " o.priority_every, o.target_wait_s, o.default_service_s"
             " FROM offices o WHERE :code IS NULL OR o.code = :code ORDER BY o.position, o.code",
             {"code": code},

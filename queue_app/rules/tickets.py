@@ -13,7 +13,6 @@ from sqlite_utils import Database
 from queue_app.clock import local_day, local_zone, stamp, utcnow
 from queue_app.rules import calling, day, desks, notices, occupancy
 from queue_app.rules.calling import (
-    CLASS_SQL,
     DESK_QUEUE_SQL,
     SELECT_TICKETS,
     SERVICE_SECONDS_SQL,
@@ -69,13 +68,6 @@ def _office_letter(db: Database, office: str) -> str:
     return letter
 
 
-def _waiting_count(db: Database, office: str) -> int:
-    count: int = db.execute(
-        "SELECT COUNT(*) FROM tickets WHERE status = 'waiting' AND office = ?", [office]
-    ).fetchone()[0]
-    return count
-
-
 def _queue_event(
     db: Database, now: datetime, office: str, actor: str | None
 ) -> Event[QueuePayload]:
@@ -83,7 +75,7 @@ def _queue_event(
         db,
         now,
         "queue_changed",
-        QueuePayload(office=office, waiting=_waiting_count(db, office)),
+        QueuePayload(office=office, waiting=calling.waiting_count(db, office)),
         office=office,
         actor=actor,
     )
@@ -300,11 +292,7 @@ def _call(
         [desk["id"], stamp(now), stamp(now), stamp(now), row["id"]],
     )
     if row["class"] >= 2:
-        others_wait = db.execute(
-            f"SELECT 1 FROM tickets t WHERE t.office = :office AND t.status = 'waiting'"
-            f" AND {CLASS_SQL} = 3 LIMIT 1",
-            {"office": row["office"], "due": due_cutoff(now)},
-        ).fetchone()
+        others_wait = calling.queues(db, [row["office"]], now)[row["office"]].in_class(3)
         streak = "priority_streak + 1" if row["class"] == 2 and others_wait else "0"
         db.execute(f"UPDATE offices SET priority_streak = {streak} WHERE code = ?", [row["office"]])
     ticket = calling.load_written(db, row["id"], now)
@@ -312,6 +300,22 @@ def _call(
     events: list[AnyEvent] = [called, _ticket_event(db, now, ticket, actor)]
     events.append(_queue_event(db, now, row["office"], actor))
     return ticket, events
+
+
+def _served(db: Database, desk_id: int) -> list[str]:
+    """The offices a desk serves."""
+    return [
+        r[0] for r in db.execute("SELECT office FROM desk_offices WHERE desk_id = ?", [desk_id])
+    ]
+
+
+def _waiting_row(db: Database, ticket_id: int, now: datetime) -> sqlite3.Row:
+    """A waiting ticket's row with its class (``WAITING_SQL``)."""
+    row: sqlite3.Row = db.execute(
+        f"WITH w AS ({WAITING_SQL.format(where='t.id = :id')}) SELECT * FROM w",
+        {"id": ticket_id, "due": due_cutoff(now)},
+    ).fetchone()
+    return row
 
 
 def call_next(
@@ -325,11 +329,10 @@ def call_next(
     now = now or utcnow()
     with day.change(db, now) as events:
         desk = _ready_desk(db, desk_id)
-        row = db.execute(
-            DESK_QUEUE_SQL + " LIMIT 1", {"desk": desk_id, "due": due_cutoff(now)}
-        ).fetchone()
-        if row is None:
+        first = calling.head(db, _served(db, desk_id), now)
+        if first is None:
             return Outcome(None, events)
+        row = _waiting_row(db, first, now)
         ticket, written = _call(db, desk, row, now, actor)
         events += written
     return Outcome(ticket, events)
@@ -356,14 +359,8 @@ def call(
     with day.change(db, now) as events:
         desk = _ready_desk(db, desk_id)
         _locked_ticket(db, ticket_id, "call")
-        row = db.execute(
-            f"WITH w AS ({WAITING_SQL.format(where='t.id = :id')}) SELECT * FROM w",
-            {"id": ticket_id, "due": due_cutoff(now)},
-        ).fetchone()
-        served = {
-            r[0] for r in db.execute("SELECT office FROM desk_offices WHERE desk_id = ?", [desk_id])
-        }
-        if row["office"] not in served:
+        row = _waiting_row(db, ticket_id, now)
+        if row["office"] not in _served(db, desk_id):
             raise WrongOffice()
         ticket, written = _call(db, desk, row, now, actor, out_of_order=True)
         events += written
@@ -539,10 +536,13 @@ def waiting_in(
     estimates (one read of the queue however many are wanted)."""
     now = now or utcnow()
     with read_transaction(db):
+        ids = sorted(wanted)
         rows = db.execute(
-            f"{SELECT_TICKETS} WHERE t.status = 'waiting' AND t.office = ?", [office]
+            f"{SELECT_TICKETS} WHERE t.status = 'waiting' AND t.office = ?"
+            f" AND t.id IN (SELECT value FROM json_each(?))",
+            [office, json.dumps(ids)],
         ).fetchall()
-        return calling.describe(db, [row for row in rows if row["id"] in wanted], now)
+        return calling.describe(db, rows, now)
 
 
 def find(db: Database, ticket_id: int, now: datetime | None = None) -> Ticket:

@@ -362,6 +362,46 @@ def m014_display_voice(db: Database) -> None:
     db.execute("ALTER TABLE displays ADD COLUMN voice TEXT NOT NULL DEFAULT 'auto'")
 
 
+@migrations()
+def m015_queue_sizes(db: Database) -> None:
+    """Costs flat at any queue length (issue 15): how many wait per office and priority flag,
+    kept by triggers on every insert, change and removal of a ticket (a rewrite of the tickets
+    table must create them again), and the waiting tickets' order per lane and of the few
+    urgent and appointment ones as partial indexes, so that a place is an index range count
+    (rules/calling.py, ``places``)."""
+    db.execute(
+        "CREATE TABLE queue_sizes (office TEXT NOT NULL, priority INTEGER NOT NULL,"
+        " waiting INTEGER NOT NULL, PRIMARY KEY (office, priority)) WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO queue_sizes (office, priority, waiting) SELECT office, priority, COUNT(*)"
+        " FROM tickets WHERE status = 'waiting' GROUP BY office, priority"
+    )
+    one_more = (
+        "INSERT INTO queue_sizes (office, priority, waiting) SELECT NEW.office, NEW.priority, 1"
+        " WHERE NEW.status = 'waiting'"
+        " ON CONFLICT (office, priority) DO UPDATE SET waiting = waiting + 1;"
+    )
+    one_less = (
+        "UPDATE queue_sizes SET waiting = waiting - 1 WHERE OLD.status = 'waiting'"
+        " AND office = OLD.office AND priority = OLD.priority;"
+    )
+    db.execute(f"CREATE TRIGGER queue_sizes_insert AFTER INSERT ON tickets BEGIN {one_more} END")
+    db.execute(
+        "CREATE TRIGGER queue_sizes_update AFTER UPDATE OF status, office, priority ON tickets"
+        f" WHEN OLD.status = 'waiting' OR NEW.status = 'waiting' BEGIN {one_less} {one_more} END"
+    )
+    db.execute(f"CREATE TRIGGER queue_sizes_delete AFTER DELETE ON tickets BEGIN {one_less} END")
+    db.execute(
+        "CREATE INDEX tickets_waiting_lane ON tickets (office, priority, issued_at, id)"
+        " WHERE status = 'waiting'"
+    )
+    db.execute(
+        "CREATE INDEX tickets_waiting_special ON tickets (office, issued_at, id)"
+        " WHERE status = 'waiting' AND kind != 'walk_in'"
+    )
+
+
 def local_hour(stored: str) -> int:
     """The local hour (0-23) of a stored UTC instant."""
     return datetime.fromisoformat(stored).astimezone(local_zone()).hour
