@@ -144,10 +144,13 @@ def create_app(test_config=None):
 
 def start_background(app):
     """A server process's background work: the journal relay, the socket sweeper, the desk
-    pages' presence and, with a gateway, the SMS sender."""
-    from queue_app.live import presence
+    pages' presence, the garbage collector's full passes and, with a gateway, the SMS
+    sender."""
+    from queue_app.live import collector, presence
 
-    app.extensions["torn.relay"].start(socketio.start_background_task)
+    relay = app.extensions["torn.relay"]
+    relay.start(socketio.start_background_task)
+    socketio.start_background_task(collector.start, relay, socketio.sleep)
     socketio.start_background_task(app.extensions["torn.socket_guard"].run, socketio.sleep)
     socketio.start_background_task(presence.keep_fresh, app)
     if "torn.sms" in app.extensions:

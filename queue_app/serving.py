@@ -180,7 +180,10 @@ def serve_eventlet(app, sock, max_connections):
     """Serve ``app`` on ``sock`` until stopped, within the limits above."""
     import eventlet.wsgi
 
+    from queue_app.live import fanout
+
     bounded_websocket_messages()
+    fanout.install()
     eventlet.wsgi.server(
         sock,
         chunked_bodies(app),

@@ -446,13 +446,14 @@ def save_screenshot(page, name, docs_name=None):
 
 @pytest.fixture
 def listeners():
-    """Open recording Socket.IO clients on real servers: ``listeners(url, auth, headers)``."""
+    """Open recording Socket.IO clients on real servers:
+    ``listeners(url, auth, headers, transports)``."""
     from live_clients import Listener
 
     opened = []
 
-    def open_(url, auth, headers=None):
-        listener = Listener(url, auth, headers)
+    def open_(url, auth, headers=None, transports=None):
+        listener = Listener(url, auth, headers, transports)
         opened.append(listener)
         return listener.connect()
 

@@ -22,8 +22,9 @@ class Listener:
     (``resync`` with the last ``seq`` it saw).
     """
 
-    def __init__(self, url, auth, headers=None):
+    def __init__(self, url, auth, headers=None, transports=None):
         self.url, self.auth, self.headers = url, auth, headers or {}
+        self.transports = transports  # None: long-polling first, then upgraded to WebSocket
         self.received = []
         self.changed = threading.Condition()
         self.client = socketio.Client(
@@ -57,7 +58,13 @@ class Listener:
             self.client.emit("resync", {"since": self.resume_from})
 
     def connect(self):
-        self.client.connect(self.url, auth=self.auth, headers=self.headers, wait_timeout=WAIT_S)
+        self.client.connect(
+            self.url,
+            auth=self.auth,
+            headers=self.headers,
+            transports=self.transports,
+            wait_timeout=WAIT_S,
+        )
         return self
 
     def wait_for(self, name, where=lambda payload: True, after=0):

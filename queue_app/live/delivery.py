@@ -9,7 +9,7 @@ which rooms hear each.
 from flask import current_app
 
 from queue_app import socketio
-from queue_app.live import audience
+from queue_app.live import audience, fanout
 from queue_app.live.relay import Relay
 from queue_app.live.routing import ENDINGS, cut_offs, moved_queues, public, routes
 from queue_app.rules import appointments, overview, tickets
@@ -32,9 +32,21 @@ def _end(event):
                 socketio.server.disconnect(sid, namespace=audience.NAMESPACE)
 
 
-def _send(event):
-    for name, room, payload in routes(event):
-        socketio.emit(name, payload, to=room)
+def _send(events):
+    """Send events, in order, to the rooms that hear each: gathered, then written once per
+    connection (fanout.py); first closing the connections an event ends (after what came
+    before it has been written to them)."""
+    batch = fanout.Batch()
+    for event in events:
+        if cut_offs(event):
+            batch.flush()
+            _end(event)
+        for name, room, payload in routes(event):
+            batch.emit(name, payload, room)
+    batch.flush()
+    if batch.queued:
+        # Let the writers of the connections it was queued for send it now.
+        socketio.sleep(0)
 
 
 def with_personal(events):
@@ -65,12 +77,7 @@ def with_personal(events):
 
 def deliver(events):
     """Send journal events, in order, to this process's connections that may hear them."""
-    for event in with_personal(events):
-        _end(event)
-        _send(event)
-        # Let the connections' writers send this event before the next is queued behind it,
-        # so that a call reaches the screens first, ahead of its bookkeeping events.
-        socketio.sleep(0)
+    _send(with_personal(events))
     _push_waiting_citizens(events)
     _push_overview(events)
     sender = current_app.extensions.get("torn.sms")
@@ -82,9 +89,7 @@ def refresh(since):
     """Instead of every event after ``since`` (a gap too long to replay): the ones that end
     connections, then a fresh snapshot for every connection of this process."""
     db = get_db()
-    for event in journal.since(db, since, types=ENDINGS):
-        _end(event)
-        _send(event)
+    _send(journal.since(db, since, types=ENDINGS))
     made = {}
     for sid, session in audience.connections():
         key = (session["audience"], session["offices"], session["own"])

@@ -2,7 +2,9 @@
 own Socket.IO connections, in ``seq`` order and exactly once.
 
 The journal in SQLite is the one source of truth, so nothing committed can be lost on the
-way. The process that wrote an event delivers it at once, after its commit. Other processes
+way. The process that wrote an event delivers it right after its commit: in a server, by a
+task of its own as soon as the request that wrote it has answered (the clerk's call-next does
+not wait for a thousand screens); elsewhere (the test client, a command) at once. Other processes
 learn that the journal grew from a wake-up on the message queue (Redis publish/subscribe on
 ``QUEUE_MESSAGE_QUEUE``), then read from the journal whatever they have not delivered yet.
 Every process also reads the journal every ``POLL_S`` seconds, so an event written while
@@ -11,6 +13,7 @@ Redis was down, or by a command-line tool, still reaches every screen, at most t
 
 import logging
 import threading
+import time
 from itertools import pairwise
 
 from queue_app.storage import journal
@@ -43,23 +46,35 @@ class Relay:
         self.wanted = threading.Event()  # a wake-up is waiting to be published
         self.listening = False  # subscribed to the message queue right now
         self.publishing = True  # the last wake-up could be published
+        self.last_delivered_at = time.monotonic()  # for live/collector.py
+        self.deferred = False  # delivered by the delivery task (``start``), not the writer
+        self.pending = []  # committed here, for the delivery task
+        self.ready = threading.Event()  # something is pending
 
     def start_from(self, seq):
         """Events up to ``seq`` count as delivered (a process starting on a journal)."""
         self.delivered = seq
 
     def committed(self, events):
-        """After a commit: deliver its events, and before them any not delivered yet."""
+        """After a commit: deliver its events, and before them any not delivered yet; in a
+        server, by the delivery task once the writer's request has answered."""
         if not events:
             return
+        if self.deferred:
+            self.pending.extend(events)
+            self.ready.set()
+        else:
+            self._take(events)
+        if self.url:
+            self.wanted.set()
+
+    def _take(self, events):
         with self.lock:
             fresh = [event for event in events if event["seq"] > self.delivered]
             if fresh and fresh[0]["seq"] == self.delivered + 1 and _contiguous(fresh):
                 self._deliver(fresh)
             elif fresh:
                 self.catch_up()
-        if self.url:
-            self.wanted.set()
 
     def catch_up(self):
         """Deliver every journal event after the last one delivered here."""
@@ -74,11 +89,14 @@ class Relay:
     def _deliver(self, events):
         self.delivered = events[-1]["seq"]
         self.deliver(events)
+        self.last_delivered_at = time.monotonic()
 
     # Background work of a server process ------------------------------------------------
 
     def start(self, spawn):
         """Start the background tasks with ``spawn(function)`` (Socket.IO's background task)."""
+        self.deferred = True
+        spawn(self._deliver_pending)
         spawn(self._poll)
         if self.url:
             spawn(self._listen)
@@ -90,6 +108,16 @@ class Relay:
                 work()
             except Exception:  # a database hiccup must not end the task
                 log.exception("relay: could not read the journal")
+
+    def _deliver_pending(self):
+        """Deliver what this process committed: it runs when the writing request yields,
+        that is once its answer is written."""
+        while True:
+            self.ready.wait()
+            self.ready.clear()
+            events, self.pending = self.pending, []
+            events.sort(key=lambda event: event["seq"])
+            self._in_app(lambda events=events: self._take(events))
 
     def _poll(self):
         while True:
