@@ -70,8 +70,10 @@ format: test-deps
 	$(BIN)/ruff check --fix $(LINTED)
 	$(BIN)/ruff format $(LINTED)
 
-bench: install
+# The HTTP benchmark's pass with Redis and the two-process one need redis-server (test-deps).
+bench: test-deps
 	$(BIN)/python bench/http_bench.py
+	$(BIN)/python bench/cluster_bench.py
 	$(BIN)/python bench/appointments_bench.py
 	$(BIN)/python bench/stats_bench.py
 	$(BIN)/python bench/sms_bench.py
@@ -79,7 +81,7 @@ bench: install
 bench-estimates: test-deps   # its desk pages use python-socketio's client (test extras)
 	$(BIN)/python bench/estimate_sim.py
 
-bench-socket: test-deps   # its clients use the `websockets` package of the test extras
+bench-socket: test-deps   # its clients: `websockets` and python-socketio of the test extras
 	$(BIN)/python bench/socket_bench.py
 
 bench-abuse: test-deps    # hostile clients against a real server (docs/security.md)
