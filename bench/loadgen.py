@@ -207,7 +207,7 @@ def screen_key(path):
 
 
 def fill_queue(path, count, office=OFFICE):
-    """``count`` more walk-in tickets waiting in ``office``, issued just now, written into the
+    """``count`` more walk-in tickets waiting in ``office``, issued up to now, written into the
     file at ``path`` (no server running on it) in one transaction of the queue rules: each row
     as ``tickets.issue_within`` writes it, the party admitted at the door (``occupancy.admit``)
     and the schema's triggers keeping their counts, but without describing each new ticket
@@ -232,7 +232,9 @@ def fill_queue(path, count, office=OFFICE):
             rows = []
             for offset, token in enumerate(tokens):
                 number = first + offset
-                issued = now - timedelta(microseconds=count - offset)  # in order, all before now
+                # One a second up to now, as fast as a reception could hand them out (5000
+                # over 83 minutes): the queue's places count per minute of issue (m015).
+                issued = now - timedelta(seconds=count - offset)
                 rows.append(
                     (token, today, office, number, f"{letter}{number:03d}", office, stamp(issued))
                 )

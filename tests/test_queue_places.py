@@ -127,7 +127,8 @@ def test_places_front_and_head_always_match_the_order(every, opening, steps):
 
 
 def test_the_sizes_follow_every_change():
-    """``queue_sizes`` is kept by triggers: inserts, status and office changes, deletions."""
+    """``queue_sizes`` and ``queue_minutes`` are kept by triggers: inserts, status and office
+    changes, deletions; a minute nobody waits from any more goes."""
     db = fresh_db()
     ensure_today(db, T0)
     made = [tickets.issue(db, "OAC", priority=n % 2 == 0, now=T0).value["id"] for n in range(5)]
@@ -154,23 +155,32 @@ def test_the_sizes_follow_every_change():
             ("OAC", 0): 1,
         }
     )
+    minute = calling.stamp(T0)[:16]
+    kept = db.execute("SELECT office, priority, minute, waiting FROM queue_minutes")
+    assert sorted(tuple(row) for row in kept) == [
+        ("OAC", 0, minute, 1),
+        ("OAC", 1, minute, 1),
+        ("OMIC", 1, minute, 1),
+    ]
+    for ticket_id in made[3:]:
+        tickets.cancel(db, ticket_id, now=T0)
+    assert [tuple(row) for row in db.execute("SELECT office FROM queue_minutes")] == [("OMIC",)]
     db.close()
 
 
-def test_places_far_from_the_tail_are_counted_from_the_head():
-    """A ticket with more than TAIL_PROBE people behind it is counted from the head of its
-    lane: the places of a few asked for in a long queue still match the order."""
+def test_places_in_a_long_queue_spread_over_hours():
+    """Places in a queue of 300 over five hours (the minutes before a ticket's own, then a
+    count within its minute), for a few tickets asked for, match the order."""
     db = fresh_db()
     ensure_today(db, T0)
     offices.update(db, "OAC", {"priority_every": 2}, now=T0)
     door.set_counts(db, limit=1000, now=T0)
-    for n in range(3 * calling.TAIL_PROBE):
-        tickets.issue(db, "OAC", priority=n % 3 == 0, now=T0 + timedelta(seconds=n))
-    order = [row[0] for row in reference_order(db, ["OAC"], T0)]
-    asked = order[1:6] + order[40:45]
+    for n in range(300):
+        tickets.issue(db, "OAC", priority=n % 3 == 0, now=T0 + timedelta(seconds=n * 61))
+    later = T0 + timedelta(hours=6)
+    order = [row[0] for row in reference_order(db, ["OAC"], later)]
+    asked = order[1:6] + order[140:145] + order[-3:]
     marks = ", ".join("?" for _ in asked)
     rows = db.execute(f"{calling.SELECT_TICKETS} WHERE t.id IN ({marks})", asked).fetchall()
-    assert calling.places(db, rows, T0) == {
-        ticket_id: order.index(ticket_id) for ticket_id in asked
-    }
+    assert calling.places(db, rows, later) == {n: order.index(n) for n in asked}
     db.close()

@@ -9,7 +9,6 @@ estimated wait, and the ticket object of the contract that carries them.
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from itertools import pairwise
 from typing import Literal, NamedTuple, overload
 
 from sqlite_utils import Database
@@ -94,15 +93,14 @@ def _placeholders(values: Sequence[object]) -> str:
 
 # The order without ranking the queue (contract v2, issue 15): issue, call-next and every
 # citizen's place cost the same at 5000 waiting as at 10. Each office's waiting tickets are
-# counted per priority flag (``queue_sizes``, kept by triggers, m015); the few urgent and
-# appointment tickets are read whole (their class depends on the clock); and a ticket's rank
-# within its lane (priority or not, oldest first) is an index range count
-# (``tickets_waiting_lane``). The class and round rules of ORDER_SQL then give the place:
+# counted per priority flag (``queue_sizes``) and per minute of issue (``queue_minutes``),
+# both kept by triggers (m015); the few urgent and appointment tickets are read whole (their
+# class depends on the clock); and a ticket's rank within its lane (priority or not, oldest
+# first) is the sum of the minutes before its own plus a count within its minute
+# (``LANE_RANK_SQL``). The class and round rules of ORDER_SQL then give the place:
 # ``DESK_QUEUE_SQL`` remains the definition (the desk's list), and the tests check that both
 # always agree.
 LANE_SQL = "SELECT {what} FROM tickets WHERE status = 'waiting' AND office = ? AND priority = ?"
-# Past this many tickets behind the newest asked for, its lane is counted from the head.
-TAIL_PROBE = 64
 
 
 class Special(NamedTuple):
@@ -195,64 +193,47 @@ def queues(db: Database, offices: Sequence[str], now: datetime) -> dict[str, Que
     }
 
 
-def _lane_ranks(
-    db: Database, office: str, flag: int, keys: list[tuple[str, int]], total: int
-) -> list[int]:
-    """The rank in their lane (tickets of the lane before them) of ``keys``, sorted: one
-    range count between each two, anchored at whichever end of the lane is near (the newest
-    ticket, just issued, is counted from the tail)."""
-    count = LANE_SQL.format(what="COUNT(*)")
+# A ticket's rank in its lane: those waiting from the minutes before its own minute of
+# issue (queue_minutes), and those of its own minute before it (an index range count of at
+# most a minute's arrivals). Two short reads, however long the queue.
+LANE_RANK_SQL = (
+    "SELECT (SELECT COALESCE(SUM(waiting), 0) FROM queue_minutes WHERE office = :office"
+    " AND priority = :flag AND minute < :minute) + (SELECT COUNT(*) FROM tickets"
+    " WHERE status = 'waiting' AND office = :office AND priority = :flag"
+    " AND issued_at >= :minute AND (issued_at, id) < (:issued_at, :id))"
+)
 
-    def between(low: tuple[str, int], high: tuple[str, int]) -> int:
-        found: int = db.execute(
-            f"{count} AND (issued_at, id) > (?, ?) AND (issued_at, id) < (?, ?)",
-            [office, flag, *low, *high],
-        ).fetchone()[0]
-        return found
 
-    behind = db.execute(
-        f"SELECT COUNT(*) FROM ({LANE_SQL.format(what='1')} AND (issued_at, id) > (?, ?) LIMIT ?)",
-        [office, flag, *keys[-1], TAIL_PROBE],
+def _lane_rank(db: Database, office: str, flag: int, key: tuple[str, int]) -> int:
+    """The tickets of the lane (``office``, priority ``flag``) before the one of ``key``."""
+    rank: int = db.execute(
+        LANE_RANK_SQL,
+        {"office": office, "flag": flag, "minute": key[0][:16], "issued_at": key[0], "id": key[1]},
     ).fetchone()[0]
-    if behind < TAIL_PROBE:
-        ranks = [total - 1 - behind]
-        for low, high in zip(reversed(keys[:-1]), reversed(keys[1:]), strict=True):
-            ranks.append(ranks[-1] - 1 - between(low, high))
-        return ranks[::-1]
-    ranks = [
-        db.execute(f"{count} AND (issued_at, id) < (?, ?)", [office, flag, *keys[0]]).fetchone()[0]
-    ]
-    for low, high in pairwise(keys):
-        ranks.append(ranks[-1] + 1 + between(low, high))
-    return ranks
+    return rank
 
 
 def places(db: Database, rows: Sequence[sqlite3.Row], now: datetime) -> dict[int, int]:
     """People ahead of each waiting ticket of ``rows`` in its office's queue:
-    ``{ticket_id: n}``. Costs a few index reads per office, not a read of the queue."""
+    ``{ticket_id: n}``. Costs a few short reads per office and per ticket, not a read of the
+    queue."""
     waiting = [row for row in rows if row["status"] == "waiting"]
     by_office = queues(db, sorted({row["office"] for row in waiting}), now)
     due = due_cutoff(now)
     ahead: dict[int, int] = {}
-    lanes: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for row in waiting:
         cls, key = class_of(row, due), (row["issued_at"], row["id"])
         queue = by_office[row["office"]]
         if cls < 2:
             nth = sum(1 for s in queue.specials if s.cls == cls and s.key < key)
-            ahead[row["id"]] = queue.place(cls, nth)
         else:
-            lanes.setdefault((row["office"], int(cls == 2)), []).append(key)
-    for (office, flag), keys in lanes.items():
-        keys.sort()
-        queue = by_office[office]
-        total = queue.lanes.get(flag, 0)
-        for key, rank in zip(keys, _lane_ranks(db, office, flag, keys, total), strict=True):
+            flag = int(cls == 2)
             # Urgent and due appointments of the lane are counted in it but go first.
             gone = sum(
                 1 for s in queue.specials if s.cls < 2 and s.priority == flag and s.key < key
             )
-            ahead[key[1]] = queue.place(3 - flag, rank - gone)
+            nth = _lane_rank(db, row["office"], flag, key) - gone
+        ahead[row["id"]] = queue.place(cls, nth)
     return ahead
 
 

@@ -364,32 +364,47 @@ def m014_display_voice(db: Database) -> None:
 
 @migrations()
 def m015_queue_sizes(db: Database) -> None:
-    """Costs flat at any queue length (issue 15): how many wait per office and priority flag,
-    kept by triggers on every insert, change and removal of a ticket (a rewrite of the tickets
-    table must create them again), and the waiting tickets' order per lane and of the few
-    urgent and appointment ones as partial indexes, so that a place is an index range count
-    (rules/calling.py, ``places``)."""
-    db.execute(
-        "CREATE TABLE queue_sizes (office TEXT NOT NULL, priority INTEGER NOT NULL,"
-        " waiting INTEGER NOT NULL, PRIMARY KEY (office, priority)) WITHOUT ROWID"
+    """Costs flat at any queue length (issue 15): how many wait per office and priority flag
+    (``queue_sizes``), and per minute of issue too (``queue_minutes``), both kept by triggers on
+    every insert, change and removal of a ticket (a rewrite of the tickets table must create
+    them again); and the waiting tickets' order per lane and of the few urgent and appointment
+    ones as partial indexes. A place is then the waiting of the minutes before a ticket's own
+    plus a count within its minute (rules/calling.py, ``places``)."""
+    # Each table's name, its key columns besides office and priority, and what they hold.
+    counts = (
+        ("queue_sizes", "", ""),
+        ("queue_minutes", ", minute", ", substr({}issued_at, 1, 16)"),
     )
-    db.execute(
-        "INSERT INTO queue_sizes (office, priority, waiting) SELECT office, priority, COUNT(*)"
-        " FROM tickets WHERE status = 'waiting' GROUP BY office, priority"
+    for table, key, value in counts:
+        columns = ", minute TEXT NOT NULL" if key else ""
+        db.execute(
+            f"CREATE TABLE {table} (office TEXT NOT NULL, priority INTEGER NOT NULL{columns},"
+            f" waiting INTEGER NOT NULL, PRIMARY KEY (office, priority{key})) WITHOUT ROWID"
+        )
+        db.execute(
+            f"INSERT INTO {table} (office, priority{key}, waiting)"
+            f" SELECT office, priority{value.format('')}, COUNT(*) FROM tickets"
+            f" WHERE status = 'waiting' GROUP BY office, priority{value.format('')}"
+        )
+    one_more = "".join(
+        f"INSERT INTO {table} (office, priority{key}, waiting) SELECT NEW.office, NEW.priority"
+        f"{value.format('NEW.')}, 1 WHERE NEW.status = 'waiting'"
+        f" ON CONFLICT (office, priority{key}) DO UPDATE SET waiting = waiting + 1;"
+        for table, key, value in counts
     )
-    one_more = (
-        "INSERT INTO queue_sizes (office, priority, waiting) SELECT NEW.office, NEW.priority, 1"
-        " WHERE NEW.status = 'waiting'"
-        " ON CONFLICT (office, priority) DO UPDATE SET waiting = waiting + 1;"
+    one_less = "".join(
+        f"UPDATE {table} SET waiting = waiting - 1 WHERE OLD.status = 'waiting'"
+        f" AND office = OLD.office AND priority = OLD.priority"
+        f"{' AND minute = substr(OLD.issued_at, 1, 16)' if key else ''};"
+        for table, key, _ in counts
     )
-    one_less = (
-        "UPDATE queue_sizes SET waiting = waiting - 1 WHERE OLD.status = 'waiting'"
-        " AND office = OLD.office AND priority = OLD.priority;"
-    )
+    # A minute nobody waits from any more goes: the sums read only minutes with a queue.
+    one_less += "DELETE FROM queue_minutes WHERE waiting = 0 AND office = OLD.office;"
     db.execute(f"CREATE TRIGGER queue_sizes_insert AFTER INSERT ON tickets BEGIN {one_more} END")
     db.execute(
-        "CREATE TRIGGER queue_sizes_update AFTER UPDATE OF status, office, priority ON tickets"
-        f" WHEN OLD.status = 'waiting' OR NEW.status = 'waiting' BEGIN {one_less} {one_more} END"
+        "CREATE TRIGGER queue_sizes_update AFTER UPDATE OF status, office, priority, issued_at"
+        f" ON tickets WHEN OLD.status = 'waiting' OR NEW.status = 'waiting'"
+        f" BEGIN {one_less} {one_more} END"
     )
     db.execute(f"CREATE TRIGGER queue_sizes_delete AFTER DELETE ON tickets BEGIN {one_less} END")
     db.execute(
