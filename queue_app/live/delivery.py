@@ -78,8 +78,14 @@ def with_personal(events):
 def deliver(events):
     """Send journal events, in order, to this process's connections that may hear them."""
     _send(with_personal(events))
-    _push_waiting_citizens(events)
-    _push_overview(events)
+    # Then, once the screens have had the events, what the events mean for the citizens
+    # following their tickets and for the managers' overview: a second round of writes.
+    pushes = fanout.Batch()
+    _push_waiting_citizens(events, pushes)
+    _push_overview(events, pushes)
+    pushes.flush()
+    if pushes.queued:
+        socketio.sleep(0)
     sender = current_app.extensions.get("torn.sms")
     if sender is not None:
         sender.wake()  # a change may have queued a message (rules/notices.py)
@@ -116,13 +122,14 @@ def _citizens_listening():
     }
 
 
-def _push_waiting_citizens(events):
+def _push_waiting_citizens(events, batch):
     """Give each ticket still waiting in a queue that moved its new place and estimate.
 
     A citizen's page hears only its own ticket, and nothing happens to that ticket when
-    someone ahead is called; so, after the events, every waiting ticket of those queues gets
-    a fresh ``ticket_changed`` in its own room, with the seq of the queue's last event. One
-    read of the queue per office, however many citizens wait in it.
+    someone ahead is called; so, after the events, every waiting ticket of those queues
+    followed by a page of this process gets a fresh ``ticket_changed`` in its own room, with
+    the seq of the queue's last event. Only those tickets are read, with their places
+    (rules/calling.py, ``places``), not the queue.
     """
     moved = moved_queues(events)
     listening = _citizens_listening() if moved else None
@@ -131,10 +138,8 @@ def _push_waiting_citizens(events):
     db = get_db()
     for office, seq in moved.items():
         for ticket in tickets.waiting_in(db, office, listening):
-            socketio.emit(
-                "ticket_changed",
-                {"seq": seq, "ticket": public(ticket)},
-                to=f"ticket:{ticket['id']}",
+            batch.emit(
+                "ticket_changed", {"seq": seq, "ticket": public(ticket)}, f"ticket:{ticket['id']}"
             )
 
 
@@ -150,11 +155,11 @@ OVERVIEW_TYPES = {
 }
 
 
-def _push_overview(events):
+def _push_overview(events, batch):
     """After events that change it, a fresh overview to this process's managers' pages: one
     read for all of them, none when nobody here listens."""
     if not any(event["type"] in OVERVIEW_TYPES for event in events):
         return
     if not socketio.server.manager.rooms.get(audience.NAMESPACE, {}).get(audience.MANAGERS):
         return
-    socketio.emit("overview", overview.read(get_db()), to=audience.MANAGERS)
+    batch.emit("overview", overview.read(get_db()), audience.MANAGERS)
