@@ -32,11 +32,8 @@ import tempfile
 import time
 
 from loadgen import (
-    CITIZENS,
-    IDLE_S,
     OFFICE,
     REQUESTS,
-    SCREENS,
     Failed,
     Stand,
     copy_database,
@@ -44,6 +41,8 @@ from loadgen import (
     interleaved,
     kind_rows,
     load_average,
+    load_defaults,
+    load_options,
     machine_facts,
     markdown,
     measure_idle,
@@ -259,17 +258,8 @@ def parse_args(argv=None):
     parser.add_argument("--depth", type=int, default=1000, help="waiting tickets (1000)")
     parser.add_argument("--clients", type=int, default=4, help="client processes (4)")
     parser.add_argument("--requests", type=int, help="requests per kind and set-up (240)")
-    parser.add_argument("--idle", type=float, help=f"seconds of idle CPU (default {IDLE_S})")
-    parser.add_argument("--quick", action="store_true", help="80 requests, 1 s of idle CPU")
-    parser.add_argument(
-        "--citizens", type=int, default=CITIZENS, help=f"ticket pages kept open ({CITIZENS})"
-    )
-    parser.add_argument(
-        "--screens", type=int, default=SCREENS, help=f"display screens kept open ({SCREENS})"
-    )
-    args = parser.parse_args(argv)
-    args.requests = args.requests or (80 if args.quick else 240)
-    args.idle = args.idle or (1.0 if args.quick else IDLE_S)
+    load_options(parser, "80 requests, 1 s of idle CPU")
+    args = load_defaults(parser.parse_args(argv))
     if not 2 <= args.clients <= 8 or args.depth < 1:
         parser.error("--clients: 2 to 8 (one desk each at least); --depth at least 1")
     return args

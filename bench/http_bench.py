@@ -47,12 +47,9 @@ from urllib.parse import urlsplit
 
 from loadgen import (
     BIG_LIMIT,
-    CITIZENS,
-    IDLE_S,
     KINDS,
     OFFICE,
     REQUESTS,
-    SCREENS,
     Client,
     Crowd,
     Failed,
@@ -65,6 +62,8 @@ from loadgen import (
     interleaved,
     kind_rows,
     load_average,
+    load_defaults,
+    load_options,
     machine_facts,
     markdown,
     measure_idle,
@@ -388,10 +387,7 @@ def parse_args(argv=None):
         default="both",
         help="server set-ups: without and with Redis (default both)",
     )
-    parser.add_argument("--idle", type=float, help=f"seconds of idle CPU (default {IDLE_S})")
-    parser.add_argument(
-        "--quick", action="store_true", help="80 requests, 1 client, 1 s of idle CPU, no bare pass"
-    )
+    load_options(parser, "80 requests, 1 client, 1 s of idle CPU, no bare pass")
     parser.add_argument(
         "--no-bare",
         dest="bare",
@@ -403,16 +399,8 @@ def parse_args(argv=None):
         parser.add_argument(f"--token-{role}", help=f"API token of a {role} (with --url)")
     parser.add_argument("--pid", type=int, help="with --url: the server's process, for its CPU")
     parser.add_argument("--screen-key", help="with --url: a screen's key, to connect the pages")
-    parser.add_argument(
-        "--citizens", type=int, default=CITIZENS, help=f"ticket pages kept open ({CITIZENS})"
-    )
-    parser.add_argument(
-        "--screens", type=int, default=SCREENS, help=f"display screens kept open ({SCREENS})"
-    )
-    args = parser.parse_args(argv)
-    args.requests = args.requests or (80 if args.quick else 240)
+    args = load_defaults(parser.parse_args(argv))
     args.clients = args.clients or ([1] if args.quick else [1, 4])
-    args.idle = args.idle or (1.0 if args.quick else IDLE_S)
     args.bare = args.bare and not args.quick and bool(args.citizens or args.screens)
     args.depths = sorted(set(args.depths))
     if min(args.depths) < 1 or min(args.clients) < 1 or max(args.clients) > 8:

@@ -930,3 +930,23 @@ def markdown(header, rows):
     ]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def load_options(parser, quick_help):
+    """The options both HTTP benchmarks take: ``--idle``, ``--quick`` (``quick_help``),
+    ``--citizens`` and ``--screens``."""
+    parser.add_argument("--idle", type=float, help=f"seconds of idle CPU (default {IDLE_S})")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--citizens", type=int, default=CITIZENS, help=f"ticket pages kept open ({CITIZENS})"
+    )
+    parser.add_argument(
+        "--screens", type=int, default=SCREENS, help=f"display screens kept open ({SCREENS})"
+    )
+
+
+def load_defaults(args):
+    """``args`` with ``--requests`` and ``--idle`` filled in (shorter with ``--quick``)."""
+    args.requests = args.requests or (80 if args.quick else 240)
+    args.idle = args.idle or (1.0 if args.quick else IDLE_S)
+    return args

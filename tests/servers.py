@@ -294,6 +294,51 @@ class RedisServer:
         self.stop()
 
 
+# nginx -------------------------------------------------------------------------------------
+
+
+class Nginx:
+    """``nginx`` in the foreground on the config file ``config`` (prefix ``prefix``), as a
+    context manager: entered once it listens and has a worker (it says so on its error
+    output), stopped on exit."""
+
+    def __init__(self, prefix, config):
+        self.command = [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"]
+        self.process = None
+
+    def __enter__(self):
+        if not os.path.exists(NGINX):
+            raise ServerFailed("nginx is missing: `make test` installs it")
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        said = []
+        try:
+            for line in self.process.stderr:
+                said.append(line)
+                if "start worker process" in line:
+                    break
+            else:
+                raise ServerFailed("nginx did not start:\n" + "".join(said))
+        except BaseException:
+            self.__exit__()
+            raise
+        threading.Thread(target=self.process.stderr.read, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.process.terminate()
+        self.process.wait(STOP_DEADLINE_S)
+        self.process.stderr.close()
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
 # A raw WebSocket client ----------------------------------------------------------------
 
 ENGINE_IO_WEBSOCKET = "/socket.io/?EIO=4&transport=websocket"

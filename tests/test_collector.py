@@ -12,49 +12,42 @@ class Stop(Exception):
     """Ends the collector's endless loop in the test."""
 
 
-def test_full_passes_wait_for_a_quiet_moment_and_no_longer_start_by_themselves(monkeypatch):
-    now = [0.0]
-    relay = SimpleNamespace(last_delivered_at=0.0)
-    passes = []
-    monkeypatch.setattr(gc, "collect", lambda: passes.append(now[0]))
+@pytest.fixture
+def run_collector(monkeypatch):
+    """``run(busy_until, passes_wanted)``: the collector on a fake clock, a delivery every half
+    second until ``busy_until`` seconds in; the moments of its full passes."""
     threshold = gc.get_threshold()
 
-    def sleep(seconds):
-        now[0] += seconds
-        # Something is delivered every half second until 70 s in; then all is quiet.
-        if now[0] <= 70:
-            relay.last_delivered_at = now[0] - now[0] % 0.5
-        if len(passes) == 2:
-            raise Stop
+    def run(busy_until, passes_wanted):
+        now = [0.0]
+        relay = SimpleNamespace(last_delivered_at=0.0)
+        passes = []
+        monkeypatch.setattr(gc, "collect", lambda: passes.append(now[0]))
 
-    try:
+        def sleep(seconds):
+            now[0] += seconds
+            if now[0] <= busy_until:
+                relay.last_delivered_at = now[0] - now[0] % 0.5
+            if len(passes) == passes_wanted:
+                raise Stop
+
         with pytest.raises(Stop):
             collector.start(relay, sleep, clock=lambda: now[0])
         assert gc.get_threshold()[2] == collector.NEVER
-    finally:
-        gc.set_threshold(*threshold)
+        return passes
+
+    yield run
+    gc.set_threshold(*threshold)
+
+
+def test_full_passes_wait_for_a_quiet_moment_and_no_longer_start_by_themselves(run_collector):
+    passes = run_collector(busy_until=70, passes_wanted=2)
     # The first pass waited for a second without deliveries after its minute; the next
     # came a minute later, the server being quiet then.
     assert passes[0] == pytest.approx(71.0, abs=collector.POLL_S)
     assert passes[1] == pytest.approx(passes[0] + collector.EVERY_S)
 
 
-def test_a_server_that_is_never_quiet_still_gets_a_full_pass(monkeypatch):
-    now = [0.0]
-    relay = SimpleNamespace(last_delivered_at=0.0)
-    passes = []
-    monkeypatch.setattr(gc, "collect", lambda: passes.append(now[0]))
-    threshold = gc.get_threshold()
-
-    def sleep(seconds):
-        now[0] += seconds
-        relay.last_delivered_at = now[0]  # always busy
-        if passes:
-            raise Stop
-
-    try:
-        with pytest.raises(Stop):
-            collector.start(relay, sleep, clock=lambda: now[0])
-    finally:
-        gc.set_threshold(*threshold)
+def test_a_server_that_is_never_quiet_still_gets_a_full_pass(run_collector):
+    passes = run_collector(busy_until=float("inf"), passes_wanted=1)
     assert passes == [pytest.approx(collector.LATEST_S, abs=collector.POLL_S)]

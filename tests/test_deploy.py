@@ -39,7 +39,7 @@ from queue_app.serving import SPARE_DESCRIPTORS
 
 from conftest import journal_counter, restore_demo
 from helpers import wait_until
-from servers import RedisServer, free_port
+from servers import Nginx, RedisServer, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -237,8 +237,6 @@ def nginx_in_front(folder, ports, cert, key):
     """nginx serving docs/deploy/nginx.conf with one `server` line per port (the file's own
     line for the first, one more for each other, as docs/deploy/README.md has it added):
     its HTTPS port, once it listens."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert os.path.exists(nginx), "nginx is missing: `make test` installs it"
     prefix = os.path.join(folder, "nginx")
     os.mkdir(prefix)
     first, *others = ports
@@ -248,27 +246,8 @@ def nginx_in_front(folder, ports, cert, key):
     config = os.path.join(prefix, "nginx.conf")
     with open(config, "w") as out:
         out.write(nginx_config(prefix, first, http_port, https_port, cert, key, [more_servers]))
-    process = subprocess.Popen(
-        [nginx, "-p", prefix, "-c", config, "-g", "daemon off;"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    said = []
-    try:
-        for line in process.stderr:  # it says so once it listens and has a worker
-            said.append(line)
-            if "start worker process" in line:
-                break
-        else:
-            pytest.fail("nginx did not start:\n" + "".join(said))
-        threading.Thread(target=process.stderr.read, daemon=True).start()
+    with Nginx(prefix, config):
         yield https_port
-    finally:
-        process.terminate()
-        process.wait(WAIT_S)
-        process.stderr.close()
 
 
 # Clients through nginx, each from one loopback address ----------------------------------

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import socket
 import ssl
 import subprocess
@@ -29,7 +28,7 @@ import websocket  # websocket-client, python-socketio's own (its client extra)
 
 from queue_app.rules.day import ensure_today
 
-from servers import ServerPool, free_port
+from servers import Nginx, ServerPool, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "docs", "deploy", "nginx.conf")
@@ -94,8 +93,6 @@ def proxied(request, db, tmp_path, tokens):
 
     Indirect parameters: more (pattern, replacement) swaps for the config.
     """
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert os.path.exists(nginx), "nginx is missing: `make test` installs it"
     ensure_today(db)
     screen_key = db.execute("SELECT key FROM displays ORDER BY id LIMIT 1").fetchone()[0]
     cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
@@ -134,22 +131,7 @@ def proxied(request, db, tmp_path, tokens):
                 prefix, torn.port, http_port, https_port, cert, key, getattr(request, "param", ())
             )
         )
-        process = subprocess.Popen(
-            [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        lines = []
-        try:
-            for line in process.stderr:  # it says so once it listens and has a worker
-                lines.append(line)
-                if "start worker process" in line:
-                    break
-            else:
-                pytest.fail("nginx did not start:\n" + "".join(lines))
-            drain = threading.Thread(target=process.stderr.read, daemon=True)
-            drain.start()
+        with Nginx(prefix, prefix / "nginx.conf"):
             yield {
                 "https": f"https://127.0.0.1:{https_port}",
                 "http": f"http://127.0.0.1:{http_port}",
@@ -158,10 +140,6 @@ def proxied(request, db, tmp_path, tokens):
                 "screen": screen_key,
                 "tokens": tokens,
             }
-        finally:
-            process.terminate()
-            process.wait(WAIT_S)
-            process.stderr.close()
 
 
 def open_connection(port, source, context=None):
