@@ -82,4 +82,8 @@ def init_app(app):
     app.config.setdefault("RATELIMIT_PUBLIC", "60 per minute")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
+    # Only routes decorated with a limit are limited (no default, application or blueprint
+    # limits), and each of them checks its limit itself as it runs: the limiter's check before
+    # every request found nothing to do, for some 0.1-0.2 ms of CPU a request (issue 15).
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.after_request(add_headers)
