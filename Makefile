@@ -33,13 +33,15 @@ run: install
 # Debian packages the tests drive: Chromium (browser tests), Redis (several server
 # processes sharing broadcasts), nginx (the HTTPS reverse-proxy configuration),
 # poppler-utils (reading the printed ticket's PDF), libfaketime (a server whose clock
-# starts on another day, for appointments) and espeak-ng (the TV's server voice, which a
-# server also needs in production: docs/speech.md). Installed only when missing; apt-get
+# starts on another day, for appointments), espeak-ng (the TV's server voice, which a
+# server also needs in production: docs/speech.md) and systemd (systemd-analyze checks the
+# deployment's units: docs/deploy/). Installed only when missing; apt-get
 # needs root.
 DEBS := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(wildcard /usr/bin/redis-server),,redis-server) $(if $(wildcard /usr/sbin/nginx),,nginx-light) \
         $(if $(wildcard /usr/bin/pdftoppm),,poppler-utils) \
         $(if $(wildcard /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1),,libfaketime) \
-        $(if $(wildcard /usr/bin/espeak-ng),,espeak-ng)
+        $(if $(wildcard /usr/bin/espeak-ng),,espeak-ng) \
+        $(if $(wildcard /usr/bin/systemd-analyze),,systemd)
 
 test-deps: install $(VENV)/.installed-test
 	@if [ -n "$(strip $(DEBS))" ]; then \
