@@ -113,8 +113,17 @@ def enqueue(db: Database, events: list[AnyEvent], now: datetime) -> None:
             f"SELECT id FROM tickets WHERE id IN ({marks}) AND phone IS NOT NULL", called
         ).fetchall()
         _queue(db, [row[0] for row in rows], "called", now)
-    # Only the first AHEAD + 1 of a queue can be near: read those, not the queue.
-    offices = sorted({event["office"] for event in events if event["office"]})
+    # Only the first AHEAD + 1 of a queue can be near: read those (not the queue) of the
+    # offices where someone with a phone waits.
+    offices = [
+        office
+        for office in sorted({event["office"] for event in events if event["office"]})
+        if db.execute(
+            "SELECT 1 FROM tickets WHERE office = ? AND status = 'waiting'"
+            " AND phone IS NOT NULL LIMIT 1",
+            [office],
+        ).fetchone()
+    ]
     near = [ticket for office in offices for ticket in calling.front(db, office, now, AHEAD + 1)]
     if not near:
         return
