@@ -49,6 +49,7 @@ class Relay:
         self.last_delivered_at = time.monotonic()  # for live/collector.py
         self.deferred = False  # delivered by the delivery task (``start``), not the writer
         self.pending = []  # committed here, for the delivery task
+        self.pending_lock = threading.Lock()  # threads (QUEUE_ASYNC_MODE=threading) add to it
         self.ready = threading.Event()  # something is pending
 
     def start_from(self, seq):
@@ -61,7 +62,8 @@ class Relay:
         if not events:
             return
         if self.deferred:
-            self.pending.extend(events)
+            with self.pending_lock:
+                self.pending.extend(events)
             self.ready.set()
         else:
             self._take(events)
@@ -115,7 +117,8 @@ class Relay:
         while True:
             self.ready.wait()
             self.ready.clear()
-            events, self.pending = self.pending, []
+            with self.pending_lock:
+                events, self.pending = self.pending, []
             events.sort(key=lambda event: event["seq"])
             self._in_app(lambda events=events: self._take(events))
 
