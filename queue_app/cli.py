@@ -87,19 +87,26 @@ def create_token_command(name, role):
     type=click.Choice(displays.VOICES),
     help="Who says the calls: auto (the browser's voice, else the server's), browser, server.",
 )
+@click.option(
+    "--layout",
+    default="waiting_room",
+    type=click.Choice(displays.LAYOUTS),
+    help="waiting_room (the calls) or entrance (the screen at the door: go or wait).",
+)
 @with_appcontext  # also under app.test_cli_runner(), not only `flask`
-def create_display_command(name, offices, language, voice):
+def create_display_command(name, offices, language, voice, layout):
     """Create a display screen; its key is printed alone on the last line."""
     codes = [code.strip() for code in offices.split(",") if code.strip()] if offices else None
     try:
         screen = displays.create_display(
-            get_db(), name, codes, language, voice=voice, actor="cli"
+            get_db(), name, codes, language, voice=voice, layout=layout, actor="cli"
         ).value
     except QueueError as error:
         _refusal(error)
     click.echo(
         f"Display {screen['name']} showing {', '.join(screen['offices'])}"
-        f" in {screen['language']}, voice {screen['voice']}; open /display/KEY with this key:"
+        f" in {screen['language']}, voice {screen['voice']}, layout {screen['layout']};"
+        " open /display/KEY with this key:"
     )
     click.echo(screen["key"])
 

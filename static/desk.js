@@ -22,6 +22,7 @@ let paused = false;
 let busy = false;          // one request at a time: no double call, no double finish
 let waiting = [];          // waiting tickets of the desk's offices, in calling order
 const waitingCounts = {};  // office -> waiting, from the live counts
+const outsideCounts = {};  // office -> tickets waiting outside the full building
 let knownTotal = null;     // for the chime when the queue stops being empty
 
 // The chime -----------------------------------------------------------------------------
@@ -51,6 +52,13 @@ function chime() {
     tone.start(start + delay);
     tone.stop(start + delay + 0.16);
   });
+}
+
+/** How many of the desk's offices' tickets wait outside (they cannot be called yet). */
+function showOutside() {
+  const total = desk.offices.reduce((sum, office) => sum + (outsideCounts[office] || 0), 0);
+  $("#outside-note").textContent = data.text.outside.replace("{n}", total);
+  $("#outside-note").hidden = total === 0;
 }
 
 function setWaitingTotal(total) {
@@ -345,7 +353,11 @@ const appointments = appointmentList($("#appointments"), {
 connectLive({desk: desk.id}, {
   snapshot(state) {
     appointments.load().catch((error) => say(error.message, true));
-    desk.offices.forEach((office) => { waitingCounts[office] = state.waiting[office] || 0; });
+    desk.offices.forEach((office) => {
+      waitingCounts[office] = state.waiting[office] || 0;
+      outsideCounts[office] = (state.outside || {})[office] || 0;
+    });
+    showOutside();
     knownTotal = null;
     setWaitingTotal(desk.offices.reduce((sum, office) => sum + waitingCounts[office], 0));
     Promise.all([loadDesk(), loadWaiting()]).catch((error) => say(error.message, true));
@@ -353,6 +365,8 @@ connectLive({desk: desk.id}, {
   queue_changed(event) {
     if (!desk.offices.includes(event.office)) return;
     waitingCounts[event.office] = event.waiting;
+    outsideCounts[event.office] = event.outside || 0;
+    showOutside();
     setWaitingTotal(desk.offices.reduce((sum, office) => sum + (waitingCounts[office] || 0), 0));
     reloadWaitingSoon();
   },

@@ -24,8 +24,12 @@ const rows = new Map();      // id -> <tr>
 // ticket, and must not undo it: each event is counted, and each ticket remembers the last.
 let eventCount = 0;
 const touched = new Map();   // id -> eventCount of its last live event
-let occupancy = {inside: Number($("#inside").textContent), limit: Number($("#limit").textContent)};
+let occupancy = {inside: Number($("#inside").textContent), limit: Number($("#limit").textContent),
+                 outside: Number($("#outside-people").textContent)};
 let issuing = false;
+// The ticket the full building refused last ({office, chosen}), while its refusal offers to
+// issue it again to wait outside; null otherwise.
+let refused = null;
 let printWhenLoaded = false;
 let shownTicket = null;
 
@@ -109,13 +113,24 @@ function printAgain() {
   if (shownTicket && frame.contentWindow) frame.contentWindow.print();
 }
 
-function showRefusal() {
+/** The full building's refusal saying `message`; with `retry` (the refused ticket), it offers
+ *  to issue that ticket again to wait outside. */
+function showRefusal(message, retry = null) {
   announce("");
   if ($("#printed").contains(document.activeElement)) officeButtons[0].focus();
+  refused = retry;
   $("#no-result").hidden = true;
   $("#printed").hidden = true;
   $("#refusal").hidden = false;
-  $("#refusal-text").textContent = fill(text.full, occupancy);
+  $("#refusal-text").textContent = message;
+  $("#issue-outside").hidden = retry === null;
+}
+
+/** Why a ticket was refused: the counts when its party does not fit, else the server's reason
+ *  (people waiting outside go first; a party that could never enter). */
+function refusalText(error, chosen) {
+  return occupancy.inside + chosen.party_size > occupancy.limit ? fill(text.full, occupancy)
+    : error.message;
 }
 
 function showError(error) {
@@ -134,7 +149,9 @@ function options() {
   return chosen;
 }
 
-async function issue(office) {
+/** Issue a ticket of `office` with the options chosen; with `outside`, the ticket the full
+ *  building refused, again, to wait outside until there is room. */
+async function issue(office, {outside = false} = {}) {
   if (issuing) return;
   issuing = true;
   // Marked busy, not disabled: a disabled button would drop the keyboard's focus.
@@ -143,23 +160,33 @@ async function issue(office) {
   const before = document.activeElement;
   // The options go with this ticket only: back to the usual at once, so that the next
   // ticket's options can be chosen while this one is on its way; restored if it fails.
-  const chosen = options();
-  resetOptions();
+  // Issued again to wait outside, the ticket keeps the options it was refused with.
+  const again = outside && refused !== null;
+  const chosen = again ? refused.chosen : options();
+  if (!again) resetOptions();
   try {
     const since = eventCount;
-    const {data: ticket} = await api("POST", "/tickets", {office, ...chosen});
+    const body = again ? {office, ...chosen, outside: true} : {office, ...chosen};
+    const {data: ticket} = await api("POST", "/tickets", body);
+    refused = null;
+    // Its options, shown again at the refusal and still untouched: back to the usual.
+    if (again && JSON.stringify(options()) === JSON.stringify(chosen)) resetOptions();
     upsert(ticket, {fresh: true, since});
     showTicket(ticket, autoPrint.checked);
-    announce(fill(text.issued, {code: ticket.code, office: ticket.office}));
+    announce(fill(ticket.outside ? text.issued_outside : text.issued,
+                  {code: ticket.code, office: ticket.office}));
   } catch (error) {
-    if (JSON.stringify(options()) === JSON.stringify(options.usual)) {
+    if (!again && JSON.stringify(options()) === JSON.stringify(options.usual)) {
       setKind(chosen.kind);
       priority.checked = chosen.priority;
       setPartySize(chosen.party_size);
       if (phone) phone.value = chosen.phone || "";
     }
-    if (error.code === "capacity_full") showRefusal();
-    else showError(error);
+    // Refused again, even to wait outside (the party could never enter): only the reason.
+    if (error.code === "capacity_full" && again) showRefusal(error.message);
+    else if (error.code === "capacity_full") {
+      showRefusal(refusalText(error, chosen), {office, chosen});
+    } else showError(error);
   } finally {
     issuing = false;
     officeButtons.forEach((button) => button.removeAttribute("aria-disabled"));
@@ -168,8 +195,13 @@ async function issue(office) {
   }
 }
 
+function issueOutside() {
+  if (refused !== null && !$("#refusal").hidden) issue(refused.office, {outside: true});
+}
+
 officeButtons.forEach((button) =>
   button.addEventListener("click", () => issue(button.dataset.office)));
+$("#issue-outside").addEventListener("click", issueOutside);
 $("#print").addEventListener("click", printAgain);
 autoPrint.checked = localStorage.getItem("torn.autoPrint") !== "no";
 autoPrint.addEventListener("change", () =>
@@ -209,7 +241,8 @@ function fillRow(row, ticket) {
     marks.append(element("span", `badge kind-${ticket.kind}`, labels.kind[ticket.kind]), " ");
   }
   if (ticket.priority) marks.append(element("span", "badge priority", text.priority), " ");
-  if (ticket.party_size > 1) marks.append(element("span", "badge party", `×${ticket.party_size}`));
+  if (ticket.party_size > 1) marks.append(element("span", "badge party", `×${ticket.party_size}`), " ");
+  if (ticket.outside) marks.append(element("span", "badge outside", text.outside));
   row.querySelector(".office").textContent = ticket.office;
   row.querySelector(".issued").textContent = clockTime(ticket.issued_at);
   row.querySelector(".status").replaceChildren(statusBadge(ticket.status, labels));
@@ -217,7 +250,9 @@ function fillRow(row, ticket) {
   const open = OPEN.has(ticket.status);
   row.classList.toggle("closed", !open);
   row.dataset.status = ticket.status;
-  row.dataset.search = `${ticket.code} ${ticket.office} ${labels.status[ticket.status]} ${ticket.desk || ""}`
+  row.dataset.outside = ticket.outside ? "yes" : "no";
+  const where = ticket.outside ? text.outside : "";
+  row.dataset.search = `${ticket.code} ${ticket.office} ${labels.status[ticket.status]} ${where} ${ticket.desk || ""}`
     .toLowerCase();
   row.querySelector('[data-role="reprint"]').hidden = !open;
   row.querySelector('[data-role="cancel"]').hidden = !open;
@@ -309,7 +344,8 @@ onlyOpen.addEventListener("change", () => {
 // Occupancy and queues ----------------------------------------------------------------------
 
 function showOccupancy(state) {
-  occupancy = {inside: state.inside, limit: state.limit};
+  occupancy = {inside: state.inside, limit: state.limit, outside: state.outside};
+  $("#outside-people").textContent = state.outside;
   const full = state.inside >= state.limit;
   $("#inside").textContent = state.inside;
   $("#limit").textContent = state.limit;
@@ -334,7 +370,7 @@ async function count(direction) {
     const {data: state} = await api("POST", `/occupancy/${direction}`, {count: 1});
     showOccupancy(state);
   } catch (error) {
-    if (error.code === "capacity_full") showRefusal();
+    if (error.code === "capacity_full") showRefusal(fill(text.full, occupancy));
     else showError(error);
   }
 }
@@ -401,6 +437,8 @@ document.addEventListener("keydown", (event) => {
     count("exits");
   } else if (key === "r") {
     printAgain();
+  } else if (key === "f" && refused !== null && !$("#refusal").hidden) {
+    issueOutside();
   } else if (key === "/") {
     search.focus();
   } else {
@@ -411,4 +449,4 @@ document.addEventListener("keydown", (event) => {
 
 resetOptions();
 options.usual = options();
-showOccupancy({inside: occupancy.inside, limit: occupancy.limit});
+showOccupancy(occupancy);

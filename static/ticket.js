@@ -1,11 +1,17 @@
 // The citizen's own ticket page: its code, status, people ahead and estimated wait, live over
 // the ticket's own connection (auth {"ticket": token}); "your turn" when it is called.
 //
-// For a citizen who is not staring at the screen: when the ticket comes near the front (at most
-// `notify_ahead` people ahead, once per ticket) and when it is called (and at each recall), a
-// notice in the page, a vibration, a short chime and, if the citizen allowed it, a system
-// notification; a polite question asking for that permission, once per browser; and a toggle
-// keeping the screen on while the ticket waits.
+// A ticket issued while the building was full waits outside ("outside": true): the page says
+// so, with the people waiting outside ahead of it and no place in the queue inside, until the
+// ticket is let in (`ticket_admitted`, or a change whose ticket is no longer outside): then
+// "you can come in now" above the usual waiting card.
+//
+// For a citizen who is not staring at the screen: when the ticket is let in from outside (once
+// per ticket), when it comes near the front (at most `notify_ahead` people ahead, once per
+// ticket) and when it is called (and at each recall), a notice in the page, a vibration, a
+// short chime and, if the citizen allowed it, a system notification; a polite question asking
+// for that permission, once per browser; and a toggle keeping the screen on while the ticket
+// waits.
 import {connectLive, element, fill, newAudioContext, pageData} from "./pages.js";
 
 const data = pageData();
@@ -53,7 +59,10 @@ function announce() {
   }
   let words = labels.status[ticket.status] || ticket.status;
   let key = `${ticket.status}/${ticket.office}/${desk}`;
-  if (ticket.status === "waiting") {
+  if (isOutside(ticket)) {
+    words = [text.outside, outsideAheadText(ticket.outside_ahead)].filter(Boolean).join(". ");
+    key += `/outside/${ticket.outside_ahead}`;
+  } else if (ticket.status === "waiting") {
     const office = data.offices[ticket.office] || ticket.office;
     const ahead = ticket.position === 0 ? text.ahead_none
       : ticket.position === null ? ""
@@ -78,8 +87,22 @@ function render() {
   const parts = [status];
   card.className = "state-card";
   card.dataset.status = ticket.status;
+  card.dataset.outside = String(isOutside(ticket));
   document.title = `${ticket.code} · ${labels.status[ticket.status]}`;
-  if (ticket.status === "waiting") {
+  if (isOutside(ticket)) {
+    // Outside the building: no place in the queue inside, no estimate, until it is let in.
+    card.classList.add("outside");
+    status.textContent = text.outside;
+    const ahead = ticket.outside_ahead;
+    if (ahead) {
+      const label = ahead === 1 ? text.outside_one : text.outside_many;
+      parts.push(element("span", "ahead", String(ahead)), element("span", "ahead-label", label));
+    } else {
+      parts.push(element("span", "ahead-label", text.outside_none));
+    }
+    parts.push(element("span", "note", text.outside_note));
+    document.title = `${ticket.code} · ${text.outside}`;
+  } else if (ticket.status === "waiting") {
     if (ticket.position === 0) {
       parts.push(element("span", "ahead-label", text.ahead_none));
     } else if (ticket.position !== null) {
@@ -135,38 +158,62 @@ function dayOf(which) {
   return (which.issued_at || "").slice(0, 10);
 }
 
-// Near the front: once per ticket (code and day), whatever reloads and other tabs ----------
+// Told once per ticket (code and day), whatever reloads and other tabs: near the front, let
+// in from outside ----------------------------------------------------------------------------
 
-const NEAR_KEY = "torn.near";  // {"day": "2024-06-10", "codes": ["A003"]}: the day's tickets told
-const toldHere = new Set();    // the same, as this page knows it (storage may be unusable)
-
-/** The codes of the tickets of the ticket's day already told they are near. */
-function toldInStorage() {
-  try {
-    const memory = JSON.parse(stored("localStorage", NEAR_KEY));
-    if (memory && memory.day === dayOf(ticket) && Array.isArray(memory.codes)) return memory.codes;
-  } catch {
-    // nothing readable: nothing told
-  }
-  return [];
+/** A memory of the tickets told something, in localStorage under `key` as
+ *  {"day": "2024-06-10", "codes": ["A003"]} (the day's tickets told), and in this page (storage
+ *  may be unusable). */
+function toldOnce(key) {
+  const here = new Set();
+  const inStorage = () => {
+    try {
+      const memory = JSON.parse(stored("localStorage", key));
+      if (memory && memory.day === dayOf(ticket) && Array.isArray(memory.codes)) {
+        return memory.codes;
+      }
+    } catch {
+      // nothing readable: nothing told
+    }
+    return [];
+  };
+  const told = () =>
+    here.has(`${dayOf(ticket)}/${ticket.code}`) || inStorage().includes(ticket.code);
+  return {
+    told,
+    /** True the first time (then remembered). */
+    first() {
+      if (told()) return false;
+      here.add(`${dayOf(ticket)}/${ticket.code}`);
+      const codes = [...inStorage(), ticket.code];
+      store("localStorage", key, JSON.stringify({day: dayOf(ticket), codes}));
+      return true;
+    },
+  };
 }
 
-function nearTold() {
-  return toldHere.has(`${dayOf(ticket)}/${ticket.code}`) || toldInStorage().includes(ticket.code);
-}
+const near = toldOnce("torn.near");
+const letIn = toldOnce("torn.admitted");
 
 function isNear(which) {
-  return which.status === "waiting" && typeof which.position === "number" &&
+  return which.status === "waiting" && !which.outside && typeof which.position === "number" &&
     which.position <= NEAR;
 }
 
-/** True the first time the ticket is near the front (then remembered). */
-function firstTimeNear() {
-  if (nearTold()) return false;
-  toldHere.add(`${dayOf(ticket)}/${ticket.code}`);
-  const codes = [...toldInStorage(), ticket.code];
-  store("localStorage", NEAR_KEY, JSON.stringify({day: dayOf(ticket), codes}));
-  return true;
+/** Waiting outside the building for room (contract v2: status "waiting", "outside": true). */
+function isOutside(which) {
+  return which.status === "waiting" && Boolean(which.outside);
+}
+
+/** Let in from outside and waiting inside now, as this browser was told. */
+function admittedShown() {
+  return ticket.status === "waiting" && !ticket.outside && letIn.told();
+}
+
+function outsideAheadText(ahead) {
+  if (typeof ahead !== "number") return "";
+  if (ahead === 0) return text.outside_none;
+  return `${ahead} ${ahead === 1 ? text.outside_one : text.outside_many}`;
 }
 
 function nearText(position) {
@@ -175,13 +222,16 @@ function nearText(position) {
   return fill(text.near_many, {n: position});
 }
 
-// The polite notices above the card: near the front, the screen could not be kept on -------
+// The polite notices above the card: let in from outside, near the front, the screen could not
+// be kept on --------------------------------------------------------------------------------
 
 const notices = $("#notices");
 
 function renderNotices() {
   const shown = [];
-  if (isNear(ticket) && nearTold()) {
+  // (pages.css's generic information box until the notice has a style of its own)
+  if (admittedShown()) shown.push(["notice admitted", text.come_in]);
+  if (isNear(ticket) && near.told()) {
     shown.push(["notice near", nearText(ticket.position)]);
   }
   if (wake.failed && wakeOffered()) shown.push(["notice wake-failed", text.wake_lock_failed]);
@@ -280,6 +330,12 @@ function tellNear() {
   notify("near", fill(text.near_title, {code: ticket.code}), nearText(ticket.position));
 }
 
+function tellAdmitted() {
+  vibrate();
+  chime([523, 659, 784, 1047]);
+  notify("admitted", fill(text.come_in_title, {code: ticket.code}), text.come_in_body);
+}
+
 function tellCalled() {
   vibrate();
   chime([880, 660, 880]);
@@ -300,6 +356,7 @@ function askOffered() {
 
 function renderAsk() {
   ask.hidden = !askOffered();
+  $("#ask-notify-text").textContent = isOutside(ticket) ? text.ask_notify_outside : text.ask_notify;
 }
 
 function answered(answer) {
@@ -309,7 +366,6 @@ function answered(answer) {
   if (hadFocus && !wakeButton.hidden) wakeButton.focus();  // focus stays within reach
 }
 
-$("#ask-notify-text").textContent = text.ask_notify;
 $("#notify-yes").textContent = text.notify_yes;
 $("#notify-no").textContent = text.notify_no;
 $("#notify-yes").addEventListener("click", () => {
@@ -395,8 +451,10 @@ document.addEventListener("visibilitychange", () => {
 });
 
 /** Take a newer state of the ticket (events of one connection arrive in order; a snapshot
- *  after a reconnection is newer than anything before it). */
-function apply(fresh, seq) {
+ *  after a reconnection is newer than anything before it). `admitted`: the server says the
+ *  ticket was just let in from outside (`ticket_admitted`); a change from outside to inside
+ *  says it too (the `ticket_changed` before it, a snapshot after a gap). */
+function apply(fresh, seq, admitted = false) {
   if (seq < lastSeq) return;
   lastSeq = seq;
   const before = ticket;
@@ -404,22 +462,26 @@ function apply(fresh, seq) {
   if (before.office !== fresh.office) movedTo = fresh.office;
   const calledNow = fresh.status === "called" &&
     (before.status !== "called" || before.recalls !== fresh.recalls || before.desk !== fresh.desk);
-  const nearNow = isNear(fresh) && firstTimeNear();
+  const admittedNow = (admitted || isOutside(before)) && fresh.status === "waiting" &&
+    !fresh.outside && letIn.first();
+  const nearNow = isNear(fresh) && near.first();
   render();
   if (calledNow) tellCalled();
+  else if (admittedNow) tellAdmitted();  // coming in matters first; the near notice shows too
   else if (nearNow) tellNear();
 }
 
 connectLive({ticket: data.token}, {
   snapshot(state) { apply(state.ticket, state.seq); },
   ticket_changed(event) { apply(event.ticket, event.seq); },
+  ticket_admitted(event) { apply(event.ticket, event.seq, true); },
 }, (online) => {
   $("#live-note").textContent = online ? text.live : text.offline;
   document.body.classList.toggle("offline", !online);
 });
 
 // Already near when the page opens: the citizen is looking at it, the notice is enough.
-if (isNear(ticket)) firstTimeNear();
+if (isNear(ticket)) near.first();
 render();
 
 // Android's Chrome shows notifications only through a service worker (notify() falls back to

@@ -365,11 +365,13 @@ def test_the_capacity_limit_and_the_count_inside_are_set(admin, store, api):
         "inside": 0,
         "limit": 80,
         "full": False,
+        "outside": 0,
+        "next_in": [],
     }
     assert last_event(store) == (
         "occupancy_changed",
         "admin",
-        {"inside": 0, "limit": 80, "full": False},
+        {"inside": 0, "limit": 80, "full": False, "outside": 0, "next_in": []},
     )
     post(admin, "/admin/building", {"limit": "80", "inside": "12"})
     assert api.as_("reception").get("/occupancy").get_json()["inside"] == 12

@@ -257,6 +257,8 @@ def test_issue_ticket_refused_when_the_party_does_not_fit(call, app):
         "inside": 50,
         "limit": 50,
         "full": True,
+        "outside": 0,
+        "next_in": [],
     }
 
 
@@ -502,11 +504,19 @@ def test_cancel_a_waiting_or_serving_ticket(call, who):
 def test_occupancy_read_entries_and_exits(call, app):
     response = call("GET", "/occupancy", "display")
     assert response.status_code == 200
-    assert response.get_json() == {"inside": 0, "limit": 50, "full": False}
+    assert response.get_json() == {
+        "inside": 0,
+        "limit": 50,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
     assert call("POST", "/occupancy/entries", "reception").get_json() == {
         "inside": 1,
         "limit": 50,
         "full": False,
+        "outside": 0,
+        "next_in": [],
     }
     assert call("POST", "/occupancy/entries", "reception", {"count": 5}).get_json()["inside"] == 6
     assert call("POST", "/occupancy/exits", "reception").get_json()["inside"] == 5
@@ -516,6 +526,8 @@ def test_occupancy_read_entries_and_exits(call, app):
         "inside": 50,
         "limit": 50,
         "full": True,
+        "outside": 0,
+        "next_in": [],
     }
     before = dump(app)
     assert_error(call("POST", "/occupancy/entries", "reception"), 409, "capacity_full")
@@ -526,21 +538,33 @@ def test_occupancy_read_entries_and_exits(call, app):
 def test_admin_sets_limit_and_inside(call):
     response = call("PUT", "/occupancy", "admin", {"limit": 60})
     assert response.status_code == 200
-    assert response.get_json() == {"inside": 0, "limit": 60, "full": False}
+    assert response.get_json() == {
+        "inside": 0,
+        "limit": 60,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
     assert call("PUT", "/occupancy", "admin", {"inside": 60}).get_json() == {
         "inside": 60,
         "limit": 60,
         "full": True,
+        "outside": 0,
+        "next_in": [],
     }
     assert call("PUT", "/occupancy", "admin", {"inside": 12, "limit": 40}).get_json() == {
         "inside": 12,
         "limit": 40,
         "full": False,
+        "outside": 0,
+        "next_in": [],
     }
     assert call("GET", "/occupancy", "display").get_json() == {
         "inside": 12,
         "limit": 40,
         "full": False,
+        "outside": 0,
+        "next_in": [],
     }
 
 
@@ -558,7 +582,13 @@ def test_display_state_with_its_key(call, app):
     state = response.get_json()
     assert state["seq"] == last_seq(app)
     assert state["waiting"] == {"OAC": 0, "OMIC": 0, "OFIM": 0, "HAB": 1, "ORGT": 0}
-    assert state["occupancy"] == {"inside": 4, "limit": 50, "full": False}
+    assert state["occupancy"] == {
+        "inside": 4,
+        "limit": 50,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
     assert [(c["ticket"]["code"], c["desk"], c["recall"]) for c in state["calls"]] == [
         ("H001", "Taulell 7", False),
         ("A001", "Taulell 1", False),
@@ -924,6 +954,8 @@ def test_first_request_of_a_new_day_closes_yesterday(call, app, monkeypatch):
         "inside": 0,
         "limit": 50,
         "full": False,
+        "outside": 0,
+        "next_in": [],
     }
     for ticket in (waiting, called, served):
         seen = call("GET", f"/tickets/{ticket['token']}").get_json()

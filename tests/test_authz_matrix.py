@@ -61,6 +61,7 @@ PAGES = [
         "/reception/tickets/{ticket}/print",
         RECEPTION_PAGE,
     ),
+    ("reception.door", "GET", "/door", RECEPTION_PAGE),
     ("reception.appointments_page", "GET", "/reception/appointments", RECEPTION_PAGE),
     (
         "reception.print_appointment",

@@ -156,7 +156,13 @@ def test_seed_demo_loads_the_town_hall_and_is_idempotent(fresh_app):
 
     state = fresh_app.test_client().get(f"/api/v1/displays/{screen['key']}/state")
     assert state.status_code == 200
-    assert state.get_json()["occupancy"] == {"inside": 0, "limit": 50, "full": False}
+    assert state.get_json()["occupancy"] == {
+        "inside": 0,
+        "limit": 50,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
 
 
 def test_seed_demo_on_the_seeded_database_changes_nothing(app, runner):

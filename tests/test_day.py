@@ -101,8 +101,8 @@ def test_first_change_of_a_new_day_expires_open_tickets_and_empties_the_building
     assert queues == {"OAC": 0, "HAB": 0}
     rooms = [e["payload"] for e in events if e["type"] == "occupancy_changed"]
     assert rooms == [
-        {"inside": 0, "limit": 50, "full": False},
-        {"inside": 1, "limit": 50, "full": False},
+        {"inside": 0, "limit": 50, "full": False, "outside": 0, "next_in": []},
+        {"inside": 1, "limit": 50, "full": False, "outside": 0, "next_in": []},
     ]
 
 

@@ -59,8 +59,9 @@ def test_display_gets_snapshot_then_calls_without_personal_data(sock, screens, a
     snapshot = display.get_received()
     assert names(snapshot) == ["snapshot"]
     state = snapshot[0]["args"][0]
-    assert set(state) == {"seq", "calls", "waiting", "occupancy", "desks"}
+    assert set(state) == {"seq", "calls", "waiting", "outside", "occupancy", "desks"}
     assert state["waiting"] == {"OAC": 0, "OMIC": 0, "OFIM": 0, "HAB": 0, "ORGT": 0}
+    assert state["outside"] == {"OAC": 0, "OMIC": 0, "OFIM": 0, "HAB": 0, "ORGT": 0}
 
     api.as_("reception").post("/tickets", {"office": "OAC"})
     api.as_("clerk").post("/desks/1/call-next")
@@ -164,7 +165,13 @@ def test_browser_session_connects_as_its_role(app, client, sock, api, username, 
     log_in(app, client, username)
     staff = sock()
     assert staff.is_connected()
-    assert set(first(staff.get_received(), "snapshot")) == {"seq", "calls", "waiting", "occupancy"}
+    assert set(first(staff.get_received(), "snapshot")) == {
+        "seq",
+        "calls",
+        "waiting",
+        "outside",
+        "occupancy",
+    }
     mine = api.as_("reception").post("/tickets", {"office": "ORGT"}).json
     received = staff.get_received()
     assert ("occupancy_changed" in names(received)) is hears_occupancy
@@ -214,6 +221,7 @@ def test_payloads_are_as_the_contract_says(sock, api, tokens):
         "seq": first(received, "queue_changed")["seq"],
         "office": "OAC",
         "waiting": 1,
+        "outside": 0,
     }
     changed = first(received, "ticket_changed")
     assert set(changed) == {"seq", "ticket"} and changed["ticket"]["id"] == ticket["id"]

@@ -30,7 +30,13 @@ def issue(db, party_size=1, office="OAC", at=T0):
 
 
 def test_demo_building_starts_empty_with_its_limit(db):
-    assert occupancy.read(db) == {"inside": 0, "limit": 50, "full": False}
+    assert occupancy.read(db) == {
+        "inside": 0,
+        "limit": 50,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
 
 
 def test_issuing_admits_the_whole_party(db):
@@ -38,7 +44,13 @@ def test_issuing_admits_the_whole_party(db):
     assert inside(db) == 3
     issue(db, 1, "HAB")
     issue(db, 20, "ORGT")
-    assert occupancy.read(db) == {"inside": 24, "limit": 50, "full": False}
+    assert occupancy.read(db) == {
+        "inside": 24,
+        "limit": 50,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
 
 
 def _end_by_finish(db, ticket_id, at):
@@ -122,7 +134,13 @@ def test_capacity_full_refuses_issuing_and_entering_and_writes_nothing(db):
     door.set_counts(db, limit=5, now=T0)
     first = issue(db, 3)
     issue(db, 2, "HAB")
-    assert occupancy.read(db) == {"inside": 5, "limit": 5, "full": True}
+    assert occupancy.read(db) == {
+        "inside": 5,
+        "limit": 5,
+        "full": True,
+        "outside": 0,
+        "next_in": [],
+    }
     before = snapshot(db)
     with pytest.raises(CapacityFull):
         tickets.issue(db, "OAC", now=T0 + MINUTE)
@@ -144,17 +162,29 @@ def test_a_party_that_does_not_fit_is_refused_while_a_smaller_one_fits(db):
         door.enter(db, 4, now=T0)
     assert snapshot(db) == before
     assert issue(db, 3)["party_size"] == 3
-    assert occupancy.read(db) == {"inside": 10, "limit": 10, "full": True}
+    assert occupancy.read(db) == {
+        "inside": 10,
+        "limit": 10,
+        "full": True,
+        "outside": 0,
+        "next_in": [],
+    }
 
 
 def test_entries_and_exits_move_the_count_and_report_it(db):
     outcome = door.enter(db, now=T0)
-    assert outcome.value == {"inside": 1, "limit": 50, "full": False}
+    assert outcome.value == {"inside": 1, "limit": 50, "full": False, "outside": 0, "next_in": []}
     assert door.enter(db, 4, now=T0).value["inside"] == 5
     outcome = door.leave(db, 2, now=T0)
-    assert outcome.value == {"inside": 3, "limit": 50, "full": False}
+    assert outcome.value == {"inside": 3, "limit": 50, "full": False, "outside": 0, "next_in": []}
     reported = [e for e in outcome.events if e["type"] == "occupancy_changed"]
-    assert reported[-1]["payload"] == {"inside": 3, "limit": 50, "full": False}
+    assert reported[-1]["payload"] == {
+        "inside": 3,
+        "limit": 50,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
     assert door.leave(db, now=T0).value["inside"] == 2
 
 
@@ -174,7 +204,13 @@ def test_a_ticket_ending_after_a_correction_to_zero_does_not_go_negative(db):
 
 def test_entries_fill_the_building_exactly_to_its_limit(db):
     door.enter(db, 50, now=T0)
-    assert occupancy.read(db) == {"inside": 50, "limit": 50, "full": True}
+    assert occupancy.read(db) == {
+        "inside": 50,
+        "limit": 50,
+        "full": True,
+        "outside": 0,
+        "next_in": [],
+    }
     door.leave(db, now=T0)
     assert occupancy.read(db)["full"] is False
 
@@ -194,23 +230,35 @@ def test_admin_corrects_inside_and_limit(db):
         "inside": 7,
         "limit": 50,
         "full": False,
+        "outside": 0,
+        "next_in": [],
     }
     assert door.set_counts(db, limit=8, now=T0).value == {
         "inside": 7,
         "limit": 8,
         "full": False,
+        "outside": 0,
+        "next_in": [],
     }
     assert door.set_counts(db, inside=0, limit=100000, now=T0).value == {
         "inside": 0,
         "limit": 100000,
         "full": False,
+        "outside": 0,
+        "next_in": [],
     }
-    assert door.set_counts(db, now=T0).value == {"inside": 0, "limit": 100000, "full": False}
+    assert door.set_counts(db, now=T0).value == {
+        "inside": 0,
+        "limit": 100000,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
 
 
 def test_admin_may_set_inside_above_the_limit_and_then_nobody_is_admitted(db):
     state = door.set_counts(db, inside=60, now=T0).value
-    assert state == {"inside": 60, "limit": 50, "full": True}
+    assert state == {"inside": 60, "limit": 50, "full": True, "outside": 0, "next_in": []}
     with pytest.raises(CapacityFull):
         door.enter(db, now=T0)
     with pytest.raises(CapacityFull):
@@ -244,4 +292,10 @@ def test_admin_counts_are_validated_and_a_bad_one_writes_nothing(db, fields):
     with pytest.raises(InvalidInput):
         door.set_counts(db, now=T0, **fields)
     assert snapshot(db) == before
-    assert occupancy.read(db) == {"inside": 3, "limit": 50, "full": False}
+    assert occupancy.read(db) == {
+        "inside": 3,
+        "limit": 50,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }

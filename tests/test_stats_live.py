@@ -44,7 +44,13 @@ def test_a_manager_connects_to_the_overview_of_the_whole_service(manager):
     assert office(view, "OAC")["target_wait_s"] == 900
     assert [each["state"] for each in view["desks"]] == ["free"] * 8
     assert all(each["since"] is None for each in view["desks"])  # nothing at any desk today
-    assert view["occupancy"] == {"inside": 0, "limit": 50, "full": False}
+    assert view["occupancy"] == {
+        "inside": 0,
+        "limit": 50,
+        "full": False,
+        "outside": 0,
+        "next_in": [],
+    }
     assert view["seq"] == snapshot["seq"]
 
 

@@ -129,18 +129,27 @@ def _push_waiting_citizens(events, batch):
     someone ahead is called; so, after the events, every waiting ticket of those queues
     followed by a page of this process gets a fresh ``ticket_changed`` in its own room, with
     the seq of the queue's last event. Only those tickets are read, with their places
-    (rules/calling.py, ``places``), not the queue.
+    (rules/calling.py, ``places``), not the queue. Likewise, when the door's counts moved
+    (someone let in, or gone from the queue outside), each followed ticket still waiting
+    outside gets the people outside ahead of it now.
     """
     moved = moved_queues(events)
-    listening = _citizens_listening() if moved else None
+    door = [event["seq"] for event in events if event["type"] == "occupancy_changed"]
+    listening = _citizens_listening() if moved or door else None
     if not listening:
         return
     db = get_db()
-    for office, seq in moved.items():
-        for ticket in tickets.waiting_in(db, office, listening):
-            batch.emit(
-                "ticket_changed", {"seq": seq, "ticket": public(ticket)}, f"ticket:{ticket['id']}"
-            )
+    moved_tickets = [
+        (seq, ticket)
+        for office, seq in moved.items()
+        for ticket in tickets.waiting_in(db, office, listening)
+    ]
+    if door:
+        moved_tickets += [(door[-1], ticket) for ticket in tickets.outside_in(db, listening)]
+    for seq, ticket in moved_tickets:
+        batch.emit(
+            "ticket_changed", {"seq": seq, "ticket": public(ticket)}, f"ticket:{ticket['id']}"
+        )
 
 
 # The events after which the managers' overview may differ.

@@ -63,6 +63,17 @@ def _ticket_changed(event):
     ]
 
 
+def _ticket_admitted(event):
+    """A ticket let in from outside: its citizen and reception get it, the screens its code
+    only (the entrance screen shows and says it)."""
+    ticket, seq = event["payload"]["ticket"], event["seq"]
+    return [
+        ("ticket_admitted", f"ticket:{ticket['id']}", {"seq": seq, "ticket": public(ticket)}),
+        ("ticket_admitted", "reception", {"seq": seq, "ticket": ticket}),
+        ("ticket_admitted", "displays", {"seq": seq, "ticket": {"code": ticket["code"]}}),
+    ]
+
+
 def _desk_changed(event):
     offices = event["payload"]["desk"]["offices"]
     return [("desk_changed", f"staff:{code}", _with_seq(event)) for code in offices]
@@ -94,6 +105,7 @@ def _appointment_changed(event):
 ROUTES = {
     "ticket_called": _ticket_called,
     "ticket_changed": _ticket_changed,
+    "ticket_admitted": _ticket_admitted,
     "queue_changed": _to_office("display", "staff"),
     "occupancy_changed": _to_rooms("displays", "reception"),
     "desk_changed": _desk_changed,

@@ -48,6 +48,11 @@ def text_of(message: notices.Message) -> str:
                 code=message["code"],
                 desk=name_in(desk, language),
             )
+        if message["kind"] == "admitted":
+            return gettext(
+                "Torn %(code)s: you can come in now. Please enter the building.",
+                code=message["code"],
+            )
         if not message["ahead"]:
             return gettext(
                 "Torn %(code)s: you are next at %(office)s. Please come back to the waiting room.",

@@ -1,5 +1,6 @@
-"""The reception pages: tickets (issue, print, today's list, the building's occupancy) and
-appointments (the day's bookings, check-in, booking a free slot, the printed confirmation).
+"""The reception pages: tickets (issue, print, today's list, the building's occupancy),
+appointments (the day's bookings, check-in, booking a free slot, the printed confirmation)
+and the door (the doorman's tablet: people in and out, the queue outside, the codes let in).
 
 Everything the pages change goes through ``/api/v1`` from their scripts; these views only
 render the pages and the printable ticket and confirmation. Office names are in the page's
@@ -51,6 +52,14 @@ def page():
         sms=bool(current_app.config["SMS_WEBHOOK"]),
         sms_languages=NATIVE_NAMES,  # the messages speak every language the ticket's page does
     )
+
+
+@bp.get("/door")
+@page_for("reception")
+def door():
+    """The door: +1 entry and -1 exit, the count against the limit, the queue outside and the
+    codes just let in (the page fills the queue and follows it live from its script)."""
+    return render_template("reception/door.html", occupancy=occupancy.read(get_db()))
 
 
 @bp.get("/reception/tickets/<id:ticket_id>/print")

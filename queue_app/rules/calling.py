@@ -289,6 +289,18 @@ def waiting_count(db: Database, office: str) -> int:
     return waiting
 
 
+def outside_counts(db: Database, offices: Sequence[str] | None = None) -> dict[str, int]:
+    """``{office: tickets waiting outside the building}`` for ``offices`` (all when None)."""
+    counts = dict(
+        db.execute(
+            "SELECT office, COUNT(*) FROM tickets WHERE status = 'outside' GROUP BY office"
+        ).fetchall()
+    )
+    if offices is None:
+        return counts
+    return {office: counts.get(office, 0) for office in offices}
+
+
 # A desk counts as staffed for the estimates when it is not paused and a desk page is open
 # at it (refreshed by its server process, live/presence.py) or it acted in the last minutes.
 PAGE_FRESH = timedelta(seconds=90)
@@ -388,6 +400,7 @@ def describe(
     waiting_offices = sorted({row["office"] for row in rows if row["status"] == "waiting"})
     ahead = places(db, rows, now)
     pace = paces(db, waiting_offices, now)
+    outside = outside_ahead(db, rows)
     tickets: list[PublicTicket] = []
     for row in rows:
         position = ahead.get(row["id"]) if row["status"] == "waiting" else None
@@ -401,7 +414,8 @@ def describe(
             "kind": row["kind"],
             "priority": bool(row["priority"]),
             "party_size": row["party_size"],
-            "status": row["status"],
+            # Outside the building for room is waiting too, with "outside": true.
+            "status": "waiting" if row["status"] == "outside" else row["status"],
             "desk": row["desk_name"],
             "issued_at": local_iso(row["issued_at"]),
             "called_at": local_iso(row["called_at"]),
@@ -412,6 +426,8 @@ def describe(
             "position": position,
             "estimated_wait_s": estimate,
             "token": row["token"],
+            "outside": row["status"] == "outside",
+            "outside_ahead": outside.get(row["id"]),
         }
         if public:
             tickets.append(ticket)
@@ -419,6 +435,19 @@ def describe(
             with_id: Ticket = {"id": row["id"], **ticket}
             tickets.append(with_id)
     return tickets
+
+
+def outside_ahead(db: Database, rows: Sequence[sqlite3.Row]) -> dict[int, int]:
+    """``{id: people waiting outside ahead of it}`` for the rows waiting outside."""
+    return {
+        row["id"]: db.execute(
+            "SELECT COALESCE(SUM(party_size), 0) FROM tickets WHERE status = 'outside'"
+            " AND (issued_at < ? OR (issued_at = ? AND id < ?))",
+            [row["issued_at"], row["issued_at"], row["id"]],
+        ).fetchone()[0]
+        for row in rows
+        if row["status"] == "outside"
+    }
 
 
 def load(db: Database, ticket_id: int, now: datetime) -> Ticket | None:

@@ -8,11 +8,11 @@ from sqlite_utils import Database
 
 from queue_app.clock import local_day, stamp, utcnow
 from queue_app.rules import calling, notices, occupancy, retention, stats
-from queue_app.rules.types import DayPayload, QueuePayload, Status, TicketPayload
+from queue_app.rules.types import DayPayload, QueuePayload, StoredStatus, TicketPayload
 from queue_app.storage.db import get_setting, put_setting, write_transaction
 from queue_app.storage.journal import AnyEvent, Outcome, record
 
-OPEN_STATUSES: tuple[Status, ...] = ("waiting", "called", "serving")
+OPEN_STATUSES: tuple[StoredStatus, ...] = ("waiting", "outside", "called", "serving")
 
 
 def roll_over(db: Database, now: datetime) -> list[AnyEvent]:
@@ -53,8 +53,9 @@ def roll_over(db: Database, now: datetime) -> list[AnyEvent]:
                 office=row["office"],
             )
         )
-    for office in sorted({row["office"] for row in open_rows if row["status"] == "waiting"}):
-        emptied = QueuePayload(office=office, waiting=0)
+    queued = {row["office"] for row in open_rows if row["status"] in ("waiting", "outside")}
+    for office in sorted(queued):
+        emptied = QueuePayload(office=office, waiting=0, outside=0)
         events.append(record(db, now, "queue_changed", emptied, office=office))
     events.append(occupancy.reset(db, now))
     # Appointments nobody came to are missed; old names and phones go (retention.py).

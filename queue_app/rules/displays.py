@@ -5,7 +5,7 @@ import secrets
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, NotRequired, TypedDict, cast, get_args
+from typing import NotRequired, TypedDict, cast, get_args
 
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
@@ -13,7 +13,7 @@ from sqlite_utils import Database
 from queue_app.clock import utcnow
 from queue_app.languages import LANGUAGES
 from queue_app.rules import desks, occupancy
-from queue_app.rules.calling import for_display
+from queue_app.rules.calling import for_display, outside_counts
 from queue_app.rules.errors import Conflict, InvalidInput, NotFound
 from queue_app.rules.offices import check_codes, list_offices, waiting_by_office
 from queue_app.rules.types import (
@@ -24,6 +24,8 @@ from queue_app.rules.types import (
     DisplaySettings,
     DisplayState,
     JournaledDisplay,
+    Layout,
+    Voice,
 )
 from queue_app.storage import journal
 from queue_app.storage.db import inserted_id, read_transaction, write_transaction
@@ -32,31 +34,8 @@ from queue_app.storage.journal import Outcome, record
 RECENT_CALLS = 10
 MAX_MESSAGE = 200
 
-# Who speaks a screen's announcements (contract v2, "Languages and voice"): ``auto`` the
-# browser's voice for the screen's language when the browser has one, else the server's;
-# ``browser`` only the browser's; ``server`` only the server's (display/voice.py).
-Voice = Literal["auto", "browser", "server"]
 VOICES: tuple[Voice, ...] = get_args(Voice)
-
-
-# A screen's voice, added to the shapes of rules/types.py (to move there with the next
-# change of that file).
-class VoicedSettings(DisplaySettings):
-    """What a display screen shows and how it speaks, as its page gets it."""
-
-    voice: Voice
-
-
-class VoicedJournaledDisplay(JournaledDisplay):
-    """A screen's settings as ``display_changed`` records them (never its key)."""
-
-    voice: Voice
-
-
-class ScreenDisplay(Display):
-    """A display screen as stored: its settings, its voice and its secret key."""
-
-    voice: Voice
+LAYOUTS: tuple[Layout, ...] = get_args(Layout)
 
 
 class ScreenState(DisplayState):
@@ -69,7 +48,7 @@ class ScreenState(DisplayState):
 class ScreenSnapshot(ScreenState):
     """What a display screen shows now (``snapshot``)."""
 
-    display: VoicedSettings
+    display: DisplaySettings
 
 
 class AnnouncedCall(TypedDict):
@@ -82,12 +61,12 @@ class AnnouncedCall(TypedDict):
     desk_names: dict[str, str]  # the desk's names per language now
 
 
-def _row_to_display(row: sqlite3.Row) -> ScreenDisplay:
-    # A row of the displays table, whose columns are ScreenDisplay's keys (SQLite gives them
+def _row_to_display(row: sqlite3.Row) -> Display:
+    # A row of the displays table, whose columns are Display's keys (SQLite gives them
     # untyped).
     display = dict(row)
     display["offices"] = json.loads(display["offices"])
-    return cast(ScreenDisplay, display)
+    return cast(Display, display)
 
 
 def create_display(
@@ -97,14 +76,15 @@ def create_display(
     language: str = "ca",
     message: str = "",
     voice: str = "auto",
+    layout: str = "waiting_room",
     *,
     actor: str | None = None,
     now: datetime | None = None,
-) -> Outcome[ScreenDisplay]:
+) -> Outcome[Display]:
     """A new display screen showing ``offices`` (all when None); returns it with its key."""
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 80:
         raise InvalidInput(_l("name must be text of 1 to 80 characters."))
-    _check_settings(language, message, voice)
+    _check_settings(language, message, voice, layout)
     now = now or utcnow()
     with write_transaction(db):
         if offices is None:
@@ -113,16 +93,24 @@ def create_display(
         if db.execute("SELECT 1 FROM displays WHERE name = ?", [name.strip()]).fetchone():
             raise Conflict(_l("A display screen with that name already exists."))
         cursor = db.execute(
-            "INSERT INTO displays (name, key, offices, language, message, voice)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [name.strip(), secrets.token_urlsafe(24), json.dumps(codes), language, message, voice],
+            "INSERT INTO displays (name, key, offices, language, message, voice, layout)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                name.strip(),
+                secrets.token_urlsafe(24),
+                json.dumps(codes),
+                language,
+                message,
+                voice,
+                layout,
+            ],
         )
         return _changed(db, inserted_id(cursor), now, actor)
 
 
 def rotate_key(
     db: Database, name: str, *, actor: str | None = None, now: datetime | None = None
-) -> Outcome[ScreenDisplay]:
+) -> Outcome[Display]:
     """Give the display screen called ``name`` a new key; the old one stops working."""
     now = now or utcnow()
     with write_transaction(db):
@@ -137,7 +125,7 @@ def rotate_key(
     return Outcome(_row_to_display(display), [event])
 
 
-def find_by_id(db: Database, display_id: int) -> ScreenDisplay:
+def find_by_id(db: Database, display_id: int) -> Display:
     """A display screen by id; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE id = ?", [display_id]).fetchone()
     if row is None:
@@ -145,7 +133,7 @@ def find_by_id(db: Database, display_id: int) -> ScreenDisplay:
     return _row_to_display(row)
 
 
-def find_by_key(db: Database, key: str) -> ScreenDisplay:
+def find_by_key(db: Database, key: str) -> Display:
     """A display screen by its secret key; NotFound if none."""
     row = db.execute("SELECT * FROM displays WHERE key = ?", [key]).fetchone()
     if row is None:
@@ -153,7 +141,7 @@ def find_by_key(db: Database, key: str) -> ScreenDisplay:
     return _row_to_display(row)
 
 
-def list_displays(db: Database) -> list[ScreenDisplay]:
+def list_displays(db: Database) -> list[Display]:
     """Every display screen, with its key."""
     return [_row_to_display(row) for row in db.execute("SELECT * FROM displays ORDER BY id")]
 
@@ -191,14 +179,15 @@ def recent_calls(
 
 
 def state(db: Database, offices: Sequence[str], display_safe: bool = True) -> ScreenState:
-    """The live state of ``offices``: ``{"seq","calls","waiting","occupancy"}``, consistent;
-    for a screen (``display_safe``) also ``"desks"``: each desk's names per language, by the
-    Catalan name its calls carry."""
+    """The live state of ``offices``: ``{"seq","calls","waiting","outside","occupancy"}``,
+    consistent; for a screen (``display_safe``) also ``"desks"``: each desk's names per
+    language, by the Catalan name its calls carry."""
     with read_transaction(db):
         found: ScreenState = {
             "seq": journal.last_seq(db),
             "calls": recent_calls(db, offices, display_safe=display_safe),
             "waiting": waiting_by_office(db, offices),
+            "outside": outside_counts(db, offices),
             "occupancy": occupancy.read(db),
         }
         if display_safe:
@@ -206,14 +195,15 @@ def state(db: Database, offices: Sequence[str], display_safe: bool = True) -> Sc
         return found
 
 
-def snapshot(db: Database, display: ScreenDisplay) -> ScreenSnapshot:
+def snapshot(db: Database, display: Display) -> ScreenSnapshot:
     """What a display screen shows now: its offices' ``state`` plus its own settings."""
-    settings: VoicedSettings = {
+    settings: DisplaySettings = {
         "name": display["name"],
         "offices": display["offices"],
         "language": display["language"],
         "message": display["message"],
         "voice": display["voice"],
+        "layout": display["layout"],
     }
     return {**state(db, display["offices"]), "display": settings}
 
@@ -244,7 +234,9 @@ def announced_call(db: Database, display: Display, seq: int) -> AnnouncedCall:
     }
 
 
-def _check_settings(language: object, message: object, voice: object = "auto") -> None:
+def _check_settings(
+    language: object, message: object, voice: object = "auto", layout: object = "waiting_room"
+) -> None:
     if language not in LANGUAGES:
         raise InvalidInput(
             _l("The language must be one of: %(codes)s.", codes=", ".join(LANGUAGES))
@@ -253,24 +245,27 @@ def _check_settings(language: object, message: object, voice: object = "auto") -
         raise InvalidInput(_l("The message must have at most %(n)s characters.", n=MAX_MESSAGE))
     if voice not in VOICES:
         raise InvalidInput(_l("The voice must be one of: %(voices)s.", voices=", ".join(VOICES)))
+    if layout not in LAYOUTS:
+        raise InvalidInput(
+            _l("The layout must be one of: %(layouts)s.", layouts=", ".join(LAYOUTS))
+        )
 
 
 def _check_offices(db: Database, codes: object) -> list[str]:
     return check_codes(db, codes, _l("A display screen must show at least one office."))
 
 
-def _changed(
-    db: Database, display_id: int, now: datetime, actor: str | None
-) -> Outcome[ScreenDisplay]:
+def _changed(db: Database, display_id: int, now: datetime, actor: str | None) -> Outcome[Display]:
     """Journal a screen's settings as they are now (never its key), inside a transaction."""
     display = find_by_id(db, display_id)
-    settings: VoicedJournaledDisplay = {
+    settings: JournaledDisplay = {
         "id": display["id"],
         "name": display["name"],
         "offices": display["offices"],
         "language": display["language"],
         "message": display["message"],
         "voice": display["voice"],
+        "layout": display["layout"],
     }
     return Outcome(
         display, [record(db, now, "display_changed", DisplayPayload(display=settings), actor=actor)]
@@ -284,19 +279,28 @@ def update_display(
     language: str,
     message: str,
     voice: str | None = None,
+    layout: str | None = None,
     *,
     actor: str | None = None,
     now: datetime | None = None,
-) -> Outcome[ScreenDisplay]:
+) -> Outcome[Display]:
     """Change what a display screen shows: its offices (at least one), language and message,
-    and its voice (None: as it is)."""
-    _check_settings(language, message, "auto" if voice is None else voice)
+    its voice and its layout (None: as it is)."""
+    _check_settings(language, message, "auto" if voice is None else voice, layout or "waiting_room")
     now = now or utcnow()
     with write_transaction(db):
-        voice = voice or find_by_id(db, display_id)["voice"]  # also: NotFound first
+        current = find_by_id(db, display_id)  # also: NotFound first
         codes = _check_offices(db, offices)
         db.execute(
-            "UPDATE displays SET offices = ?, language = ?, message = ?, voice = ? WHERE id = ?",
-            [json.dumps(codes), language, message.strip(), voice, display_id],
+            "UPDATE displays SET offices = ?, language = ?, message = ?, voice = ?, layout = ?"
+            " WHERE id = ?",
+            [
+                json.dumps(codes),
+                language,
+                message.strip(),
+                voice or current["voice"],
+                layout or current["layout"],
+                display_id,
+            ],
         )
         return _changed(db, display_id, now, actor)

@@ -1,18 +1,21 @@
 """The door: people entering and leaving without a ticket, and the limit an administrator
-sets. Each is a command of its own transaction (``day.change``)."""
+sets. Each is a command of its own transaction (``day.change``); whatever makes room lets
+the queue outside in (``outside.py``).
 
-from collections.abc import Callable
+People counted in at the door are let in whenever they fit, like a checked-in appointment:
+the doorman sees who is there."""
+
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import utcnow
-from queue_app.rules import day
+from queue_app.rules import day, outside
 from queue_app.rules.errors import InvalidInput
-from queue_app.rules.occupancy import admit, read, release, store
+from queue_app.rules.occupancy import admit, counts, read
 from queue_app.rules.types import Occupancy
-from queue_app.storage.journal import Event, Outcome
+from queue_app.storage.journal import Outcome
 
 MAX_COUNT = 1000
 MAX_LIMIT = 100000
@@ -29,28 +32,29 @@ def enter(
     db: Database, count: int = 1, *, actor: str | None = None, now: datetime | None = None
 ) -> Outcome[Occupancy]:
     """People entering without a ticket (counted at the door): 409 when they do not fit."""
-    return _counted(db, count, admit, actor, now)
+    return _counted(db, count, actor, now)
 
 
 def leave(
     db: Database, count: int = 1, *, actor: str | None = None, now: datetime | None = None
 ) -> Outcome[Occupancy]:
-    """People leaving the building; the count never goes below 0."""
-    return _counted(db, count, release, actor, now)
-
-
-def _counted(
-    db: Database,
-    count: int,
-    step: Callable[[Database, int, datetime, str | None], Event[Occupancy]],
-    actor: str | None,
-    now: datetime | None,
-) -> Outcome[Occupancy]:
-    """People counted at the door, in (``admit``) or out (``release``), in one transaction."""
+    """People leaving the building; the count never goes below 0. Whoever waits outside
+    comes in as far as the room they left allows."""
     _check_count(count)
     now = now or utcnow()
     with day.change(db, now) as events:
-        events.append(step(db, count, now, actor))
+        events += outside.release(db, count, now, actor)
+    return Outcome(read(db), events)
+
+
+def _counted(
+    db: Database, count: int, actor: str | None, now: datetime | None
+) -> Outcome[Occupancy]:
+    """People counted in at the door, in one transaction."""
+    _check_count(count)
+    now = now or utcnow()
+    with day.change(db, now) as events:
+        events.append(admit(db, count, now, actor))
     return Outcome(read(db), events)
 
 
@@ -77,14 +81,13 @@ def set_counts(
             )
     now = now or utcnow()
     with day.change(db, now) as events:
-        state = read(db)
-        events.append(
-            store(
-                db,
-                state["inside"] if inside is None else inside,
-                state["limit"] if limit is None else limit,
-                now,
-                actor,
-            )
+        before = counts(db)
+        events += outside.settle(
+            db,
+            before[0] if inside is None else inside,
+            before[1] if limit is None else limit,
+            now,
+            actor,
+            before,
         )
     return Outcome(read(db), events)

@@ -3,11 +3,12 @@ for, and the outbox they wait in until the gateway accepts them.
 
 A ticket issued with a phone gets one message when it comes within ``AHEAD`` of the front
 (``position`` <= AHEAD; at issue too, when it is already that near) and one when it is
-called. ``enqueue`` writes them into the outbox inside the transaction of the change that
-calls for them (``day.change``), so that a change acknowledged is a message that will be
-sent, whatever crashes after. The sender (``live/sms.py``) claims due messages for a while
-(a lease, so that two server processes never send the same one at once), posts them, and
-marks them sent on a 2xx or due again later, waiting longer after each failure.
+called; a ticket that waited outside the building gets one when it is let in. ``enqueue``
+writes them into the outbox inside the transaction of the change that calls for them
+(``day.change``), so that a change acknowledged is a message that will be sent, whatever
+crashes after. The sender (``live/sms.py``) claims due messages for a while (a lease, so
+that two server processes never send the same one at once), posts them, and marks them
+sent on a 2xx or due again later, waiting longer after each failure.
 
 The outbox keeps only the ticket and the kind: the phone stays on the ticket and is erased
 with the day's end (``erase``), and the text is written when sent, in the ticket's
@@ -30,7 +31,7 @@ from queue_app.rules.errors import InvalidInput
 from queue_app.storage.db import write_transaction
 from queue_app.storage.journal import AnyEvent
 
-Kind = Literal["near", "called"]
+Kind = Literal["near", "called", "admitted"]
 # Off until configured (create_app): without a gateway nothing is queued.
 ENABLED = False
 AHEAD = 3
@@ -102,17 +103,22 @@ def enqueue(db: Database, events: list[AnyEvent], now: datetime) -> None:
     offices that moved has a phone."""
     if not ENABLED or not events:
         return
-    called = [
-        event["ticket_id"]
-        for event in events
-        if event["type"] == "ticket_called" and not event["payload"].get("recall")
-    ]
-    if called:
-        marks = ", ".join("?" for _ in called)
-        rows = db.execute(
-            f"SELECT id FROM tickets WHERE id IN ({marks}) AND phone IS NOT NULL", called
-        ).fetchall()
-        _queue(db, [row[0] for row in rows], "called", now)
+    kinds: tuple[tuple[Kind, str], ...] = (
+        ("called", "ticket_called"),
+        ("admitted", "ticket_admitted"),
+    )
+    for kind, type_ in kinds:
+        wanted = [
+            event["ticket_id"]
+            for event in events
+            if event["type"] == type_ and not event["payload"].get("recall")
+        ]
+        if wanted:
+            marks = ", ".join("?" for _ in wanted)
+            rows = db.execute(
+                f"SELECT id FROM tickets WHERE id IN ({marks}) AND phone IS NOT NULL", wanted
+            ).fetchall()
+            _queue(db, [row[0] for row in rows], kind, now)
     # Only the first AHEAD + 1 of a queue can be near: read those (not the queue) of the
     # offices where someone with a phone waits.
     offices = [
@@ -158,7 +164,7 @@ def claim(db: Database, now: datetime) -> Message | None:
                 " FROM tickets t LEFT JOIN desks d ON d.id = t.desk_id WHERE t.id = ?",
                 [row["ticket_id"]],
             ).fetchone()
-            wanted = "waiting" if row["kind"] == "near" else "called"
+            wanted = "called" if row["kind"] == "called" else "waiting"
             if ticket["phone"] is None or ticket["status"] != wanted:
                 db.execute(
                     "UPDATE outbox SET dropped_at = ?, lease_until = NULL WHERE id = ?",

@@ -1,28 +1,68 @@
-"""The building's occupancy (aforament): who is inside against the limit.
+"""The building's occupancy (aforament): who is inside against the limit, and who waits
+outside for room.
 
 The steps other rules take inside their own transaction (a ticket let in, a new day); the
-commands of the people at the door are in ``door.py``.
+commands of the people at the door are in ``door.py``, and the queue outside in
+``outside.py``.
 """
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from queue_app.clock import local_zone
+from queue_app.clock import local_day, local_zone
 from queue_app.rules.errors import CapacityFull
 from queue_app.rules.types import Occupancy
 from queue_app.storage.db import put_setting
 from queue_app.storage.journal import Event, record
 
+# How many of the codes let in from outside the occupancy tells (``next_in``).
+NEXT_IN = 5
 
-def read(db: Database) -> Occupancy:
-    """``{"inside", "limit", "full"}`` as stored now."""
+
+def counts(db: Database) -> tuple[int, int]:
+    """``(inside, limit)`` as stored now."""
     stored = dict(
         db.execute("SELECT key, value FROM settings WHERE key IN ('inside', 'limit')").fetchall()
     )
-    inside = int(stored.get("inside", 0))
-    limit = int(stored.get("limit", 0))
-    return {"inside": inside, "limit": limit, "full": inside >= limit}
+    return int(stored.get("inside", 0)), int(stored.get("limit", 0))
+
+
+def waiting_outside(db: Database) -> int:
+    """How many people (parties counted whole) wait outside now."""
+    outside: int = db.execute(
+        "SELECT COALESCE(SUM(party_size), 0) FROM tickets WHERE status = 'outside'"
+    ).fetchone()[0]
+    return outside
+
+
+def read(db: Database, now: datetime | None = None) -> Occupancy:
+    """``{"inside", "limit", "full", "outside", "next_in"}`` as stored now; ``next_in`` are
+    the codes of the last tickets let in from outside on ``now``'s day (by default the
+    business day), newest first."""
+    inside, limit = counts(db)
+    day = local_day(now) if now is not None else _business_day(db)
+    next_in = [
+        row[0]
+        for row in db.execute(
+            "SELECT code FROM tickets WHERE day = ? AND admitted_at IS NOT NULL"
+            " ORDER BY admitted_at DESC, id DESC LIMIT ?",
+            [day, NEXT_IN],
+        )
+    ]
+    return {
+        "inside": inside,
+        "limit": limit,
+        "full": inside >= limit,
+        "outside": waiting_outside(db),
+        "next_in": next_in,
+    }
+
+
+def _business_day(db: Database) -> str:
+    row = db.execute("SELECT value FROM settings WHERE key = 'business_day'").fetchone()
+    return "" if row is None else str(row[0])
 
 
 def store(
@@ -31,13 +71,13 @@ def store(
     limit: int,
     now: datetime,
     actor: str | None,
-    before: Occupancy | None = None,
+    before: tuple[int, int] | None = None,
 ) -> Event[Occupancy]:
-    """Set both counts (inside a transaction) and record the change; ``before``, the state
-    read in the same transaction, spares writing a count that did not change."""
-    if before is None or before["inside"] != inside:
+    """Set both counts (inside a transaction) and record the change; ``before``, the counts
+    read in the same transaction, spares writing one that did not change."""
+    if before is None or before[0] != inside:
         put_setting(db, "inside", inside)
-    if before is None or before["limit"] != limit:
+    if before is None or before[1] != limit:
         put_setting(db, "limit", limit)
     # The most people inside in this local hour, for the statistics (``peak_inside``).
     local = now.astimezone(local_zone())
@@ -46,24 +86,52 @@ def store(
         " ON CONFLICT(day, hour) DO UPDATE SET peak = MAX(peak, excluded.peak)",
         [local.date().isoformat(), local.hour, inside],
     )
-    state: Occupancy = {"inside": inside, "limit": limit, "full": inside >= limit}
-    return record(db, now, "occupancy_changed", state, actor=actor)
+    return changed(db, now, actor)
 
 
-def admit(db: Database, count: int, now: datetime, actor: str | None = None) -> Event[Occupancy]:
-    """Let ``count`` people in (inside a transaction); refuse when they do not fit."""
-    state = read(db)
-    if state["inside"] + count > state["limit"]:
+def changed(db: Database, now: datetime, actor: str | None) -> Event[Occupancy]:
+    """Record ``occupancy_changed`` with the state as it is now (inside a transaction)."""
+    return record(db, now, "occupancy_changed", read(db, now), actor=actor)
+
+
+def admit(
+    db: Database,
+    count: int,
+    now: datetime,
+    actor: str | None = None,
+    *,
+    behind_outside: bool = False,
+) -> Event[Occupancy]:
+    """Let ``count`` people in (inside a transaction); refuse when they do not fit, or, with
+    ``behind_outside``, while anyone waits outside (they go first)."""
+    inside, limit = counts(db)
+    if inside + count > limit:
         raise CapacityFull()
-    return store(db, state["inside"] + count, state["limit"], now, actor, state)
+    if behind_outside and waiting_outside(db):
+        raise CapacityFull(_l("People are waiting outside for room: they go in first."))
+    return store(db, inside + count, limit, now, actor, (inside, limit))
+
+
+def could_ever_enter(db: Database, count: int) -> None:
+    """Refuse a party larger than the building's limit: it could never be let in."""
+    limit = counts(db)[1]
+    if count > limit:
+        raise CapacityFull(
+            _l(
+                "A party of %(count)s can never enter: the building's limit is %(limit)s.",
+                count=count,
+                limit=limit,
+            )
+        )
 
 
 def reset(db: Database, now: datetime) -> Event[Occupancy]:
     """A new day: the building is empty (inside a transaction)."""
-    return store(db, 0, read(db)["limit"], now, None)
+    inside, limit = counts(db)
+    return store(db, 0, limit, now, None, (inside, limit))
 
 
 def release(db: Database, count: int, now: datetime, actor: str | None = None) -> Event[Occupancy]:
     """Let ``count`` people out (inside a transaction); never below 0."""
-    state = read(db)
-    return store(db, max(0, state["inside"] - count), state["limit"], now, actor, state)
+    inside, limit = counts(db)
+    return store(db, max(0, inside - count), limit, now, actor, (inside, limit))

@@ -5,13 +5,14 @@ import secrets
 import sqlite3
 from collections.abc import Collection
 from datetime import datetime
-from typing import Literal, TypeVar, get_args
+from typing import Literal, get_args
 
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from queue_app.clock import local_day, local_zone, stamp, utcnow
-from queue_app.rules import calling, day, desks, notices, occupancy
+from queue_app.rules import calling, day, desks, notices, occupancy, ticket_events
+from queue_app.rules import outside as outside_queue
 from queue_app.rules.calling import (
     DESK_QUEUE_SQL,
     SELECT_TICKETS,
@@ -21,6 +22,7 @@ from queue_app.rules.calling import (
     due_cutoff,
 )
 from queue_app.rules.errors import (
+    CapacityFull,
     DeskBusy,
     DeskPaused,
     InvalidInput,
@@ -30,33 +32,29 @@ from queue_app.rules.errors import (
     WrongOffice,
 )
 from queue_app.rules.types import (
-    CallPayload,
     Kind,
     PublicTicket,
-    QueuePayload,
     Status,
+    StoredStatus,
     Ticket,
-    TicketPayload,
     TicketState,
 )
 from queue_app.storage.db import MAX_ID, inserted_id, read_transaction
-from queue_app.storage.journal import AnyEvent, Event, Outcome, last_seq, record
+from queue_app.storage.journal import AnyEvent, Outcome, last_seq
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
 STATUSES: tuple[Status, ...] = get_args(Status)
 MAX_PARTY_SIZE = 20
 Action = Literal["call", "recall", "start", "finish", "no_show", "transfer", "cancel"]
-# A ticket's event payload: ``ticket_changed``'s, or ``ticket_called``'s, which adds to it.
-TicketPayloadT = TypeVar("TicketPayloadT", bound=TicketPayload)
 # Which statuses each action may start from.
-ALLOWED_FROM: dict[Action, tuple[Status, ...]] = {
+ALLOWED_FROM: dict[Action, tuple[StoredStatus, ...]] = {
     "call": ("waiting",),
     "recall": ("called",),
     "start": ("called",),
     "finish": ("called", "serving"),
     "no_show": ("called",),
-    "transfer": ("waiting", "called", "serving"),
-    "cancel": ("waiting", "called", "serving"),
+    "transfer": ("waiting", "outside", "called", "serving"),
+    "cancel": ("waiting", "outside", "called", "serving"),
 }
 
 
@@ -66,68 +64,6 @@ def _office_letter(db: Database, office: str) -> str:
         raise UnknownOffice()
     letter: str = row[0]
     return letter
-
-
-def _queue_event(
-    db: Database, now: datetime, office: str, actor: str | None
-) -> Event[QueuePayload]:
-    return record(
-        db,
-        now,
-        "queue_changed",
-        QueuePayload(office=office, waiting=calling.waiting_count(db, office)),
-        office=office,
-        actor=actor,
-    )
-
-
-def _ticket_event(
-    db: Database, now: datetime, ticket: Ticket, actor: str | None
-) -> Event[TicketPayload]:
-    """``ticket_changed``: the ticket as it is now."""
-    return _record_ticket(db, now, "ticket_changed", TicketPayload(ticket=ticket), actor)
-
-
-def _call_event(
-    db: Database,
-    now: datetime,
-    ticket: Ticket,
-    actor: str | None,
-    desk: str,
-    recall: bool,
-    out_of_order: bool = False,
-) -> Event[CallPayload]:
-    """``ticket_called``: the ticket called, or called again, to ``desk`` (its name, and its
-    names per language for the screens); ``out_of_order`` when a clerk chose it from the list
-    instead of calling the next."""
-    payload = CallPayload(ticket=ticket, desk=desk, recall=recall)
-    row = db.execute("SELECT names FROM desks WHERE name = ?", [desk]).fetchone()
-    if row is not None and row[0]:
-        payload["desk_names"] = json.loads(row[0])
-    if out_of_order:
-        payload["out_of_order"] = True
-    return _record_ticket(db, now, "ticket_called", payload, actor)
-
-
-def _record_ticket(
-    db: Database,
-    now: datetime,
-    type_: Literal["ticket_changed", "ticket_called"],
-    payload: TicketPayloadT,
-    actor: str | None,
-) -> Event[TicketPayloadT]:
-    ticket_id = payload["ticket"]["id"]
-    row = db.execute("SELECT office, desk_id FROM tickets WHERE id = ?", [ticket_id]).fetchone()
-    return record(
-        db,
-        now,
-        type_,
-        payload,
-        ticket_id=ticket_id,
-        office=row["office"],
-        desk_id=row["desk_id"],
-        actor=actor,
-    )
 
 
 def _check_issue_input(
@@ -161,17 +97,22 @@ def issue(
     party_size: int = 1,
     appointment_at: datetime | None = None,
     *,
+    outside: object = False,
     phone: object = None,
     language: object = None,
     actor: str | None = None,
     now: datetime | None = None,
 ) -> Outcome[Ticket]:
     """Issue the next ticket of ``office`` for today, admitting its party into the building.
-    With a ``phone`` (and SMS notices on), the citizen gets messages in ``language``.
+    When the party cannot come in (it does not fit, or others wait outside and go first), it
+    is refused, or, with ``outside``, issued to wait outside until there is room. With a
+    ``phone`` (and SMS notices on), the citizen gets messages in ``language``.
 
     Raises ``UnknownOffice``, ``InvalidInput`` or ``CapacityFull``; writes nothing then.
     """
     _check_issue_input(kind, priority, party_size, appointment_at)
+    if not isinstance(outside, bool):
+        raise InvalidInput(_l("outside must be true or false."))
     number = notices.sms_number(phone)
     spoken = notices.check_language(language)
     now = now or utcnow()
@@ -189,6 +130,8 @@ def issue(
             # Kept only when messages can be sent: else a phone is personal data for nothing.
             phone=number if notices.ENABLED else None,
             language=spoken,
+            outside=outside,
+            behind_outside=True,
             now=now,
             actor=actor,
         )
@@ -206,13 +149,24 @@ def issue_within(
     *,
     phone: str | None = None,
     language: str = "ca",
+    outside: bool = False,
+    behind_outside: bool = False,
     now: datetime,
     actor: str | None = None,
 ) -> Ticket:
     """Inside the caller's transaction: issue a checked ticket (see ``issue``), appending
-    its journal events to ``events``; the ticket. A checked-in appointment issues here."""
+    its journal events to ``events``; the ticket. A checked-in appointment issues here: it
+    comes in whenever it fits (its time was booked), not ``behind_outside`` those waiting
+    outside without one."""
     letter = _office_letter(db, office)
-    events.append(occupancy.admit(db, party_size, now, actor))
+    status: StoredStatus = "waiting"
+    try:
+        events.append(occupancy.admit(db, party_size, now, actor, behind_outside=behind_outside))
+    except CapacityFull:
+        if not outside:
+            raise
+        occupancy.could_ever_enter(db, party_size)
+        status = "outside"
     today = local_day(now)
     number: int = db.execute(
         "SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE day = ? AND issued_office = ?",
@@ -220,8 +174,8 @@ def issue_within(
     ).fetchone()[0]
     cursor = db.execute(
         "INSERT INTO tickets (token, day, issued_office, number, code, office, kind, priority,"
-        " party_size, appointment_at, status, issued_at, issued_hour, recalls, phone, language)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, 0, ?, ?)",
+        " party_size, appointment_at, status, issued_at, issued_hour, recalls, phone, language,"
+        " outside) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
         [
             secrets.token_urlsafe(16),
             today,
@@ -233,15 +187,19 @@ def issue_within(
             int(priority),
             party_size,
             stamp(appointment_at) if appointment_at is not None else None,
+            status,
             stamp(now),
             now.astimezone(local_zone()).hour,
             phone,
             language,
+            int(status == "outside"),
         ],
     )
     ticket = calling.load_written(db, inserted_id(cursor), now)
-    events.append(_ticket_event(db, now, ticket, actor))
-    events.append(_queue_event(db, now, office, actor))
+    events.append(ticket_events.ticket_event(db, now, ticket, actor))
+    events.append(ticket_events.queue_event(db, now, office, actor))
+    if status == "outside":  # one more waits outside: the door's count moved
+        events.append(occupancy.changed(db, now, actor))
     return ticket
 
 
@@ -296,9 +254,9 @@ def _call(
         streak = "priority_streak + 1" if row["class"] == 2 and others_wait else "0"
         db.execute(f"UPDATE offices SET priority_streak = {streak} WHERE code = ?", [row["office"]])
     ticket = calling.load_written(db, row["id"], now)
-    called = _call_event(db, now, ticket, actor, desk["name"], False, out_of_order)
-    events: list[AnyEvent] = [called, _ticket_event(db, now, ticket, actor)]
-    events.append(_queue_event(db, now, row["office"], actor))
+    called = ticket_events.call_event(db, now, ticket, actor, desk["name"], False, out_of_order)
+    events: list[AnyEvent] = [called, ticket_events.ticket_event(db, now, ticket, actor)]
+    events.append(ticket_events.queue_event(db, now, row["office"], actor))
     return ticket, events
 
 
@@ -373,6 +331,10 @@ def _locked_ticket(db: Database, ticket_id: int, action: Action) -> sqlite3.Row:
     ).fetchone()
     if row is None:
         raise NotFound(_l("There is no ticket with that id."))
+    if row["status"] == "outside" and action == "call":
+        raise InvalidTransition(
+            _l("The ticket still waits outside: it can be called once it is let in.")
+        )
     if row["status"] not in ALLOWED_FROM[action]:
         raise InvalidTransition(
             _l(
@@ -411,10 +373,12 @@ def _finish_as(
         if row["status"] in ("called", "serving"):
             calling.count_desk_time(db, ticket_id, now)  # the pace of the estimates
         ticket = calling.load_written(db, ticket_id, now)
-        events.append(_ticket_event(db, now, ticket, actor))
-        if row["status"] == "waiting":
-            events.append(_queue_event(db, now, row["office"], actor))
-        events.append(occupancy.release(db, row["party_size"], now, actor))
+        events.append(ticket_events.ticket_event(db, now, ticket, actor))
+        if row["status"] in ("waiting", "outside"):
+            events.append(ticket_events.queue_event(db, now, row["office"], actor))
+        # A party still outside was never counted in; its place in the outside queue goes.
+        left = 0 if row["status"] == "outside" else row["party_size"]
+        events += outside_queue.release(db, left, now, actor)
     return Outcome(ticket, events)
 
 
@@ -429,8 +393,8 @@ def recall(
         ticket = calling.load_written(db, ticket_id, now)
         desk = ticket["desk"]
         assert desk is not None, "a called ticket is at a desk"
-        events.append(_call_event(db, now, ticket, actor, desk, recall=True))
-        events.append(_ticket_event(db, now, ticket, actor))
+        events.append(ticket_events.call_event(db, now, ticket, actor, desk, recall=True))
+        events.append(ticket_events.ticket_event(db, now, ticket, actor))
     return Outcome(ticket, events)
 
 
@@ -446,7 +410,7 @@ def start(
             [stamp(now), ticket_id],
         )
         ticket = calling.load_written(db, ticket_id, now)
-        events.append(_ticket_event(db, now, ticket, actor))
+        events.append(ticket_events.ticket_event(db, now, ticket, actor))
     return Outcome(ticket, events)
 
 
@@ -486,19 +450,21 @@ def transfer(
         _office_letter(db, office)
         if office == row["office"]:
             raise InvalidTransition(_l("The ticket is already in that office."))
+        # A ticket outside stays outside, in its place; any other waits in the new queue.
         db.execute(
-            "UPDATE tickets SET status = 'waiting', office = ?, desk_id = NULL, called_at = NULL,"
+            "UPDATE tickets SET status = CASE status WHEN 'outside' THEN 'outside'"
+            " ELSE 'waiting' END, office = ?, desk_id = NULL, called_at = NULL,"
             " started_at = NULL, recalls = 0 WHERE id = ?",
             [office, ticket_id],
         )
         ticket = calling.load_written(db, ticket_id, now)
-        events.append(_ticket_event(db, now, ticket, actor))
-        if row["status"] == "waiting":
-            events.append(_queue_event(db, now, row["office"], actor))
+        events.append(ticket_events.ticket_event(db, now, ticket, actor))
+        if row["status"] in ("waiting", "outside"):
+            events.append(ticket_events.queue_event(db, now, row["office"], actor))
         else:
             # The desk that held it is free again: tell its offices' desks.
             events.append(desks.desk_event(db, row["desk_id"], now, actor))
-        events.append(_queue_event(db, now, office, actor))
+        events.append(ticket_events.queue_event(db, now, office, actor))
     return Outcome(ticket, events)
 
 
@@ -545,6 +511,19 @@ def waiting_in(
         return calling.describe(db, rows, now)
 
 
+def outside_in(db: Database, wanted: Collection[int], now: datetime | None = None) -> list[Ticket]:
+    """The tickets waiting outside the building whose ids are in ``wanted``, with the people
+    outside ahead of each (the queue outside is read, short; ``wanted`` may be long)."""
+    now = now or utcnow()
+    with read_transaction(db):
+        rows = [
+            row
+            for row in db.execute(f"{SELECT_TICKETS} WHERE t.status = 'outside'")
+            if row["id"] in wanted
+        ]
+        return calling.describe(db, rows, now)
+
+
 def find(db: Database, ticket_id: int, now: datetime | None = None) -> Ticket:
     """A ticket by id; NotFound if none."""
     ticket = calling.load(db, ticket_id, now or utcnow())
@@ -567,9 +546,12 @@ def list_today(
         _office_letter(db, office)
     sql = f"{SELECT_TICKETS} WHERE t.day = ?"
     params: list[str] = [local_day(now)]
-    for column, value in (("office", office), ("status", status)):
-        if value is not None:
-            sql += f" AND t.{column} = ?"
-            params.append(value)
+    if office is not None:
+        sql += " AND t.office = ?"
+        params.append(office)
+    if status is not None:
+        # A ticket waiting outside is waiting too (with "outside": true).
+        sql += " AND t.status IN (?, ?)"
+        params += [status, "outside" if status == "waiting" else status]
     rows = db.execute(sql + " ORDER BY t.issued_at, t.id", params).fetchall()
     return calling.describe(db, rows, now)

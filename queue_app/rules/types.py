@@ -13,6 +13,11 @@ from typing import Literal, NotRequired, TypedDict
 
 Kind = Literal["walk_in", "appointment", "urgent"]
 Status = Literal["waiting", "called", "serving", "done", "no_show", "cancelled", "expired"]
+# As stored: a ticket waiting outside the building for room is ``outside`` in the database
+# (``waiting``, with ``"outside": true``, in the contract's ticket object).
+StoredStatus = Literal[
+    "waiting", "outside", "called", "serving", "done", "no_show", "cancelled", "expired"
+]
 Role = Literal["admin", "manager", "reception", "clerk", "display"]
 
 
@@ -41,6 +46,8 @@ class PublicTicket(TypedDict):
     position: int | None  # people ahead, while waiting
     estimated_wait_s: int | None
     token: str
+    outside: bool  # waiting outside the building for room (contract v2)
+    outside_ahead: int | None  # people waiting outside ahead of it, while outside
 
 
 class Ticket(PublicTicket):
@@ -116,23 +123,38 @@ class Desk(TypedDict):
 
 
 class Occupancy(TypedDict):
-    """The building's occupancy (``occupancy.read``), and ``occupancy_changed``'s payload."""
+    """The building's occupancy (``occupancy.read``), and ``occupancy_changed``'s payload:
+    the people inside against the limit, those waiting outside, and the codes of the last
+    tickets let in from outside, newest first."""
 
     inside: int
     limit: int
     full: bool
+    outside: int
+    next_in: list[str]
 
 
 # Display screens ----------------------------------------------------------------------------
 
 
+# Who speaks a screen's announcements (contract v2, "Languages and voice"): ``auto`` the
+# browser's voice for the screen's language when the browser has one, else the server's;
+# ``browser`` only the browser's; ``server`` only the server's (display/voice.py).
+Voice = Literal["auto", "browser", "server"]
+# What a screen is for (contract v2, "Capacity at the door"): the waiting room's calls, or
+# the entrance's go/wait sign with the count and the codes let in.
+Layout = Literal["waiting_room", "entrance"]
+
+
 class DisplaySettings(TypedDict):
-    """What a display screen shows, as its page gets it in its snapshot."""
+    """What a display screen shows and how it speaks, as its page gets it in its snapshot."""
 
     name: str
     offices: list[str]
     language: str
     message: str
+    voice: Voice
+    layout: Layout
 
 
 class JournaledDisplay(DisplaySettings):
@@ -163,6 +185,7 @@ class DisplayState(TypedDict):
     seq: int
     calls: list[Call]
     waiting: dict[str, int]  # office code -> tickets waiting
+    outside: dict[str, int]  # office code -> tickets waiting outside the building
     occupancy: Occupancy
 
 
@@ -235,10 +258,12 @@ class CallPayload(TicketPayload):
 
 
 class QueuePayload(TypedDict):
-    """``queue_changed``: how many tickets wait in an office now."""
+    """``queue_changed``: how many tickets wait in an office now, inside to be called and
+    outside the building for room."""
 
     office: str
     waiting: int
+    outside: int
 
 
 class DeskPayload(TypedDict):

@@ -23,6 +23,7 @@ EventType = Literal[
     "day_started",
     "ticket_changed",
     "ticket_called",
+    "ticket_admitted",
     "queue_changed",
     "occupancy_changed",
     "desk_changed",

@@ -417,6 +417,53 @@ def m015_queue_sizes(db: Database) -> None:
     )
 
 
+@migrations()
+def m016_outside(db: Database) -> None:
+    """Capacity at the door (contract v2): a ticket issued while the building is full waits
+    outside. Its status is stored as ``outside`` (shown as ``waiting`` with ``"outside":
+    true``), so no query of the calling order can ever see it; ``outside`` stays 1 on a ticket
+    that was issued to wait outside, ``admitted_at`` says when it was let in. The outside
+    queue, in issue order, and the codes admitted last are partial indexes. A display screen
+    has a ``layout``: ``waiting_room`` or ``entrance``."""
+    db.execute("ALTER TABLE tickets ADD COLUMN outside INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE tickets ADD COLUMN admitted_at TEXT")
+    db.execute("CREATE INDEX tickets_outside ON tickets (issued_at, id) WHERE status = 'outside'")
+    db.execute(
+        "CREATE INDEX tickets_admitted ON tickets (day, admitted_at, id)"
+        " WHERE admitted_at IS NOT NULL"
+    )
+    db.execute("ALTER TABLE displays ADD COLUMN layout TEXT NOT NULL DEFAULT 'waiting_room'")
+
+
+@migrations()
+def m017_outside_statistics(db: Database) -> None:
+    """The statistics of the outside queue (issue 16) in each closed day's sums: how many
+    tickets were issued to wait outside, how many of them were let in, and the sum and the
+    longest of their waits outside, from issue to admission. Days closed before this step
+    with tickets from outside (none before m016) are added up again from their tickets."""
+    for column in (
+        "waited_outside INTEGER NOT NULL DEFAULT 0",
+        "admitted INTEGER NOT NULL DEFAULT 0",
+        "outside_wait_sum REAL",
+        "outside_wait_max REAL",
+    ):
+        db.execute(f"ALTER TABLE stats_days ADD COLUMN {column}")
+    # A step of history: the wait outside as the statistics define it now.
+    waited = "(julianday(t.admitted_at) - julianday(t.issued_at)) * 86400.0"
+    db.execute(
+        "UPDATE stats_days AS r SET waited_outside = s.waited_outside, admitted = s.admitted,"
+        " outside_wait_sum = s.outside_wait_sum, outside_wait_max = s.outside_wait_max"
+        " FROM (SELECT t.day, t.office, COALESCE(t.desk_id, 0) AS desk_id,"
+        " t.issued_hour AS hour, SUM(t.outside) AS waited_outside,"
+        f" COUNT(t.admitted_at) AS admitted, SUM({waited}) AS outside_wait_sum,"
+        f" MAX({waited}) AS outside_wait_max FROM tickets t"
+        " WHERE t.day IN (SELECT day FROM tickets WHERE outside = 1)"
+        " GROUP BY t.day, t.office, t.desk_id, t.issued_hour) AS s"
+        " WHERE r.day = s.day AND r.office = s.office AND r.desk_id = s.desk_id"
+        " AND r.hour = s.hour"
+    )
+
+
 def local_hour(stored: str) -> int:
     """The local hour (0-23) of a stored UTC instant."""
     return datetime.fromisoformat(stored).astimezone(local_zone()).hour

@@ -55,7 +55,16 @@ def list_desks():
 @require_role("reception")
 def issue_ticket():
     body = json_object(
-        {"office", "kind", "priority", "party_size", "appointment_at", "phone", "language"}
+        {
+            "office",
+            "kind",
+            "priority",
+            "party_size",
+            "appointment_at",
+            "outside",
+            "phone",
+            "language",
+        }
     )
     return done(
         tickets.issue(
@@ -65,6 +74,7 @@ def issue_ticket():
             priority=body.get("priority", False),
             party_size=body.get("party_size", 1),
             appointment_at=instant(body, "appointment_at"),
+            outside=body.get("outside", False),
             phone=body.get("phone"),
             language=body.get("language"),
             actor=current_actor(),
