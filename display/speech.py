@@ -12,6 +12,10 @@ names are its own); the two sentences around them come from the catalogs. The pa
 the same text from the same tables (``display/static/display/speech.js``, ``spokenText``)
 for the browser's voice, and the server builds it here (``spoken_text``) for its own voice
 (``display/voice.py``): the tests hold the two to the same words.
+
+The entrance screen (a display with ``layout: entrance``) says a ticket let in from outside
+the same way, in a sentence of its own: "Torn lletra a, 12, podeu entrar" (``admitted_text``,
+``admittedText`` in the page).
 """
 
 import re
@@ -47,9 +51,9 @@ CODE = re.compile(r"([A-Za-z]*)([0-9]+)")
 
 
 def speech_settings(languages):
-    """For each language: its voice, its two sentences (with and without a desk), how it
-    frames a letter and its letter names; translated server-side, handed to the page in its
-    JSON block."""
+    """For each language: its voice, its two sentences for a call (with and without a desk)
+    and the one for a ticket let in at the door, how it frames a letter and its letter names;
+    translated server-side, handed to the page in its JSON block."""
     settings = {}
     for language in languages:
         with force_locale(language):
@@ -57,6 +61,7 @@ def speech_settings(languages):
                 "voice": VOICES[language],
                 "withDesk": gettext("Ticket {code}, {desk}"),
                 "withoutDesk": gettext("Ticket {code}"),
+                "admitted": gettext("Ticket {code}, please come in"),
                 "letter": LETTER_WORD[language],
                 "letters": LETTER_NAMES[language],
             }
@@ -82,3 +87,11 @@ def spoken_text(code, desk, language):
     with force_locale(language):
         sentence = gettext("Ticket {code}, {desk}") if desk else gettext("Ticket {code}")
     return sentence.replace("{code}", spoken_code(code, language)).replace("{desk}", desk)
+
+
+def admitted_text(code, language):
+    """The sentence an entrance screen in ``language`` says for ``code`` let in from outside:
+    "Torn lletra a, 12, podeu entrar". Needs an app context (the sentence is the catalogs')."""
+    with force_locale(language):
+        sentence = gettext("Ticket {code}, please come in")
+    return sentence.replace("{code}", spoken_code(code, language))

@@ -1,5 +1,9 @@
 """The TV page: served by key, no login; everything on it arrives over Socket.IO, but the
-server's voice, which the page fetches per call (``call_voice``, then ``voice_file``)."""
+server's voice, which the page fetches per call (``call_voice``, then ``voice_file``).
+
+A screen's ``layout`` chooses the page: ``waiting_room`` (the calls, the queues, the
+building) or ``entrance`` (the screen at the door: a go/wait sign, the building against its
+limit, who waits outside, the codes let in, each said aloud: ``admitted_voice``)."""
 
 import re
 
@@ -17,9 +21,9 @@ from flask import (
 from flask_babel import gettext as _
 
 from display import timings, voice
-from display.speech import VOICES, speech_settings, spoken_text
+from display.speech import CODE, VOICES, admitted_text, speech_settings, spoken_text
 from queue_app.languages import LANGUAGES
-from queue_app.rules import displays, offices
+from queue_app.rules import displays, occupancy, offices
 from queue_app.rules.errors import NotFound
 from queue_app.storage.db import get_db
 from queue_app.web.security import limiter, private, public_limit
@@ -39,6 +43,9 @@ def _settle_settings(state):
 HISTORY_ROWS = 5
 # Building occupancy at or above this share of the limit shows amber; at the limit, red.
 NEAR_FULL = 0.8
+# On the entrance screen, the sign says "go" for this long after a ticket is let in from
+# outside, naming its code, even when the building is full again with its party.
+ADMITTED_GO_MS = 20_000
 # A voice file's address is the digest of what it says (display/voice.py).
 DIGEST = re.compile(r"[0-9a-f]{64}")
 # What a browser may keep of a voice file: for ever, it never changes.
@@ -53,11 +60,15 @@ def _page_config(display):
     """Everything the page's script needs, translated here: it holds no text of its own."""
     return {
         "key": display["key"],
+        "layout": display["layout"],
         "language": display["language"],
         "locale": VOICES[display["language"]],
         "voice": display["voice"],
         # The server's voice for the call with journal seq N: this, then "N/voice".
         "callsUrl": url_for("display.screen", key=display["key"]) + "/calls/",
+        # The server's voice for a ticket let in, by its code: this, then "CODE/voice".
+        "admittedUrl": url_for("display.screen", key=display["key"]) + "/admitted/",
+        "admittedGoMs": ADMITTED_GO_MS,
         "timezone": current_app.config["TIMEZONE"],
         "offices": display["offices"],
         "historyRows": HISTORY_ROWS,
@@ -89,6 +100,7 @@ def screen(key):
             display=display,
             offices=_offices(db, display["offices"]),
             history_rows=HISTORY_ROWS,
+            next_in_rows=occupancy.NEXT_IN,
             config=_page_config(display),
         )
     )
@@ -105,6 +117,26 @@ def call_voice(key, seq):
     call = displays.announced_call(db, display, seq)
     language = display["language"]
     said = spoken_text(call["code"], call["desk_names"].get(language) or call["desk"], language)
+    return _rendered(key, language, said)
+
+
+@bp.get("/<key>/admitted/<code>/voice")
+@limiter.limit(public_limit)
+def admitted_voice(key, code):
+    """The server's voice saying that ``code`` may come in, as the screen ``key`` says it:
+    rendered once, then a redirect to its file. 404 for a key no screen has, or a code that
+    is not among the last let in from outside today (those every screen is shown)."""
+    db = get_db()
+    display = displays.find_by_key(db, key)
+    if not CODE.fullmatch(code) or code not in occupancy.read(db)["next_in"]:
+        abort(404)
+    language = display["language"]
+    return _rendered(key, language, admitted_text(code, language))
+
+
+def _rendered(key, language, said):
+    """A redirect to the server's voice saying ``said`` (rendered unless the cache has it);
+    503 when the voice fails."""
     try:
         digest = current_app.extensions["torn.voice"].render(language, said)
     except voice.VoiceUnavailable as error:

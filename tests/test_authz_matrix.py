@@ -105,6 +105,7 @@ PAGES = [
     ("display.screen", "GET", "/display/{key}", PUBLIC),
     # The server's voice: by the screen's key alone (seq 1 is no call of today: a 404).
     ("display.call_voice", "GET", "/display/{key}/calls/1/voice", PUBLIC),
+    ("display.admitted_voice", "GET", "/display/{key}/admitted/A001/voice", PUBLIC),
     ("display.voice_file", "GET", "/display/{key}/voice/" + "0" * 64 + ".wav", PUBLIC),
     ("display.static", "GET", "/display/static/display.css", PUBLIC),
     ("static", "GET", "/static/torn.css", PUBLIC),

@@ -1,11 +1,14 @@
 // What the TV shows: the current call, the last calls, people waiting in each office, people
 // in the building, the clock, and the marks for an absent server, a retired key and sound
 // that needs a touch. The page's HTML has a fixed slot for each of them, filled in place:
-// no node or listener is ever added, so the DOM stays the same size for weeks.
+// no node or listener is ever added, so the DOM stays the same size for weeks. The top bar
+// (clock and marks) and the building's panel are every layout's (entrance-screen.js uses
+// them too).
 
 const $ = (id) => document.getElementById(id);
 
-function setText(node, value) {
+/** Set a node's text, leaving the DOM alone when it is already that. */
+export function setText(node, value) {
   const text = String(value);
   if (node.textContent !== text) node.textContent = text;
 }
@@ -17,87 +20,18 @@ export function occupancyLevel(occupancy, nearFull) {
   return "ok";
 }
 
-/** The screen of the page config `config` (its texts, locale, time zone, nearFull). */
-export function createScreen(config) {
+/** The top bar of the page config `config` (its locale and time zone): the clock, and the
+ *  marks for an absent server, a retired key and sound that needs a touch. */
+export function createTopBar(config) {
   const el = {
     screen: $("screen"),
     offline: $("offline-mark"),
     retired: $("retired-mark"),
     time: $("clock-time"),
     date: $("clock-date"),
-    current: $("current"),
-    currentEmpty: $("current-empty"),
-    currentCall: $("current-call"),
-    currentCode: $("current-code"),
-    currentDesk: $("current-desk"),
-    currentRecall: $("current-recall"),
-    historyRows: Array.from($("history").children, (row) => ({
-      row, code: row.querySelector(".history__code"), desk: row.querySelector(".history__desk"),
-    })),
-    waitingCounts: {},
-    occupancy: $("occupancy"),
-    inside: $("occupancy-inside"),
-    limit: $("occupancy-limit"),
-    fill: $("occupancy-fill"),
-    occupancyState: $("occupancy-state"),
     unlock: $("sound-unlock"),
     unlockButton: $("sound-unlock-button"),
   };
-  for (const node of document.querySelectorAll("[data-office]")) {
-    el.waitingCounts[node.getAttribute("data-office")] = node.querySelector(".waiting__count");
-  }
-  let shownSeq = null;  // the seq of the call in the big panel
-
-  /* Restart the "new call" animation on the same node. */
-  function flash() {
-    el.current.classList.remove("is-new");
-    void el.current.offsetWidth;  // a reflow, so that the animation starts over
-    el.current.classList.add("is-new");
-  }
-
-  /** The calls, newest first: the first in the big panel, the next ones in the history;
-   *  `animate` flags a call that just arrived (the panel blinks). */
-  function showCalls(calls, animate) {
-    const current = calls[0];
-    el.currentEmpty.hidden = Boolean(current);
-    el.currentCall.hidden = !current;
-    if (current) {
-      setText(el.currentCode, current.code);
-      setText(el.currentDesk, current.desk);
-      el.currentRecall.hidden = !current.recall;
-      if (animate && current.seq !== shownSeq) flash();
-    }
-    shownSeq = current ? current.seq : null;
-    el.historyRows.forEach((slot, index) => {
-      const call = calls[index + 1];
-      slot.row.hidden = !call;
-      if (call) {
-        setText(slot.code, call.code);
-        setText(slot.desk, call.desk);
-      }
-    });
-  }
-
-  /** People waiting, `{office: n}`; an office without a count shows a dash. */
-  function showWaiting(waiting) {
-    for (const [code, node] of Object.entries(el.waitingCounts)) {
-      const count = waiting[code];
-      setText(node, typeof count === "number" ? count : "–");
-    }
-  }
-
-  /** People in the building against the limit: green, amber near it, red when full. */
-  function showOccupancy(occupancy) {
-    if (!occupancy) return;
-    const level = occupancyLevel(occupancy, config.nearFull);
-    const share = occupancy.limit > 0 ? Math.min(1, occupancy.inside / occupancy.limit) : 1;
-    setText(el.inside, occupancy.inside);
-    setText(el.limit, occupancy.limit);
-    el.occupancy.setAttribute("data-level", level);
-    // A custom property through the CSSOM (allowed under a strict style CSP), not markup.
-    el.fill.style.setProperty("--share", share.toFixed(3));
-    setText(el.occupancyState, config.text.occupancy[level]);
-  }
 
   /** The "Reconnecting…" mark while the server is away. */
   function showOnline(online) {
@@ -146,6 +80,92 @@ export function createScreen(config) {
     setTimeout(startClock, 1000 - now.getMilliseconds() + 5);
   }
 
-  return {showCalls, showWaiting, showOccupancy, showOnline, showRetired, askForTouch,
-          soundUnlocked, startClock};
+  return {showOnline, showRetired, askForTouch, soundUnlocked, startClock};
+}
+
+/** The building's panel (people inside against the limit) of the page config `config` (its
+ *  texts and nearFull): green, amber near the limit, red when full. */
+export function createOccupancyPanel(config) {
+  const el = {
+    occupancy: $("occupancy"),
+    inside: $("occupancy-inside"),
+    limit: $("occupancy-limit"),
+    fill: $("occupancy-fill"),
+    occupancyState: $("occupancy-state"),
+  };
+
+  /** People in the building against the limit: green, amber near it, red when full. */
+  return function showOccupancy(occupancy) {
+    if (!occupancy) return;
+    const level = occupancyLevel(occupancy, config.nearFull);
+    const share = occupancy.limit > 0 ? Math.min(1, occupancy.inside / occupancy.limit) : 1;
+    setText(el.inside, occupancy.inside);
+    setText(el.limit, occupancy.limit);
+    el.occupancy.setAttribute("data-level", level);
+    // A custom property through the CSSOM (allowed under a strict style CSP), not markup.
+    el.fill.style.setProperty("--share", share.toFixed(3));
+    setText(el.occupancyState, config.text.occupancy[level]);
+  };
+}
+
+/** The screen of the page config `config` (its texts, locale, time zone, nearFull). */
+export function createScreen(config) {
+  const el = {
+    current: $("current"),
+    currentEmpty: $("current-empty"),
+    currentCall: $("current-call"),
+    currentCode: $("current-code"),
+    currentDesk: $("current-desk"),
+    currentRecall: $("current-recall"),
+    historyRows: Array.from($("history").children, (row) => ({
+      row, code: row.querySelector(".history__code"), desk: row.querySelector(".history__desk"),
+    })),
+    waitingCounts: {},
+  };
+  for (const node of document.querySelectorAll("[data-office]")) {
+    el.waitingCounts[node.getAttribute("data-office")] = node.querySelector(".waiting__count");
+  }
+  const topBar = createTopBar(config);
+  const showOccupancy = createOccupancyPanel(config);
+  let shownSeq = null;  // the seq of the call in the big panel
+
+  /* Restart the "new call" animation on the same node. */
+  function flash() {
+    el.current.classList.remove("is-new");
+    void el.current.offsetWidth;  // a reflow, so that the animation starts over
+    el.current.classList.add("is-new");
+  }
+
+  /** The calls, newest first: the first in the big panel, the next ones in the history;
+   *  `animate` flags a call that just arrived (the panel blinks). */
+  function showCalls(calls, animate) {
+    const current = calls[0];
+    el.currentEmpty.hidden = Boolean(current);
+    el.currentCall.hidden = !current;
+    if (current) {
+      setText(el.currentCode, current.code);
+      setText(el.currentDesk, current.desk);
+      el.currentRecall.hidden = !current.recall;
+      if (animate && current.seq !== shownSeq) flash();
+    }
+    shownSeq = current ? current.seq : null;
+    el.historyRows.forEach((slot, index) => {
+      const call = calls[index + 1];
+      slot.row.hidden = !call;
+      if (call) {
+        setText(slot.code, call.code);
+        setText(slot.desk, call.desk);
+      }
+    });
+  }
+
+  /** People waiting, `{office: n}`; an office without a count shows a dash. */
+  function showWaiting(waiting) {
+    for (const [code, node] of Object.entries(el.waitingCounts)) {
+      const count = waiting[code];
+      setText(node, typeof count === "number" ? count : "–");
+    }
+  }
+
+  return {showCalls, showWaiting, showOccupancy, ...topBar};
 }

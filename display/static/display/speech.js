@@ -21,3 +21,9 @@ export function spokenText(code, desk, speech) {
   const sentence = desk ? speech.withDesk : speech.withoutDesk;
   return sentence.split("{code}").join(spokenCode(code, speech)).split("{desk}").join(desk);
 }
+
+/** The sentence for `code` let in from outside at the door, with `speech` = one language's
+ *  `{admitted, letter, letters}`: "Torn lletra a, 12, podeu entrar". */
+export function admittedText(code, speech) {
+  return speech.admitted.split("{code}").join(spokenCode(code, speech));
+}
