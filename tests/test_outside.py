@@ -387,3 +387,14 @@ def test_a_citizen_outside_hears_the_people_ahead_of_them_go_in(app, api):
     ]
     assert [(t["outside"], t["outside_ahead"]) for t in heard] == [(True, 0)]
     citizen.disconnect()
+
+
+def test_a_party_that_can_never_enter_holds_nobody_at_issue_either(db):
+    door.set_counts(db, limit=4, now=T0)
+    door.enter(db, 4, now=T0)
+    big = wait_outside(db, party_size=3)
+    door.set_counts(db, limit=2, now=T0)
+    door.leave(db, 4, now=T0)  # empty, and only a party of 3 outside under a limit of 2
+    newcomer = tickets.issue(db, "OAC", now=T0).value
+    assert newcomer["outside"] is False
+    assert status_of(db, big["id"]) == "outside"
