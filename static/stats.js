@@ -179,6 +179,10 @@ function showFigures(totals) {
             called ? fill(text.target_detail, {n: numbers.format(called)}) : "");
   setFigure("service_avg_s", duration(totals.service_avg_s));
   setFigure("peak_inside", totals.peak_inside === null ? "–" : numbers.format(totals.peak_inside));
+  // Those issued to wait outside while the building was full, and how long until let in.
+  setFigure("waited_outside", numbers.format(totals.waited_outside),
+            totals.outside_wait_p50_s === null ? ""
+              : fill(text.outside_detail, {time: duration(totals.outside_wait_p50_s)}));
   setFigure("appointments", numbers.format(totals.appointments_checked_in),
             fill(text.appointments_detail, {kept: totals.appointments_checked_in,
                                             booked: totals.appointments_booked,
@@ -307,6 +311,7 @@ function showTable(group, rows) {
       duration(row.wait_p90_s), duration(row.wait_max_s), duration(row.service_avg_s),
       row.within_target === null ? "–" : percent.format(row.within_target),
       `${row.appointments_checked_in} / ${row.appointments_booked}`,
+      numbers.format(row.waited_outside), duration(row.outside_wait_p50_s),
     ];
     for (const cell of cells) made.append(element("td", "number", cell));
     return made;

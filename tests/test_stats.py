@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from queue_app.rules import appointments, stats, tickets
+from queue_app.rules import appointments, door, stats, tickets
 from queue_app.rules.day import ensure_today
 from queue_app.rules.errors import InvalidInput, UnknownOffice
 
@@ -33,6 +33,14 @@ NONE = {
     "service_avg_s": None,
     "service_p90_s": None,
     "within_target": None,
+}
+# Nobody waited outside on the scripted day: the building never filled.
+NO_OUTSIDE = {
+    "waited_outside": 0,
+    "outside_wait_avg_s": None,
+    "outside_wait_p50_s": None,
+    "outside_wait_p90_s": None,
+    "outside_wait_max_s": None,
 }
 
 
@@ -98,6 +106,7 @@ def test_the_totals_of_the_day(day):
         "appointments_booked": 2,
         "appointments_checked_in": 1,
         "appointments_missed": 1,
+        **NO_OUTSIDE,
     }
     raw = day.execute(
         "SELECT COUNT(*), SUM(status = 'done'), SUM(status = 'expired') FROM tickets WHERE day = ?",
@@ -136,6 +145,7 @@ def test_by_office(day):
         "appointments_booked": 1,
         "appointments_checked_in": 1,
         "appointments_missed": 0,
+        **NO_OUTSIDE,
     }
     assert rows["OMIC"] == {
         "key": "OMIC",
@@ -156,6 +166,7 @@ def test_by_office(day):
         "appointments_booked": 1,
         "appointments_checked_in": 0,
         "appointments_missed": 1,
+        **NO_OUTSIDE,
     }
 
 
@@ -183,6 +194,7 @@ def test_by_hour(day):
         "appointments_booked": 2,
         "appointments_checked_in": 1,
         "appointments_missed": 1,
+        **NO_OUTSIDE,
     }
 
 
@@ -385,6 +397,258 @@ def test_the_scripted_day_through_the_api_in_json_and_csv(day, tmp_path, tokens)
         assert lines[1:] == shown
     by_office = client.get(f"/api/v1/stats.csv?from={DAY}&group=office", headers=headers)
     assert by_office.get_data(as_text=True).splitlines()[1:] == [
-        "OAC,5,1,1,1,2,0,600,600,600,600,480,480,1.0,,1,1,0",
-        "OMIC,2,2,0,0,0,1,1500,1200,1800,1800,600,600,0.0,,1,0,1",
+        "OAC,5,1,1,1,2,0,600,600,600,600,480,480,1.0,,1,1,0,0,,,,",
+        "OMIC,2,2,0,0,0,1,1500,1200,1800,1800,600,600,0.0,,1,0,1,0,,,,",
     ]
+
+
+# The queue outside the door (issue 16) ----------------------------------------------------
+#
+# The same Monday, with room for 2 (target wait 900 s everywhere):
+#
+#     09:00 A001 OAC   in; called 09:10 by Taulell 1, done 09:12 (room: A003 let in)
+#     09:01 A002 OAC   in; called 09:40 by Taulell 2, still there at midnight: expired
+#     09:02 A003 OAC   full: outside; let in 09:12; called 09:41 by Taulell 1, done 09:45
+#     09:03 C001 OMIC  a party of 2, outside; let in 09:30 when two people left
+#     09:04 A004 OAC   outside; let in 09:45 when A003 was done
+#     09:05 A005 OAC   outside; gave up 09:20 (cancelled, never let in)
+#     10:00 A006 OAC   outside; still outside at midnight: expired
+#
+# Waits outside, issue to admission: A003 600 s, C001 1620 s, A004 2460 s.
+
+OUTSIDE_TOTALS = {
+    "waited_outside": 5,
+    "outside_wait_avg_s": 1560,  # (600 + 1620 + 2460) / 3
+    "outside_wait_p50_s": 1620,
+    "outside_wait_p90_s": 2460,
+    "outside_wait_max_s": 2460,
+}
+
+
+def outside_figures(row):
+    return {name: row[name] for name in OUTSIDE_TOTALS}
+
+
+def outside_day_script(db):
+    """The day above, up to its last ticket (the day is still open)."""
+    door.set_counts(db, limit=2, now=at(9, 0))
+
+    def issue(office, hh, mm, **options):
+        return tickets.issue(db, office, now=at(hh, mm), **options).value
+
+    a1, a2 = issue("OAC", 9, 0), issue("OAC", 9, 1)
+    a3 = issue("OAC", 9, 2, outside=True)
+    c1 = issue("OMIC", 9, 3, party_size=2, outside=True)
+    a4 = issue("OAC", 9, 4, outside=True)
+    a5 = issue("OAC", 9, 5, outside=True)
+    assert [t["outside"] for t in (a1, a2, a3, c1, a4, a5)] == [False] * 2 + [True] * 4
+    assert tickets.call_next(db, 1, now=at(9, 10)).value["id"] == a1["id"]
+    tickets.finish(db, a1["id"], now=at(9, 12))
+    tickets.cancel(db, a5["id"], now=at(9, 20))
+    door.leave(db, 2, now=at(9, 30))
+    assert tickets.call_next(db, 2, now=at(9, 40)).value["id"] == a2["id"]
+    assert tickets.call_next(db, 1, now=at(9, 41)).value["id"] == a3["id"]
+    tickets.finish(db, a3["id"], now=at(9, 45))
+    assert issue("OAC", 10, 0, outside=True)["outside"]
+    admitted = db.execute(
+        "SELECT code, admitted_at FROM tickets WHERE admitted_at IS NOT NULL ORDER BY admitted_at"
+    ).fetchall()
+    assert [code for code, _ in admitted] == ["A003", "C001", "A004"]
+
+
+@pytest.fixture
+def outside_day(undated_db):
+    """The day above, closed at midnight."""
+    outside_day_script(undated_db)
+    ensure_today(undated_db, T0 + timedelta(days=1))
+    return undated_db
+
+
+def test_the_outside_queue_in_the_totals_and_every_grouping(undated_db):
+    """While the day is open (read from its tickets): who waited outside, and how long each
+    waited from issue to being let in; null where nobody was let in."""
+    db = undated_db
+    outside_day_script(db)
+    assert outside_figures(compute(db, "day")["totals"]) == OUTSIDE_TOTALS
+    assert [outside_figures(row) for row in compute(db, "day")["rows"]] == [OUTSIDE_TOTALS]
+    assert [outside_figures(row) for row in compute(db, "weekday")["rows"]] == [OUTSIDE_TOTALS]
+    by_office = {row["key"]: outside_figures(row) for row in compute(db, "office")["rows"]}
+    assert by_office == {
+        "OAC": {
+            "waited_outside": 4,
+            "outside_wait_avg_s": 1530,
+            "outside_wait_p50_s": 600,
+            "outside_wait_p90_s": 2460,
+            "outside_wait_max_s": 2460,
+        },
+        "OMIC": {
+            "waited_outside": 1,
+            "outside_wait_avg_s": 1620,
+            "outside_wait_p50_s": 1620,
+            "outside_wait_p90_s": 1620,
+            "outside_wait_max_s": 1620,
+        },
+    }
+    by_hour = {row["key"]: outside_figures(row) for row in compute(db, "hour")["rows"]}
+    assert by_hour[9] == {**OUTSIDE_TOTALS, "waited_outside": 4}
+    assert by_hour[10] == {**NO_OUTSIDE, "waited_outside": 1}  # A006: never let in
+    by_desk = {row["key"]: outside_figures(row) for row in compute(db, "desk")["rows"]}
+    assert list(by_desk) == ["Taulell 1", "Taulell 2", None]
+    assert by_desk["Taulell 1"] == {
+        "waited_outside": 1,
+        "outside_wait_avg_s": 600,
+        "outside_wait_p50_s": 600,
+        "outside_wait_p90_s": 600,
+        "outside_wait_max_s": 600,
+    }
+    assert by_desk["Taulell 2"] == NO_OUTSIDE
+    assert by_desk[None] == {
+        "waited_outside": 4,
+        "outside_wait_avg_s": 2040,
+        "outside_wait_p50_s": 1620,
+        "outside_wait_p90_s": 2460,
+        "outside_wait_max_s": 2460,
+    }
+    only_omic = compute(db, "day", office="OMIC")["totals"]
+    assert outside_figures(only_omic) == by_office["OMIC"]
+    assert compute(db, "day")["totals"]["issued"] == 7  # those outside were issued too
+
+
+def test_a_closed_days_outside_sums_give_what_its_tickets_give(outside_day, monkeypatch):
+    """Closed at midnight, the day is read from its sums; from its tickets once the sums are
+    gone; and with the percentiles walked through the indexes: the same figures each way."""
+    db = outside_day
+    sums = db.execute("SELECT SUM(waited_outside), SUM(admitted) FROM stats_days").fetchone()
+    assert tuple(sums) == (5, 3)
+    answers = {
+        (group, office): stats.compute(db, DAY, DAY, office, group)
+        for group in stats.GROUPS
+        for office in (None, "OAC")
+    }
+    assert outside_figures(answers["day", None]["totals"]) == OUTSIDE_TOTALS
+    monkeypatch.setattr(stats, "WINDOW_ROWS", 0)
+    for (group, office), closed in answers.items():
+        assert stats.compute(db, DAY, DAY, office, group) == closed
+    monkeypatch.undo()
+    db.execute("DELETE FROM stats_days")
+    for (group, office), closed in answers.items():
+        assert stats.compute(db, DAY, DAY, office, group) == closed
+
+
+def test_a_range_adds_the_closed_days_and_today_outside(outside_day):
+    """A closed day and an open one in one range: counts add up, the longest is the longest,
+    the percentiles rank both days' waits together."""
+    db = outside_day
+    tomorrow = T0 + timedelta(days=1)
+    door.set_counts(db, inside=2, now=tomorrow)
+    late = tickets.issue(db, "OMIC", outside=True, now=tomorrow).value
+    assert late["outside"]
+    door.leave(db, 1, now=tomorrow + timedelta(minutes=50))  # 3000 s outside
+    answer = stats.compute(db, DAY, DAY + timedelta(days=1), group="day")
+    assert outside_figures(answer["totals"]) == {
+        "waited_outside": 6,
+        "outside_wait_avg_s": 1920,  # (600 + 1620 + 2460 + 3000) / 4
+        "outside_wait_p50_s": 1620,
+        "outside_wait_p90_s": 3000,
+        "outside_wait_max_s": 3000,
+    }
+    assert [outside_figures(row) for row in answer["rows"]] == [
+        OUTSIDE_TOTALS,
+        {
+            "waited_outside": 1,
+            "outside_wait_avg_s": 3000,
+            "outside_wait_p50_s": 3000,
+            "outside_wait_p90_s": 3000,
+            "outside_wait_max_s": 3000,
+        },
+    ]
+
+
+def test_days_closed_before_the_upgrade_get_their_outside_sums(madrid_time):
+    """A day closed by the version before (its sums without the outside queue) is added up
+    again by the step that brings them (m017): the same figures as from its tickets."""
+    from queue_app import seed
+    from queue_app.rules import offices
+    from queue_app.storage.db import connect, write_transaction
+    from queue_app.storage.migrations import migrate, migrations
+
+    db = connect(":memory:")
+    migrations.apply(db, stop_before="m017_outside_statistics")
+    with write_transaction(db):
+        for position, (code, letter, names) in enumerate(seed.OFFICES):
+            offices.ensure(db, code, names, letter, position)
+        for desk_id, (name, served) in enumerate(seed.DESKS, start=1):
+            db.execute(
+                "INSERT INTO desks (id, name, position) VALUES (?, ?, ?)", [desk_id, name, 0]
+            )
+            for office in served:
+                db.execute("INSERT INTO desk_offices VALUES (?, ?)", [desk_id, office])
+    outside_day_script(db)
+    from_tickets = {group: compute(db, group) for group in stats.GROUPS}
+    # How that version closed a day: the same sums, none of the outside queue.
+    before = [name for name in stats.ADDED if name not in ("waited_outside", "admitted")]
+    before = [name for name in before if name != "outside_wait_sum"] + ["wait_max"]
+    with write_transaction(db):
+        db.execute(
+            f"INSERT INTO stats_days (day, office, desk_id, hour, {', '.join(before)})"
+            f" SELECT t.day, t.office, COALESCE(t.desk_id, 0), t.issued_hour, {', '.join(before)}"
+            f" FROM (SELECT t.day, t.office, t.desk_id, t.issued_hour, {stats.SUMS_SQL}"
+            " FROM tickets t JOIN offices o ON o.code = t.office"
+            " GROUP BY t.day, t.office, t.desk_id, t.issued_hour) AS t"
+        )
+    migrate(db)
+    sums = db.execute("SELECT SUM(waited_outside), SUM(admitted) FROM stats_days").fetchone()
+    assert tuple(sums) == (5, 3)
+    assert {group: compute(db, group) for group in stats.GROUPS} == from_tickets
+    db.close()
+
+
+def test_the_outside_queue_through_the_api_in_json_and_csv(outside_day, tmp_path, tokens):
+    from queue_app import create_app
+
+    from conftest import APP_CONFIG
+
+    app = create_app({**APP_CONFIG, "DATABASE": str(tmp_path / "queue.db")})
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {tokens['manager']}"}
+    answer = client.get(f"/api/v1/stats?from={DAY}&group=office", headers=headers).get_json()
+    assert outside_figures(answer["totals"]) == OUTSIDE_TOTALS
+    assert list(answer["totals"])[-5:] == list(OUTSIDE_TOTALS)
+    table = client.get(f"/api/v1/stats.csv?from={DAY}&group=hour&sep=;", headers=headers)
+    lines = table.get_data(as_text=True).splitlines()
+    assert lines[0].endswith(";" + ";".join(OUTSIDE_TOTALS))
+    assert lines[1].startswith("9;") and lines[1].endswith(";4;1560;1620;2460;2460")
+    assert lines[2].startswith("10;") and lines[2].endswith(";1;;;;")
+
+
+@pytest.mark.slow
+def test_the_page_shows_who_waited_outside(people, live):
+    """In Chromium: the figure and the office table's columns of the queue outside, as the
+    API counts them."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from conftest import WAIT_MS, save_screenshot
+
+    live.api("admin", "PUT", "/occupancy", {"limit": 1}, expect=200)
+    live.api("reception", "POST", "/tickets", {"office": "OAC"}, expect=201)
+    for _ in range(2):
+        waiting = live.api("reception", "POST", "/tickets", {"office": "OAC", "outside": True})
+        assert waiting["outside"] is True
+    live.api("reception", "POST", "/occupancy/exits", {}, expect=200)  # the first is let in
+    totals = live.api("manager", "GET", "/stats", expect=200)["totals"]
+    assert (totals["waited_outside"], totals["outside_wait_max_s"] is not None) == (2, True)
+    shown = f"{totals['outside_wait_p50_s']} s"  # a few seconds at most: "N s"
+
+    manager = people.log_in("gestor")
+    figure = manager.locator('[data-figure="waited_outside"]')
+    expect(figure.locator(".value")).to_have_text("2", timeout=WAIT_MS)
+    expect(figure.locator(".detail")).to_have_text(re.compile(f"{shown}$"))
+    oac = manager.locator("#table-office tbody tr", has=manager.locator("th", has_text="OAC"))
+    expect(oac.locator("td").nth(-2)).to_have_text("2")
+    expect(oac.locator("td").nth(-1)).to_have_text(shown)
+    headers = manager.locator("#table-office thead th")
+    expect(headers).to_have_count(16)
+    manager.evaluate("document.querySelector('#figures').scrollIntoView()")
+    save_screenshot(manager, "stats-outside.png")

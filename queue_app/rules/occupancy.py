@@ -109,9 +109,12 @@ def admit(
         raise CapacityFull()
     # Those outside go first; a party larger than the limit, which could never come in,
     # holds nobody back (as when letting in, outside.py).
-    if behind_outside and db.execute(
-        "SELECT 1 FROM tickets WHERE status = 'outside' AND party_size <= ? LIMIT 1", [limit]
-    ).fetchone():
+    if (
+        behind_outside
+        and db.execute(
+            "SELECT 1 FROM tickets WHERE status = 'outside' AND party_size <= ? LIMIT 1", [limit]
+        ).fetchone()
+    ):
         raise CapacityFull(_l("People are waiting outside for room: they go in first."))
     return store(db, inside + count, limit, now, actor, (inside, limit))
 

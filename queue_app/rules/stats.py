@@ -1,6 +1,7 @@
 """Statistics of the service over a range of local days (contract v2, "Statistics"):
 counts, waits, service times, the share served within the office's target, the building's
-peak and appointments, grouped by day, hour, weekday, office or desk.
+peak, appointments and the queue outside the door (who waited outside for room, and for how
+long until let in), grouped by day, hour, weekday, office or desk.
 
 Computed in SQL: over the tickets (their first call, kept on the ticket since a transfer
 clears ``called_at``), the appointments and the building's peak per local hour
@@ -11,7 +12,8 @@ Percentiles are nearest-rank: the p-th of n values is the ceil(p * n)-th smalles
 range ranks its few tickets with a window function. A long one (a year holds some 150,000
 tickets) instead walks an index that keeps each key's durations in order (migration m009)
 and skips straight to the wanted rank, one query per key and percentile: no sort of the
-whole range. Both ways give the same value (tested).
+whole range. Both ways give the same value (tested). The waits outside are few (only when
+the building was full) and always ranked, over the index of the tickets let in (m016).
 """
 
 import json
@@ -49,6 +51,11 @@ METRICS = (
     "appointments_booked",
     "appointments_checked_in",
     "appointments_missed",
+    "waited_outside",
+    "outside_wait_avg_s",
+    "outside_wait_p50_s",
+    "outside_wait_p90_s",
+    "outside_wait_max_s",
 )
 WEEKDAY_SQL = "CAST(strftime('%w', {day}) AS INTEGER)"  # the same expression as m009's index
 
@@ -81,7 +88,14 @@ KEYS: dict[Group, Key] = {
     "desk": Key("t.desk_id", "NULLIF(r.desk_id, 0)", "t.desk_id", None, "by_desk"),
 }
 TOTAL = Key("'*'", "'*'", "'*'", "'*'", "all")
-MEASURES = ("wait_s", "service_s")
+# A wait outside: from issue to admission, of a ticket let in from outside (``outside.py``).
+OUTSIDE_WAIT_SQL = "(julianday(t.admitted_at) - julianday(t.issued_at)) * 86400.0"
+# What each measure ranks: its value, and which tickets have one.
+RANKED: dict[str, tuple[str, str]] = {
+    "wait": ("t.wait_s", "t.wait_s IS NOT NULL"),
+    "service": ("t.service_s", "t.service_s IS NOT NULL"),
+    "outside_wait": (OUTSIDE_WAIT_SQL, "t.admitted_at IS NOT NULL"),
+}
 IN_RANGE = "t.day BETWEEN :start AND :end AND (:office IS NULL OR t.office = :office)"
 
 # What adds up from tickets to a closed day's sums, and from rows to totals: the counts and
@@ -89,12 +103,17 @@ IN_RANGE = "t.day BETWEEN :start AND :end AND (:office IS NULL OR t.office = :of
 # office's target as it is when the day's sums are made (for a closed day: as it was then).
 ADDED: tuple[str, ...] = ("issued", "served", "no_show", "cancelled", "expired")
 ADDED += ("transferred", "waited", "wait_sum", "within", "serviced", "service_sum")
-SUMS_SQL = """COUNT(*) AS issued, SUM(t.status = 'done') AS served,
+ADDED += ("waited_outside", "admitted", "outside_wait_sum")
+# What adds up by taking the largest.
+MAXED: tuple[str, ...] = ("wait_max", "outside_wait_max")
+SUMS_SQL = f"""COUNT(*) AS issued, SUM(t.status = 'done') AS served,
   SUM(t.status = 'no_show') AS no_show, SUM(t.status = 'cancelled') AS cancelled,
   SUM(t.status = 'expired') AS expired, SUM(t.office <> t.issued_office) AS transferred,
   COUNT(t.wait_s) AS waited, SUM(t.wait_s) AS wait_sum, MAX(t.wait_s) AS wait_max,
   SUM(t.wait_s <= o.target_wait_s) AS within,
-  COUNT(t.service_s) AS serviced, SUM(t.service_s) AS service_sum"""
+  COUNT(t.service_s) AS serviced, SUM(t.service_s) AS service_sum,
+  SUM(t.outside) AS waited_outside, COUNT(t.admitted_at) AS admitted,
+  SUM({OUTSIDE_WAIT_SQL}) AS outside_wait_sum, MAX({OUTSIDE_WAIT_SQL}) AS outside_wait_max"""
 # The days of the range whose tickets are read one by one: those not closed yet (today).
 COUNTS_SQL = f"""
 SELECT {{key}} AS key, {SUMS_SQL}
@@ -104,14 +123,14 @@ GROUP BY 1
 """
 CLOSED_SQL = f"""
 SELECT {{key}} AS key, {", ".join(f"SUM(r.{name}) AS {name}" for name in ADDED)},
-  MAX(r.wait_max) AS wait_max
+  {", ".join(f"MAX(r.{name}) AS {name}" for name in MAXED)}
 FROM stats_days r
 WHERE r.day BETWEEN :start AND :end AND (:office IS NULL OR r.office = :office)
 GROUP BY 1
 """
 CLOSE_SQL = f"""
-INSERT INTO stats_days (day, office, desk_id, hour, {", ".join(ADDED)}, wait_max)
-SELECT t.day, t.office, COALESCE(t.desk_id, 0), t.issued_hour, {", ".join(ADDED)}, wait_max
+INSERT INTO stats_days (day, office, desk_id, hour, {", ".join(ADDED + MAXED)})
+SELECT t.day, t.office, COALESCE(t.desk_id, 0), t.issued_hour, {", ".join(ADDED + MAXED)}
 FROM (
   SELECT t.day, t.office, t.desk_id, t.issued_hour, {SUMS_SQL}
   FROM tickets t JOIN offices o ON o.code = t.office
@@ -123,10 +142,10 @@ RANKED_SQL = f"""
 SELECT key, MAX(CASE WHEN rank = (n + 1) / 2 THEN value END) AS p50,
   MAX(CASE WHEN rank = (9 * n + 9) / 10 THEN value END) AS p90
 FROM (
-  SELECT {{key}} AS key, t.{{measure}} AS value,
-    ROW_NUMBER() OVER (PARTITION BY {{key}} ORDER BY t.{{measure}}) AS rank,
+  SELECT {{key}} AS key, {{value}} AS value,
+    ROW_NUMBER() OVER (PARTITION BY {{key}} ORDER BY {{value}}) AS rank,
     COUNT(*) OVER (PARTITION BY {{key}}) AS n
-  FROM tickets t WHERE t.{{measure}} IS NOT NULL AND {IN_RANGE}
+  FROM tickets t WHERE {{measured}} AND {IN_RANGE}
 )
 GROUP BY key
 """
@@ -178,7 +197,7 @@ def _metrics(
 ) -> dict[str, Any]:
     """One row's metrics from its tickets' counts, its percentiles, its appointments and its
     peak (each None where the row has none)."""
-    c: dict[str, Any] = counts or dict.fromkeys(ADDED, 0) | {"wait_max": None}
+    c: dict[str, Any] = counts or dict.fromkeys(ADDED, 0) | dict.fromkeys(MAXED)
     return {
         "issued": c["issued"],
         "served": c["served"],
@@ -197,6 +216,13 @@ def _metrics(
         "appointments_booked": booked["booked"] if booked else 0,
         "appointments_checked_in": booked["checked_in"] if booked else 0,
         "appointments_missed": booked["missed"] if booked else 0,
+        "waited_outside": c["waited_outside"],
+        "outside_wait_avg_s": (
+            _seconds(c["outside_wait_sum"] / c["admitted"]) if c["admitted"] else None
+        ),
+        "outside_wait_p50_s": _seconds(ranks.get("outside_wait_p50")),
+        "outside_wait_p90_s": _seconds(ranks.get("outside_wait_p90")),
+        "outside_wait_max_s": _seconds(c["outside_wait_max"]),
     }
 
 
@@ -209,14 +235,16 @@ def _by_key(db: Database, sql: str, params: dict[str, Any]) -> dict[Any, dict[st
 def _ranked(
     db: Database, key: Key, counts: dict[Any, dict[str, Any]], params: dict[str, Any]
 ) -> dict[Any, dict[str, Any]]:
-    """Each key's wait p50 and p90 and service p90, by the way that costs less."""
+    """Each key's wait p50 and p90, service p90 and outside wait p50 and p90, by the way
+    that costs less."""
     ranks: dict[Any, dict[str, Any]] = {name: {} for name in counts}
-    if sum(row["issued"] for row in counts.values()) <= WINDOW_ROWS:
-        for measure in MEASURES:
-            sql = RANKED_SQL.format(key=key.ticket, measure=measure)
-            prefix = measure.removesuffix("_s")
+    few = sum(row["issued"] for row in counts.values()) <= WINDOW_ROWS
+    for prefix, (value, measured) in RANKED.items():
+        if prefix == "outside_wait" or few:
+            sql = RANKED_SQL.format(key=key.ticket, value=value, measured=measured)
             for name, row in _by_key(db, sql, params).items():
                 ranks[name] |= {f"{prefix}_p50": row["p50"], f"{prefix}_p90": row["p90"]}
+    if few:
         return ranks
     for measure, counted, wanted in (
         ("wait_s", "waited", ((1, 2), (9, 10))),
@@ -263,6 +291,14 @@ def _added(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, Any]
     return {name: sum(row[name] or 0 for row in rows) for name in names} if rows else None
 
 
+def _largest(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rows' largest values of ``MAXED``, name by name (None where none has one)."""
+    return {
+        name: max((row[name] for row in rows if row[name] is not None), default=None)
+        for name in MAXED
+    }
+
+
 def _counts(
     db: Database, key: Key, start: date, end: date, params: dict[str, Any]
 ) -> dict[Any, dict[str, Any]]:
@@ -284,9 +320,7 @@ def _counts(
             counts[name] = row
             continue
         both = [counts[name], row]
-        counts[name] = _added(both, ADDED) or {}
-        maxima = [each["wait_max"] for each in both if each["wait_max"] is not None]
-        counts[name]["wait_max"] = max(maxima, default=None)
+        counts[name] = (_added(both, ADDED) or {}) | _largest(both)
     return counts
 
 
@@ -319,8 +353,7 @@ def _totals(
     the percentiles and, for the groupings without a peak, the building's peak are read."""
     whole = _added(list(counts.values()), ADDED)
     if whole is not None:
-        maxima = [row["wait_max"] for row in counts.values() if row["wait_max"] is not None]
-        whole["wait_max"] = max(maxima, default=None)
+        whole |= _largest(list(counts.values()))
     ranks = _ranked(db, TOTAL, {"*": whole} if whole else {}, params).get("*", {})
     if peaks is None:
         peaks = _by_key(db, PEAKS_SQL.format(key=TOTAL.peak), params)
