@@ -115,10 +115,16 @@ def issue(
         raise InvalidInput(_l("outside must be true or false."))
     number = notices.sms_number(phone)
     spoken = notices.check_language(language)
+    clock_given = now is not None
     now = now or utcnow()
-    if kind == "appointment" and appointment_at is None:
-        appointment_at = now
     with day.change(db, now) as events:
+        if not clock_given:
+            # The issue time is read holding the write lock, like the ticket's number: so
+            # across server processes a later number never carries an earlier time (the
+            # calling order and the queue outside go by the time).
+            now = utcnow()
+        if kind == "appointment" and appointment_at is None:
+            appointment_at = now
         ticket = issue_within(
             db,
             events,
