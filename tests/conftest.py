@@ -391,11 +391,16 @@ class Browsers:
         self.browser, self.live = browser, live
         self.contexts, self.errors = [], []
 
-    def public(self, path, viewport=PHONE):
-        """A fresh context (its own cookies), in Catalan, at ``path``."""
+    def public(self, path, viewport=PHONE, locale="ca-ES", axe=False):
+        """A fresh context (its own cookies), in Catalan unless told, at ``path``; with
+        ``axe``, axe-core loaded in every page (tests/axe_check.py)."""
         context = self.browser.new_context(
-            viewport=viewport, locale="ca-ES", has_touch=viewport is PHONE
+            viewport=viewport, locale=locale, has_touch=viewport is PHONE
         )
+        if axe:
+            from axe_check import AXE
+
+            context.add_init_script(path=AXE)
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
@@ -403,13 +408,14 @@ class Browsers:
         page.goto(self.live.url + path)
         return page
 
-    def log_in(self, username, viewport=DESKTOP):
-        """A fresh context logged in through the login form as ``username``."""
-        page = self.public("/login", viewport)
+    def log_in(self, username, viewport=DESKTOP, locale="ca-ES", axe=False, next_=None):
+        """A fresh context logged in through the login form as ``username`` (then at
+        ``next_`` if given, else at the role's own page)."""
+        page = self.public("/login" + (f"?next={next_}" if next_ else ""), viewport, locale, axe)
         page.fill("#username", username)
         page.fill("#password", f"{username}-demo")
         page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r"/(reception|desk|admin|stats)"))
+        page.wait_for_url(re.compile(r"/(reception|desk|admin|stats|door)"))
         return page
 
     def close(self):

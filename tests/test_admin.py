@@ -319,6 +319,16 @@ def test_display_screens_are_created_edited_and_given_new_keys(admin, store):
     assert (edited["offices"], edited["language"], edited["message"]) == (["OAC"], "en", "Welcome")
     assert last_event(store)[:2] == ("display_changed", "admin")
 
+    assert edited["layout"] == "waiting_room"
+    post(
+        admin,
+        f"/admin/displays/{screen['id']}",
+        {"offices": ["OAC"], "language": "en", "message": "", "layout": "entrance"},
+    )
+    assert displays.find_by_id(store, screen["id"])["layout"] == "entrance"
+    page = admin.get("/admin").get_data(as_text=True)
+    assert '<option value="entrance" selected>' in page
+
     assert admin.get(f"/display/{screen['key']}").status_code == 200
     post(admin, f"/admin/displays/{screen['id']}/key", {})
     rotated = displays.find_by_id(store, screen["id"])
@@ -342,6 +352,11 @@ def test_display_screens_are_created_edited_and_given_new_keys(admin, store):
         ("/admin/displays/1", {"offices": ["NOPE"], "language": "ca"}, "Unknown office: NOPE."),
         ("/admin/displays/1", {"offices": [], "language": "ca"}, "at least one office"),
         ("/admin/displays/1", {"offices": ["OAC"], "language": "xx"}, "The language must be"),
+        (
+            "/admin/displays/1",
+            {"offices": ["OAC"], "language": "ca", "layout": "lobby"},
+            "The layout must be one of",
+        ),
         (
             "/admin/displays/1",
             {"offices": ["OAC"], "language": "ca", "message": "m" * 201},

@@ -14,10 +14,10 @@ messages' own, whatever the catalogues say.
 import re
 
 import pytest
-from axe_check import AXE, described, findings
+from axe_check import described, findings
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, WAIT_MS, save_screenshot, watch_for_errors
+from conftest import DESKTOP, WAIT_MS, save_screenshot
 from helpers import log_in
 
 expect.set_options(timeout=WAIT_MS)
@@ -28,17 +28,7 @@ NARROW_PHONE = {"width": 360, "height": 740}
 
 def door(people, viewport=DESKTOP, axe=False):
     """A fresh browser context (English) logged in as reception, on ``/door``, live."""
-    context = people.browser.new_context(viewport=viewport, locale="en-GB")
-    if axe:
-        context.add_init_script(path=AXE)
-    people.contexts.append(context)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    watch_for_errors(page, people.errors)
-    page.goto(people.live.url + "/login?next=/door")
-    page.fill("#username", "recepcio")
-    page.fill("#password", "recepcio-demo")
-    page.click("button[type=submit]")
+    page = people.log_in("recepcio", viewport, locale="en-GB", axe=axe, next_="/door")
     page.wait_for_url(people.live.url + "/door")
     expect(page.locator("[data-live]")).to_have_class(re.compile("online"))
     return page

@@ -11,10 +11,10 @@ messages' own, whatever the catalogues say.
 import re
 
 import pytest
-from axe_check import AXE, described, findings
+from axe_check import described, findings
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, WAIT_MS, save_screenshot, watch_for_errors
+from conftest import DESKTOP, WAIT_MS, save_screenshot
 
 pytestmark = pytest.mark.slow
 expect.set_options(timeout=WAIT_MS)
@@ -24,16 +24,7 @@ WAIT_OUTSIDE = "Please wait outside: we will let you know"  # as on the citizen'
 
 def reception(people):
     """A fresh browser context (English, axe-core at hand) logged in as reception, live."""
-    context = people.browser.new_context(viewport=DESKTOP, locale="en-GB")
-    context.add_init_script(path=AXE)
-    people.contexts.append(context)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    watch_for_errors(page, people.errors)
-    page.goto(people.live.url + "/login")
-    page.fill("#username", "recepcio")
-    page.fill("#password", "recepcio-demo")
-    page.click("button[type=submit]")
+    page = people.log_in("recepcio", DESKTOP, locale="en-GB", axe=True)
     page.wait_for_url(people.live.url + "/reception")
     expect(page.locator("[data-live]")).to_have_class(re.compile("online"))
     return page

@@ -82,12 +82,6 @@ def set_counts(
     now = now or utcnow()
     with day.change(db, now) as events:
         before = counts(db)
-        events += outside.settle(
-            db,
-            before[0] if inside is None else inside,
-            before[1] if limit is None else limit,
-            now,
-            actor,
-            before,
-        )
+        wanted = (before[0] if inside is None else inside, before[1] if limit is None else limit)
+        events += outside.settle(db, wanted, now, actor, before)
     return Outcome(read(db), events)

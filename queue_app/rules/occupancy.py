@@ -136,9 +136,3 @@ def reset(db: Database, now: datetime) -> Event[Occupancy]:
     """A new day: the building is empty (inside a transaction)."""
     inside, limit = counts(db)
     return store(db, 0, limit, now, None, (inside, limit))
-
-
-def release(db: Database, count: int, now: datetime, actor: str | None = None) -> Event[Occupancy]:
-    """Let ``count`` people out (inside a transaction); never below 0."""
-    inside, limit = counts(db)
-    return store(db, max(0, inside - count), limit, now, actor, (inside, limit))

@@ -24,21 +24,21 @@ def release(db: Database, count: int, now: datetime, actor: str | None) -> list[
     comes in as far as the room allows. The events: the tickets let in, then the
     occupancy."""
     before = occupancy.counts(db)
-    return settle(db, max(0, before[0] - count), before[1], now, actor, before)
+    return settle(db, (max(0, before[0] - count), before[1]), now, actor, before)
 
 
 def settle(
     db: Database,
-    inside: int,
-    limit: int,
+    wanted: tuple[int, int],
     now: datetime,
     actor: str | None,
     before: tuple[int, int] | None = None,
 ) -> list[AnyEvent]:
-    """Inside a transaction: set the counts, let the outside queue in while its first party
-    fits, and record the occupancy once."""
+    """Inside a transaction: set the counts to ``wanted`` (inside, limit), let the outside
+    queue in while its first party fits, and record the occupancy once."""
     before = before or occupancy.counts(db)
-    events, inside = _let_in(db, inside, limit, now, actor)
+    events, inside = _let_in(db, *wanted, now, actor)
+    limit = wanted[1]
     events.append(occupancy.store(db, inside, limit, now, actor, before))
     return events
 
