@@ -37,11 +37,14 @@ def waiting_outside(db: Database) -> int:
     return outside
 
 
-def read(db: Database, now: datetime | None = None) -> Occupancy:
+def read(
+    db: Database, now: datetime | None = None, known: tuple[int, int] | None = None
+) -> Occupancy:
     """``{"inside", "limit", "full", "outside", "next_in"}`` as stored now; ``next_in`` are
     the codes of the last tickets let in from outside on ``now``'s day (by default the
-    business day), newest first."""
-    inside, limit = counts(db)
+    business day), newest first. ``known``: the counts, when the caller has just written
+    them."""
+    inside, limit = known or counts(db)
     day = local_day(now) if now is not None else _business_day(db)
     next_in = [
         row[0]
@@ -86,12 +89,14 @@ def store(
         " ON CONFLICT(day, hour) DO UPDATE SET peak = MAX(peak, excluded.peak)",
         [local.date().isoformat(), local.hour, inside],
     )
-    return changed(db, now, actor)
+    return changed(db, now, actor, (inside, limit))
 
 
-def changed(db: Database, now: datetime, actor: str | None) -> Event[Occupancy]:
+def changed(
+    db: Database, now: datetime, actor: str | None, known: tuple[int, int] | None = None
+) -> Event[Occupancy]:
     """Record ``occupancy_changed`` with the state as it is now (inside a transaction)."""
-    return record(db, now, "occupancy_changed", read(db, now), actor=actor)
+    return record(db, now, "occupancy_changed", read(db, now, known), actor=actor)
 
 
 def admit(
