@@ -36,6 +36,7 @@ PAGES = (
     "login",
     "reception",
     "appointments",
+    "door",
     "desk",
     "admin",
     "stats",
@@ -204,6 +205,23 @@ def audit_reception(audit):
     expect(page.locator("#refusal")).to_be_visible()
     audit.check(page, "building full")
     audit.check_on_a_phone(page, "building full")
+
+
+def audit_door(audit):
+    page = audit.log_in("recepcio")
+    page.goto(audit.live.url + "/door")
+    online(page)
+    audit.check(page, "empty")
+    audit.live.api("admin", "PUT", "/occupancy", {"limit": 1}, expect=200)
+    first = issue(audit.live)
+    issue(audit.live, "OMIC", outside=True)
+    expect(page.locator("#outside-queue li")).to_have_count(1)
+    audit.check(page, "full, one waiting outside")
+    audit.live.api("clerk", "POST", "/desks/1/call-next", expect=200)
+    audit.live.api("clerk", "POST", f"/tickets/{first['id']}/finish", expect=200)
+    expect(page.locator("#outside-queue li")).to_have_count(0)
+    audit.check(page, "let in")
+    audit.check_on_a_phone(page, "let in")
 
 
 def audit_appointments(audit):
