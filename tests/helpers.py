@@ -1,14 +1,19 @@
 """Small helpers shared by test modules (fixtures live in conftest.py)."""
 
+import json
 import re
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
+from axe_check import AXE, described, findings
 
+from queue_app.rules import displays
 from queue_app.storage import journal
 from queue_app.storage.db import connect
 
@@ -125,3 +130,78 @@ def wait_until(condition, timeout=10, interval=0.05):
     while not condition():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         pause.wait(interval)
+
+
+# Short pauses for the TV page, so that no test waits out a real chime or reconnection
+# (display/timings.py has the production ones; the catch-up window stays as in production).
+SHORT_DISPLAY_TIMINGS = {
+    "chimeMs": 60,
+    "gapMs": 30,
+    "autoplayCheckMs": 150,
+    "reconnectMs": 200,
+    "reconnectMaxMs": 1000,
+    "retryMs": 1000,
+}
+
+
+@contextmanager
+def display_server_settings(timings, tmp_path_factory):
+    """While it lasts, every ``run.py`` started announces with ``timings`` (the page's
+    pauses, through ``QUEUE_DISPLAY_TIMINGS``) and keeps the server's voice, if a screen asks
+    for it, in a folder of its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUEUE_DISPLAY_TIMINGS", json.dumps(timings))
+        patch.setenv("QUEUE_VOICE_CACHE_DIR", str(tmp_path_factory.mktemp("voice-cache")))
+        yield
+
+
+def new_screen(town_hall, name="Porta", **settings):
+    """A new display screen ``name`` on ``town_hall``'s database (as ``create-display`` makes
+    it)."""
+    db = connect(town_hall.path)
+    try:
+        return displays.create_display(db, name, **settings).value
+    finally:
+        db.close()
+
+
+def finish_animations(page):
+    """Bring the page's animations that end (a new call's, a code just let in) to their end
+    at once, as if waited out: the page as it then stays, for screenshots and layout checks."""
+    page.evaluate("""() => document.getAnimations()
+        .filter(a => a.effect.getTiming().iterations !== Infinity)
+        .forEach(a => a.finish())""")
+
+
+def axe_findings(page):
+    """axe-core's findings on what ``page`` shows now (axe added as a script tag)."""
+    page.add_script_tag(path=AXE)
+    return described(findings(page))
+
+
+# Whatever of the TV page's figures (the selector list __FIGURES__) stands out of its panel
+# (the nearest section, footer or header around it, or the screen) or overflows its own box,
+# by its id or class name, and "page" when the page overflows the window. Figures inside a
+# hidden element are not shown, so not checked.
+CLIPPED = """() => {
+    const out = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > innerWidth || root.scrollHeight > innerHeight) out.push("page");
+    for (const node of document.querySelectorAll(__FIGURES__)) {
+        if (node.closest("[hidden]")) continue;
+        const box = node.getBoundingClientRect();
+        const panel = node.parentElement.closest("section, footer, header, div.screen")
+            .getBoundingClientRect();
+        if (box.left < panel.left - 1 || box.right > panel.right + 1 || box.top < panel.top - 1
+                || box.bottom > panel.bottom + 1 || node.scrollWidth > node.clientWidth + 1) {
+            out.push(node.id || node.className.baseVal || node.className);
+        }
+    }
+    return out;
+}"""
+
+
+def clipped_figures(figures):
+    """A script for ``page.evaluate``: which of ``figures`` (a selector list) overflow their
+    panel or their own box, and whether the page overflows the window (``CLIPPED``)."""
+    return CLIPPED.replace("__FIGURES__", json.dumps(figures))

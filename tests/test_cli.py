@@ -302,6 +302,15 @@ def test_create_display_shows_all_offices_by_default(app, runner):
     state = app.test_client().get(f"/api/v1/displays/{last_line(result)}/state").get_json()
     assert set(state["waiting"]) == {"OAC", "OMIC", "OFIM", "HAB", "ORGT"}
     assert state["display"]["language"] == "ca"
+    assert state["display"]["layout"] == "waiting_room"
+
+
+def test_create_display_for_the_entrance(app, runner):
+    result = runner.invoke(args=["create-display", "Porta", "--layout", "entrance"])
+    assert result.exit_code == 0, result.output
+    assert "layout entrance" in result.output
+    state = app.test_client().get(f"/api/v1/displays/{last_line(result)}/state").get_json()
+    assert state["display"]["layout"] == "entrance"
 
 
 @pytest.mark.parametrize(
@@ -309,6 +318,7 @@ def test_create_display_shows_all_offices_by_default(app, runner):
     [
         ["create-display", "Soterrani", "--offices", "OAC,XYZ"],
         ["create-display", "Soterrani", "--language", "fr"],
+        ["create-display", "Soterrani", "--layout", "lobby"],
         ["create-display", "Sala d'espera"],
     ],
 )

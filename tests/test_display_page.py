@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from axe_check import AXE, described, findings
 from playwright.sync_api import expect
 
 from display import timings
@@ -31,7 +30,9 @@ from queue_app.rules import displays, tickets
 from queue_app.rules.day import ensure_today
 from queue_app.storage.db import connect
 
+import helpers
 from conftest import Browsers, LiveTownHall, copy_database, save_screenshot
+from helpers import axe_findings, clipped_figures, finish_animations, new_screen
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,23 +41,14 @@ pytestmark = pytest.mark.slow
 # Short pauses for the page (display/timings.py has the production ones). The stubbed voice
 # takes its own 300 ms; the catch-up window stays as in production (a restart is well
 # within it).
-TEST_TIMINGS = {
-    "chimeMs": 60,
-    "gapMs": 30,
-    "autoplayCheckMs": 150,
-    "reconnectMs": 200,
-    "reconnectMaxMs": 1000,
-    "retryMs": 1000,
-}
+TEST_TIMINGS = helpers.SHORT_DISPLAY_TIMINGS
 
 
 @pytest.fixture(scope="module", autouse=True)
 def short_timings(tmp_path_factory):
     """Every ``run.py`` started by this module's tests announces with ``TEST_TIMINGS``
     (and keeps the server's voice, if a screen asks for it, in a folder of its own)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("QUEUE_DISPLAY_TIMINGS", json.dumps(TEST_TIMINGS))
-        patch.setenv("QUEUE_VOICE_CACHE_DIR", str(tmp_path_factory.mktemp("voice-cache")))
+    with helpers.display_server_settings(TEST_TIMINGS, tmp_path_factory):
         yield
 
 
@@ -230,15 +222,6 @@ def catalan(ticket, desk):
     return f"Torn lletra {CATALAN_LETTERS[ticket['code'][0]]}, {ticket['number']}, {desk}"
 
 
-def new_screen(town_hall, name, **settings):
-    """A new display screen on ``town_hall``'s database (as ``create-display`` makes it)."""
-    db = connect(town_hall.path)
-    try:
-        return displays.create_display(db, name, **settings).value
-    finally:
-        db.close()
-
-
 def said(page):
     return page.evaluate(SAID)
 
@@ -251,14 +234,6 @@ def wait_until_said(page, count, timeout=10000):
 
 def wait_until_quiet(page, timeout=15000):
     page.wait_for_function("!TornDisplay.busy && TornDisplay.pending.length === 0", timeout=timeout)
-
-
-def finish_animations(page):
-    """Bring the new-call animation (3.3 s) to its end at once, as if waited out: the page
-    as it then stays, for screenshots and layout checks."""
-    page.evaluate("""() => document.getAnimations()
-        .filter(a => a.effect.getTiming().iterations !== Infinity)
-        .forEach(a => a.finish())""")
 
 
 def test_a_call_is_on_screen_within_a_second_and_announced(open_fresh_screen, live):
@@ -559,12 +534,6 @@ def test_without_a_voice_the_chime_and_the_screen_still_work(open_screen, shared
     assert said(page) == [], "no Catalan voice: no Catalan read by an English voice"
 
 
-def axe_findings(page):
-    """axe-core's findings on what the TV page shows now (axe added as a script tag)."""
-    page.add_script_tag(path=AXE)
-    return described(findings(page))
-
-
 # The boxes of the screen's panels that the sound banner overlaps (none, it is in the top bar).
 UNDER_THE_BANNER = """() => {
     const banner = document.getElementById("sound-unlock").getBoundingClientRect();
@@ -685,24 +654,12 @@ def test_an_unknown_key_gives_a_readable_404_page(page, shared):
     assert "Traceback" not in page.content()
 
 
-CLIPPED = """() => {
-    const out = [];
-    const root = document.documentElement;
-    if (root.scrollWidth > innerWidth || root.scrollHeight > innerHeight) out.push("page");
-    const figures = ".current__label, #current-code, #current-desk, .history__row:not([hidden]),"
-        + " .waiting__count, .waiting__code, .occupancy__figures, .occupancy__state,"
-        + " .clock__time, .message";
-    for (const node of document.querySelectorAll(figures)) {
-        const box = node.getBoundingClientRect();
-        const panel = node.parentElement.closest("section, header, div.screen")
-            .getBoundingClientRect();
-        if (box.left < panel.left - 1 || box.right > panel.right + 1 || box.top < panel.top - 1
-                || box.bottom > panel.bottom + 1 || node.scrollWidth > node.clientWidth + 1) {
-            out.push(node.id || node.className);
-        }
-    }
-    return out;
-}"""
+# Whatever of the waiting room's figures overflows its panel, or the page.
+CLIPPED = clipped_figures(
+    ".current__label, #current-code, #current-desk, .history__row:not([hidden]),"
+    " .waiting__count, .waiting__code, .occupancy__figures, .occupancy__state,"
+    " .clock__time, .message"
+)
 
 
 def test_screenshots_at_tv_sizes(open_fresh_screen, live):

@@ -9,7 +9,6 @@ records what is said); the audio is the page's real Web Audio, which headless Ch
 """
 
 import io
-import json
 import math
 import os
 import select
@@ -21,95 +20,50 @@ from array import array
 import pytest
 import requests
 from playwright.sync_api import expect
+from speech_stub import (
+    ENGLISH_ONLY,
+    EVERY_LANGUAGE,
+    assert_the_servers_voice_said,
+    open_speaking_screen,
+    wait_until_quiet,
+)
 
 from display import speech
-from display.voice import VoiceCache
 from queue_app.rules import desks, displays
 from queue_app.storage.db import connect
 
 from conftest import WAIT_MS, restore_demo
+from helpers import display_server_settings, new_screen
 
 pytestmark = pytest.mark.slow
 
 # Short pauses; a voice that does not come is given up after 1 s.
 TEST_TIMINGS = {"chimeMs": 60, "gapMs": 30, "autoplayCheckMs": 150, "speechTimeoutMs": 1000}
 
-# speechSynthesis with the voices of `window.__voices`, saying each utterance in 200 ms and
-# recording it in `window.__said`.
-SPEECH_STUB = """
-(() => {
-  const voices = window.__voices || [];
-  const said = window.__said = [];
-  class Utterance extends EventTarget {
-    constructor(text) {
-      super();
-      Object.assign(this, {text: String(text ?? ""), lang: "", voice: null, rate: 1,
-                           volume: 1});
-    }
-  }
-  const synthesis = {
-    speaking: false, paused: false, pending: false,
-    getVoices: () => voices.map((v) => Object.assign({default: false, localService: true}, v)),
-    speak(utterance) {
-      if (utterance.text) said.push({text: utterance.text, lang: utterance.lang});
-      setTimeout(() => utterance.dispatchEvent(new Event("end")), utterance.text ? 200 : 0);
-    },
-    cancel() {}, pause() {}, resume() {},
-  };
-  Object.defineProperty(window, "speechSynthesis", {configurable: true, get: () => synthesis});
-  window.SpeechSynthesisUtterance = Utterance;
-})();
-"""
-ENGLISH_ONLY = [{"lang": "en-GB", "name": "English"}]
-EVERY_LANGUAGE = [
-    {"lang": "ca-ES", "name": "Catalan"},
-    {"lang": "es-ES", "name": "Spanish"},
-    {"lang": "en-GB", "name": "English"},
-]
-
 
 @pytest.fixture(scope="module", autouse=True)
 def server_settings(tmp_path_factory):
     """Every ``run.py`` of this module: short pauses, its voice cache in a folder of its own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("QUEUE_DISPLAY_TIMINGS", json.dumps(TEST_TIMINGS))
-        patch.setenv("QUEUE_VOICE_CACHE_DIR", str(tmp_path_factory.mktemp("voice-cache")))
+    with display_server_settings(TEST_TIMINGS, tmp_path_factory):
         yield
 
 
 def open_screen(page, live, key=None, voices=ENGLISH_ONLY):
-    """The screen ``key`` (the waiting room's: Catalan, voice auto) with ``voices`` listed;
-    the requests it makes for the server's voice are recorded in ``page.voice_requests``."""
-    page.voice_requests = []
-    page.on(
-        "request", lambda request: "/calls/" in request.url and page.voice_requests.append(request)
+    """The screen ``key`` (the waiting room's: Catalan, voice auto) with ``voices`` listed
+    (each utterance said in 200 ms); the requests it makes for the server's voice are
+    recorded in ``page.voice_requests``."""
+    return open_speaking_screen(
+        page,
+        f"{live.url}/display/{key or live.screen_key}",
+        voices,
+        200,
+        lambda url: "/calls/" in url,
     )
-    page.add_init_script(f"window.__voices = {json.dumps(voices)};")
-    page.add_init_script(SPEECH_STUB)
-    assert page.goto(f"{live.url}/display/{key or live.screen_key}").status == 200
-    page.wait_for_function("window.TornDisplay && TornDisplay.stats.snapshots > 0", timeout=WAIT_MS)
-    return page
 
 
 def call(live, office="OAC", desk=1):
     live.api("reception", "POST", "/tickets", {"office": office}, expect=201)
     return live.api("clerk", "POST", f"/desks/{desk}/call-next", expect=200)
-
-
-def wait_until_quiet(page, announced):
-    page.wait_for_function(
-        f"TornDisplay.stats.announced >= {announced} && !TornDisplay.busy"
-        " && TornDisplay.pending.length === 0",
-        timeout=WAIT_MS,
-    )
-
-
-def new_screen(live, name, **settings):
-    db = connect(live.path)
-    try:
-        return displays.create_display(db, name, **settings).value
-    finally:
-        db.close()
 
 
 def test_a_catalan_screen_whose_browser_speaks_only_english_plays_the_servers_voice(
@@ -123,20 +77,19 @@ def test_a_catalan_screen_whose_browser_speaks_only_english_plays_the_servers_vo
     with app.app_context():
         expected = speech.spoken_text(called["code"], "Taulell 1", "ca")
     assert expected == "Torn lletra a, 1, Taulell 1"
-    assert [entry["text"] for entry in page.evaluate("TornDisplay.log")] == [expected]
-    assert page.evaluate("window.__said") == [], "no Catalan read by an English voice"
-    # Fetched from the server, for this very call, and it says exactly the page's words.
-    assert [request.url for request in page.voice_requests] == [
-        f"{live.url}/display/{live.screen_key}/calls/{called_seq(live, called)}/voice"
-    ]
-    played = page.evaluate("TornDisplay.voices")
-    assert len(played) == 1
-    assert played[0]["url"].endswith(f"/voice/{VoiceCache.digest('ca', expected)}.wav")
+    # No Catalan read by an English voice: fetched from the server, for this very call, and
+    # it says exactly the page's words.
+    played = assert_the_servers_voice_said(
+        page,
+        expected,
+        "ca",
+        f"{live.url}/display/{live.screen_key}/calls/{called_seq(live, called)}/voice",
+    )
     # After the chime, never over it.
     assert page.evaluate("TornDisplay.stats.chimes") == 1
 
     # The same file, decoded here: speech, not silence, as long as such a sentence.
-    audio = requests.get(played[0]["url"], timeout=10)
+    audio = requests.get(played["url"], timeout=10)
     assert audio.headers["Content-Type"] == "audio/wav"
     with wave.open(io.BytesIO(audio.content)) as wav:
         seconds = wav.getnframes() / wav.getframerate()
@@ -144,7 +97,7 @@ def test_a_catalan_screen_whose_browser_speaks_only_english_plays_the_servers_vo
     rms = math.sqrt(sum(sample * sample for sample in samples) / len(samples)) / 32768
     assert 1 < seconds < 6
     assert rms > 0.02
-    assert played[0]["duration"] == pytest.approx(seconds, abs=0.05)
+    assert played["duration"] == pytest.approx(seconds, abs=0.05)
 
 
 def called_seq(live, ticket):

@@ -13,8 +13,13 @@ import json
 import re
 
 import pytest
-from axe_check import AXE, described, findings
 from playwright.sync_api import expect
+from speech_stub import (
+    EVERY_LANGUAGE,
+    assert_the_servers_voice_said,
+    open_speaking_screen,
+    wait_until_quiet,
+)
 
 from display import speech, views
 from display.voice import VoiceCache
@@ -22,53 +27,15 @@ from queue_app import create_app
 from queue_app.rules import displays, door, tickets
 from queue_app.storage.db import connect
 
+import helpers
 from conftest import APP_CONFIG, DESKTOP, WAIT_MS, restore_demo, save_screenshot
+from helpers import axe_findings, clipped_figures, finish_animations, new_screen
 
 slow = pytest.mark.slow
 
-# Short pauses for the page (display/timings.py has the production ones).
-TEST_TIMINGS = {
-    "chimeMs": 60,
-    "gapMs": 30,
-    "autoplayCheckMs": 150,
-    "speechTimeoutMs": 1000,
-    "reconnectMs": 200,
-    "reconnectMaxMs": 1000,
-    "retryMs": 1000,
-}
-
-# speechSynthesis with the voices of `window.__voices`, saying each utterance in 100 ms and
-# recording it in `window.__said`.
-SPEECH_STUB = """
-(() => {
-  const voices = window.__voices || [];
-  const said = window.__said = [];
-  class Utterance extends EventTarget {
-    constructor(text) {
-      super();
-      Object.assign(this, {text: String(text ?? ""), lang: "", voice: null, rate: 1,
-                           volume: 1});
-    }
-  }
-  const synthesis = {
-    speaking: false, paused: false, pending: false,
-    getVoices: () => voices.map((v) => Object.assign({default: false, localService: true}, v)),
-    speak(utterance) {
-      if (utterance.text) said.push({text: utterance.text, lang: utterance.lang});
-      setTimeout(() => utterance.dispatchEvent(new Event("end")), utterance.text ? 100 : 0);
-    },
-    cancel() {}, pause() {}, resume() {},
-  };
-  Object.defineProperty(window, "speechSynthesis", {configurable: true, get: () => synthesis});
-  window.SpeechSynthesisUtterance = Utterance;
-})();
-"""
-EVERY_LANGUAGE = [
-    {"lang": "ca-ES", "name": "Catalan"},
-    {"lang": "es-ES", "name": "Spanish"},
-    {"lang": "en-GB", "name": "English"},
-]
-ENGLISH_ONLY = [{"lang": "en-GB", "name": "English"}]
+# Short pauses for the page (display/timings.py has the production ones); a voice that does
+# not come is given up after 1 s.
+TEST_TIMINGS = {**helpers.SHORT_DISPLAY_TIMINGS, "speechTimeoutMs": 1000}
 
 # The sign's colours (display.css): white words on them.
 GO_GREEN = "rgb(18, 129, 63)"
@@ -79,41 +46,15 @@ HIGHLIGHT = "rgb(255, 212, 59)"
 @pytest.fixture(scope="module", autouse=True)
 def server_settings(tmp_path_factory):
     """Every ``run.py`` of this module: short pauses, its voice cache in a folder of its own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("QUEUE_DISPLAY_TIMINGS", json.dumps(TEST_TIMINGS))
-        patch.setenv("QUEUE_VOICE_CACHE_DIR", str(tmp_path_factory.mktemp("voice-cache")))
+    with helpers.display_server_settings(TEST_TIMINGS, tmp_path_factory):
         yield
 
 
-def new_screen(town_hall, name="Porta", **settings):
-    """A new display screen on ``town_hall``'s database (as ``create-display`` makes it)."""
-    db = connect(town_hall.path)
-    try:
-        return displays.create_display(db, name, **settings).value
-    finally:
-        db.close()
-
-
 def open_screen(page, live, key, voices=EVERY_LANGUAGE):
-    """The screen ``key`` with ``voices`` listed; the requests it makes for the server's
-    voice are recorded in ``page.voice_requests``."""
-    page.voice_requests = []
-    page.on(
-        "request",
-        lambda request: request.url.endswith("/voice") and page.voice_requests.append(request),
-    )
-    page.add_init_script(f"window.__voices = {json.dumps(voices)};")
-    page.add_init_script(SPEECH_STUB)
-    assert page.goto(f"{live.url}/display/{key}").status == 200
-    page.wait_for_function("window.TornDisplay && TornDisplay.stats.snapshots > 0", timeout=WAIT_MS)
-    return page
-
-
-def wait_until_quiet(page, announced):
-    page.wait_for_function(
-        f"TornDisplay.stats.announced >= {announced} && !TornDisplay.busy"
-        " && TornDisplay.pending.length === 0",
-        timeout=WAIT_MS,
+    """The screen ``key`` with ``voices`` listed (each utterance said in 100 ms); the requests
+    it makes for the server's voice are recorded in ``page.voice_requests``."""
+    return open_speaking_screen(
+        page, f"{live.url}/display/{key}", voices, 100, lambda url: url.endswith("/voice")
     )
 
 
@@ -308,14 +249,9 @@ def test_a_spanish_entrance_screen_with_the_servers_voice(page, live, app):
     with app.app_context():
         expected = speech.admitted_text(code, "es")
     assert expected == f"Turno letra a, {int(code[1:])}, puede entrar"
-    assert [entry["text"] for entry in page.evaluate("TornDisplay.log")] == [expected]
-    assert page.evaluate("window.__said") == [], "the server's voice, not the browser's"
-    assert [request.url for request in page.voice_requests] == [
-        f"{live.url}/display/{screen['key']}/admitted/{code}/voice"
-    ]
-    played = page.evaluate("TornDisplay.voices")
-    assert len(played) == 1
-    assert played[0]["url"].endswith(f"/voice/{VoiceCache.digest('es', expected)}.wav")
+    assert_the_servers_voice_said(
+        page, expected, "es", f"{live.url}/display/{screen['key']}/admitted/{code}/voice"
+    )
 
 
 @slow
@@ -377,32 +313,13 @@ def test_the_entrance_screen_keeps_the_pages_content_security_policy(people, liv
     # people's teardown fails the test on any refusal by the policy or script error.
 
 
-def axe_findings(page):
-    page.add_script_tag(path=AXE)
-    return described(findings(page))
-
-
 # Whatever of the entrance screen's figures overflows its panel, or the page.
-CLIPPED = """() => {
-    const out = [];
-    const root = document.documentElement;
-    if (root.scrollWidth > innerWidth || root.scrollHeight > innerHeight) out.push("page");
-    const figures = ".door-sign__face:not([hidden]) .door-sign__word,"
-        + " .door-sign__line:not([hidden]), .door-sign__symbol, .occupancy__figures,"
-        + " .occupancy__state, .door-outside__count, .door-next__code:not([hidden]),"
-        + " .clock__time, .message";
-    for (const node of document.querySelectorAll(figures)) {
-        if (node.closest("[hidden]")) continue;
-        const box = node.getBoundingClientRect();
-        const panel = node.parentElement.closest("section, footer, header, div.screen")
-            .getBoundingClientRect();
-        if (box.left < panel.left - 1 || box.right > panel.right + 1 || box.top < panel.top - 1
-                || box.bottom > panel.bottom + 1 || node.scrollWidth > node.clientWidth + 1) {
-            out.push(node.id || node.className.baseVal || node.className);
-        }
-    }
-    return out;
-}"""
+CLIPPED = clipped_figures(
+    ".door-sign__face:not([hidden]) .door-sign__word,"
+    " .door-sign__line:not([hidden]), .door-sign__symbol, .occupancy__figures,"
+    " .occupancy__state, .door-outside__count, .door-next__code:not([hidden]),"
+    " .clock__time, .message"
+)
 
 
 @slow
@@ -425,8 +342,7 @@ def test_the_entrance_screen_at_tv_sizes_and_its_screenshot(page, live):
     expect(page.locator("#next-in .door-next__code:visible")).to_have_count(3)
     expect(page.locator("#door-sign")).to_have_attribute("data-state", "go")
     wait_until_quiet(page, 3)
-    page.evaluate("""() => document.getAnimations()
-        .filter(a => a.effect.getTiming().iterations !== Infinity).forEach(a => a.finish())""")
+    finish_animations(page)
 
     for width, height in ((1280, 720), (1920, 1080)):
         page.set_viewport_size({"width": width, "height": height})

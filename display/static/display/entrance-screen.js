@@ -4,7 +4,7 @@
 // building's panel are the waiting room's (screen.js). As there, every slot is in the page's
 // HTML and filled in place: no node or listener is ever added.
 
-import {createOccupancyPanel, createTopBar, setText} from "./screen.js";
+import {createOccupancyPanel, createTopBar, flash, isFull, setText} from "./screen.js";
 
 const $ = (id) => document.getElementById(id);
 const SIGN_CODES = 3;  // codes let in that the go sign names (the newest)
@@ -24,8 +24,7 @@ const SIGN_CODES = 3;  // codes let in that the go sign names (the newest)
 export function doorSign(occupancy, admitted) {
   if (!occupancy) return "unknown";
   if (admitted.length > 0) return "go";
-  const full = occupancy.full || occupancy.inside >= occupancy.limit;
-  if (!full && !occupancy.outside) return "go";
+  if (!isFull(occupancy) && !occupancy.outside) return "go";
   return "wait";
 }
 
@@ -75,12 +74,7 @@ export function createEntranceScreen(config) {
       slot.hidden = !code;
       if (code) setText(slot, code);
     });
-    const first = el.nextIn[0];
-    if (animate && codes[0] && codes[0] !== newest) {
-      first.classList.remove("is-new");
-      void first.offsetWidth;  // a reflow, so that the animation starts over
-      first.classList.add("is-new");
-    }
+    if (animate && codes[0] && codes[0] !== newest) flash(el.nextIn[0]);
     newest = codes[0] || null;
   }
 

@@ -1,9 +1,9 @@
 // The entrance screen (/display/<key> of a screen whose layout is "entrance"): the TV at the
 // building's door. It keeps the building's state and the codes just let in from outside, and
 // decides what to show and to announce; entrance-screen.js draws it, and the waiting room's
-// modules do the rest: announcer.js (one announcement at a time), sound.js (chime, voice,
-// unlocking sound), speech.js (the words), the pages' live connection (/static/pages.js).
-// The page config holds every text and timing.
+// modules do the rest: live-screen.js (what every layout does alike: the live connection,
+// the pages' shared one, and the sound and announcements, with announcer.js and sound.js),
+// speech.js (the words). The page config holds every text and timing.
 //
 // What it hears: the snapshot (the occupancy, with `outside` and `next_in`), every
 // `occupancy_changed` (the same whole occupancy), and `ticket_admitted` ({seq, ticket:
@@ -23,20 +23,16 @@
 // the announcer's.
 
 // Relative, so that it also resolves under a path prefix: /display/static/display/ -> /static/.
-import {connectLive, pageData} from "../../../static/pages.js";
-import {createAnnouncer} from "./announcer.js";
+import {pageData} from "../../../static/pages.js";
 import {createEntranceScreen, doorSign} from "./entrance-screen.js";
-import {createSound} from "./sound.js";
+import {createLiveScreen} from "./live-screen.js";
 import {admittedText} from "./speech.js";
 
 const KEEP_CODES = 5;    // codes let in that are shown (the server's next_in holds 5)
 const CATCH_UP_MAX = 3;  // codes let in during a short absence that are still announced
 
 const config = pageData();
-const {timings} = config;
 
-const stats = {snapshots: 0, events: 0, dropped: 0, announced: 0, chimes: 0, connects: 0,
-               resyncs: 0, failures: 0, serverVoices: 0};
 const state = {
   occupancy: null,     // {inside, limit, full, outside, next_in}: the server's, as last heard
   admitted: [],        // codes let in a moment ago (within admittedGoMs), newest first
@@ -45,17 +41,9 @@ const state = {
 };
 let admittedTimer = null;
 
-function speechIn(language) {
-  return config.speech[language] || config.speech[config.language];
-}
-
 /** What the screen says for `code` let in, in a language of config.speech. */
 function said(code, language = config.language) {
-  return admittedText(code, speechIn(language));
-}
-
-function catchingUpTooLate() {
-  return state.offlineSince !== null && Date.now() - state.offlineSince > timings.catchUpMs;
+  return admittedText(code, live.speechIn(language));
 }
 
 /* The occupancy as the page keeps it: the contract's five fields, nothing else. */
@@ -70,23 +58,12 @@ function normalise(occupancy) {
 }
 
 const screen = createEntranceScreen(config);
-const sound = createSound({
-  lang: speechIn(config.language).voice,
-  voice: config.voice,
-  voiceUrl: (item) => `${config.admittedUrl}${encodeURIComponent(item.code)}/voice`,
-  timings,
-  stats,
-  quiet: () => !announcer.busy,
-  onTouchNeeded: screen.askForTouch,
-  onUnlocked: screen.soundUnlocked,
-});
-const announcer = createAnnouncer({
+const live = createLiveScreen({
+  config,
+  state,
+  screen,
   words: (item) => said(item.code),
-  prepare: sound.prepare,
-  chime: sound.chime,
-  speak: sound.speak,
-  timings,
-  stats,
+  voiceUrl: (item) => `${config.admittedUrl}${encodeURIComponent(item.code)}/voice`,
 });
 
 function render(animate) {
@@ -106,7 +83,7 @@ function letIn(codes) {
 }
 
 function announce(code) {
-  announcer.announce({code: String(code)});
+  live.announce({code: String(code)});
 }
 
 // What the server says --------------------------------------------------------------------
@@ -118,8 +95,7 @@ function onSnapshot(snapshot, {previous = null} = {}) {
   // Newest first, as next_in: the codes let in while away are those not shown before.
   const missed = previous === null || shown === null ? []
     : codes.filter((code) => !shown.includes(code));
-  const announceMissed = !catchingUpTooLate();
-  state.offlineSince = null;
+  const announceMissed = live.caughtUp();
   if (announceMissed && missed.length > 0) {
     const told = missed.slice(0, CATCH_UP_MAX);
     letIn(told);
@@ -140,7 +116,7 @@ function onTicketAdmitted(payload) {
   }
   letIn([code]);
   render(true);
-  if (!catchingUpTooLate()) announce(code);
+  if (!live.catchingUpTooLate()) announce(code);
 }
 
 function onOccupancyChanged(payload) {
@@ -152,64 +128,25 @@ function onDayStarted() {
   clearTimeout(admittedTimer);
   admittedTimer = null;
   state.admitted = [];
-  announcer.clear();
+  live.clearAnnouncements();
   if (state.occupancy) state.occupancy.next_in = [];
   render(false);
 }
 
-function onStatus(online) {
-  state.connected = online;
-  screen.showOnline(online);
-  if (!online && state.offlineSince === null) state.offlineSince = Date.now();
-}
-
-// This screen's key was replaced (refused, or told so while connected): stop and say so.
-function retire() {
-  socket.disconnect();
-  screen.showRetired();
-}
-
-screen.startClock();
-render(false);
-sound.start();
-
-const socket = connectLive({screen: config.key}, {
-  snapshot: onSnapshot,
-  ticket_admitted: onTicketAdmitted,
-  occupancy_changed: onOccupancyChanged,
-  day_started: onDayStarted,
-  // An administrator changed this screen (layout, language, message...): its labels and
-  // sentences are rendered by the server, so the page loads itself again.
-  display_changed: () => window.location.reload(),
-  display_retired: retire,
-}, onStatus, {
-  socket: {reconnectionDelay: timings.reconnectMs, reconnectionDelayMax: timings.reconnectMaxMs},
-  resync: true,
-  retryMs: timings.retryMs,
-  onRefused: retire,
-  stats,
-});
-
-// For tests and the console: the page's own functions, nothing more.
-window.TornDisplay = {
-  layout: "entrance",
-  spokenText: said,
-  doorSign,
-  announce,
-  unlockSound: sound.unlock,
-  handle: {
+live.start({
+  show: () => render(false),
+  handlers: {
     snapshot: onSnapshot,
     ticket_admitted: onTicketAdmitted,
     occupancy_changed: onOccupancyChanged,
     day_started: onDayStarted,
   },
-  get sign() { return doorSign(state.occupancy, state.admitted); },
-  get pending() { return announcer.pending; },
-  get busy() { return announcer.busy; },
-  get log() { return announcer.log; },
-  get voices() { return sound.played; },
-  get state() { return state; },
-  timings,
-  stats,
-  socket,
-};
+  // For tests and the console (window.TornDisplay), besides what every layout has.
+  own: {
+    layout: "entrance",
+    spokenText: said,
+    doorSign,
+    announce,
+    get sign() { return doorSign(state.occupancy, state.admitted); },
+  },
+});

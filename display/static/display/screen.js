@@ -13,9 +13,21 @@ export function setText(node, value) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+/** Restart the "new" animation (the class `is-new`) on the same node. */
+export function flash(node) {
+  node.classList.remove("is-new");
+  void node.offsetWidth;  // a reflow, so that the animation starts over
+  node.classList.add("is-new");
+}
+
+/** Whether an occupancy is full: so marked, or as many inside as the limit (or more). */
+export function isFull(occupancy) {
+  return Boolean(occupancy.full) || occupancy.inside >= occupancy.limit;
+}
+
 /** "ok", "near" (from `nearFull` of the limit) or "full", for an occupancy. */
 export function occupancyLevel(occupancy, nearFull) {
-  if (occupancy.full || occupancy.inside >= occupancy.limit) return "full";
+  if (isFull(occupancy)) return "full";
   if (occupancy.inside >= nearFull * occupancy.limit) return "near";
   return "ok";
 }
@@ -129,13 +141,6 @@ export function createScreen(config) {
   const showOccupancy = createOccupancyPanel(config);
   let shownSeq = null;  // the seq of the call in the big panel
 
-  /* Restart the "new call" animation on the same node. */
-  function flash() {
-    el.current.classList.remove("is-new");
-    void el.current.offsetWidth;  // a reflow, so that the animation starts over
-    el.current.classList.add("is-new");
-  }
-
   /** The calls, newest first: the first in the big panel, the next ones in the history;
    *  `animate` flags a call that just arrived (the panel blinks). */
   function showCalls(calls, animate) {
@@ -146,7 +151,7 @@ export function createScreen(config) {
       setText(el.currentCode, current.code);
       setText(el.currentDesk, current.desk);
       el.currentRecall.hidden = !current.recall;
-      if (animate && current.seq !== shownSeq) flash();
+      if (animate && current.seq !== shownSeq) flash(el.current);  // the panel blinks
     }
     shownSeq = current ? current.seq : null;
     el.historyRows.forEach((slot, index) => {
