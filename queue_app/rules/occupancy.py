@@ -14,7 +14,7 @@ from sqlite_utils import Database
 from queue_app.clock import local_day, local_zone
 from queue_app.rules.errors import CapacityFull
 from queue_app.rules.types import Occupancy
-from queue_app.storage.db import put_setting
+from queue_app.storage.db import get_setting, put_setting
 from queue_app.storage.journal import Event, record
 
 # How many of the codes let in from outside the occupancy tells (``next_in``).
@@ -45,7 +45,7 @@ def read(
     business day), newest first. ``known``: the counts, when the caller has just written
     them."""
     inside, limit = known or counts(db)
-    day = local_day(now) if now is not None else _business_day(db)
+    day = local_day(now) if now is not None else get_setting(db, "business_day", "")
     next_in = [
         row[0]
         for row in db.execute(
@@ -61,11 +61,6 @@ def read(
         "outside": waiting_outside(db),
         "next_in": next_in,
     }
-
-
-def _business_day(db: Database) -> str:
-    row = db.execute("SELECT value FROM settings WHERE key = 'business_day'").fetchone()
-    return "" if row is None else str(row[0])
 
 
 def store(
